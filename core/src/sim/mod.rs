@@ -1,0 +1,1 @@
+//! Deterministic in-memory network simulator. (being written)

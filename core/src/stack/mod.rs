@@ -1,0 +1,1 @@
+//! Many connections: demux, listeners, ICMP, UDP, timers, events. (being written)

@@ -1,0 +1,4 @@
+//! Congestion control behind one small trait.
+
+pub mod cubic;
+pub mod newreno;

@@ -1,0 +1,1 @@
+//! C ABI for tcpkit (being written).
