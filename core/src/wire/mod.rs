@@ -1,1 +1,5 @@
-//! Zero-copy packet views and emitters. (being written)
+//! Zero-copy packet views and emitters (the smoltcp wire pattern).
+
+pub mod tcp;
+
+pub use tcp::{TcpFlags, TcpOptions};
