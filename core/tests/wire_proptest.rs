@@ -113,6 +113,7 @@ fn parse_everything(b: &[u8]) {
         Icmpv4Repr::parse(&i4),
     );
     let _ = parse_quoted(b);
+    let _ = tcpkit::wire::icmpv6::parse_quoted(b);
     let i6 = Icmpv6Packet::new_unchecked(b);
     let _ = (
         i6.data(),
