@@ -5,7 +5,6 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use tcpkit::wire::icmpv4::{self, parse_quoted};
-use tcpkit::wire::icmpv6;
 use tcpkit::wire::*;
 
 fn hex(s: &str) -> Vec<u8> {
