@@ -420,3 +420,62 @@ fn corrupted_fixture_checksums_are_caught() {
     let r = UdpRepr::parse(&UdpPacket::new_checked(&b[40..]).expect("udp"), &s, &d);
     assert_eq!(r, Err(WireError::BadChecksum));
 }
+
+#[test]
+fn ipv4_options_skipped() {
+    let b = fixture!("ipv4_options_udp");
+    let p = Ipv4Packet::new_checked(&b[..]).expect("valid");
+    assert_eq!(p.header_len(), 24, "IHL 6");
+    assert_eq!(
+        p.options(),
+        &[1, 1, 1, 0],
+        "NOP NOP NOP EOL as set with IP_OPTIONS"
+    );
+    let r = Ipv4Repr::parse(&p).expect("repr");
+    assert_eq!((r.src, r.dst, r.protocol), (A4, R4, IpProtocol::Udp));
+    assert_eq!(r.payload_len, b.len() - 24);
+    let (s, d) = (IpAddr::V4(A4), IpAddr::V4(R4));
+    let u =
+        UdpRepr::parse(&UdpPacket::new_checked(p.payload()).expect("udp"), &s, &d).expect("udp");
+    assert_eq!(u.payload, b"ip options");
+    // Re-emitted without options: the same fields, a 20-byte header.
+    let mut out = vec![0u8; 20 + r.payload_len];
+    r.emit(&mut Ipv4Packet::new_unchecked(&mut out[..]))
+        .expect("emit");
+    out[20..].copy_from_slice(p.payload());
+    let back = Ipv4Packet::new_checked(&out[..]).expect("valid");
+    assert_eq!(back.header_len(), 20);
+    assert_eq!(Ipv4Repr::parse(&back), Ok(r));
+}
+
+#[test]
+fn ipv6_routing_header_udp() {
+    let b = fixture!("ipv6_routing_udp");
+    let (ip, walk) = ipv6(&b);
+    assert_eq!(ip.next_header, IpProtocol::Ipv6Route);
+    assert_eq!(
+        ip.dst,
+        r6(),
+        "SRv6 inline: the active segment is the destination"
+    );
+    assert_eq!(walk.upper, IpProtocol::Udp);
+    let srh_len = (usize::from(b[41]) + 1) * 8;
+    assert_eq!(b[42], 4, "routing type 4 (SRH)");
+    assert_eq!(walk.offset, 40 + srh_len);
+    // RFC 8200 §8.1: with a routing header the pseudo-header uses the final
+    // destination (here the original destination, fd00:9::1).
+    let fin: Ipv6Addr = "fd00:9::1".parse().expect("addr");
+    let seg = &b[walk.offset..];
+    let (s, d) = (IpAddr::V6(a6()), IpAddr::V6(fin));
+    let u = UdpRepr::parse(&UdpPacket::new_checked(seg).expect("udp"), &s, &d).expect("udp");
+    assert_eq!(u.payload, b"routing");
+    let wrong = UdpRepr::parse(
+        &UdpPacket::new_checked(seg).expect("udp"),
+        &s,
+        &IpAddr::V6(r6()),
+    );
+    assert_eq!(wrong, Err(WireError::BadChecksum));
+    let mut out = vec![0u8; u.buffer_len()];
+    assert_eq!(u.emit(&mut out, &s, &d), Ok(seg.len()));
+    assert_eq!(out, seg);
+}
