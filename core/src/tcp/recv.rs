@@ -437,6 +437,34 @@ mod tests {
         assert_eq!(got, data);
     }
 
+    #[test]
+    fn out_of_order_flood_stays_within_window_memory() {
+        let limit = 65_535;
+        let mut b = RecvBuffer::new(limit);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let payload = [0xabu8; 1460];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Offsets everywhere: inside the window, just past it, far away.
+            let off = match x % 3 {
+                0 => 1 + x % (limit as u64),
+                1 => limit as u64 + x % 10_000,
+                _ => x,
+            };
+            let len = (x >> 32) as usize % payload.len();
+            assert_eq!(b.write(off, &payload[..len]), 0);
+        }
+        assert_eq!(b.readable(), 0);
+        assert!(b.has_out_of_order());
+        assert!(
+            b.heap_bytes() <= limit + MAX_RANGES * core::mem::size_of::<OooRange>(),
+            "heap {}",
+            b.heap_bytes()
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
