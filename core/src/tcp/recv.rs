@@ -44,6 +44,8 @@ pub struct RecvBuffer {
     /// Out-of-order ranges above RCV.NXT: sorted, disjoint, non-adjacent.
     ooo: Vec<OooRange>,
     stamp: u64,
+    /// Most recent duplicate range received, for a D-SACK block (RFC 2883 §4).
+    dsack: Option<(u64, u64)>,
 }
 
 impl RecvBuffer {
@@ -86,6 +88,7 @@ impl RecvBuffer {
     /// segment that would need more than [`MAX_RANGES`] ranges is dropped.
     pub fn write(&mut self, offset: u64, data: &[u8]) -> usize {
         let rcv_nxt = self.next_offset();
+        self.note_duplicate(offset, data.len(), rcv_nxt);
         let Some((s, e)) = self.trim_to_window(offset, data.len()) else {
             return 0;
         };
@@ -115,6 +118,31 @@ impl RecvBuffer {
         }
         let advanced = self.next_offset() - rcv_nxt;
         usize::try_from(advanced).unwrap_or(usize::MAX)
+    }
+
+    /// Remember data we already hold: the part below RCV.NXT, or a segment
+    /// wholly inside an out-of-order range (RFC 2883 §4, §4.1).
+    fn note_duplicate(&mut self, offset: u64, len: usize, rcv_nxt: u64) {
+        if len == 0 {
+            return;
+        }
+        let end = offset.saturating_add(len as u64);
+        if offset < rcv_nxt {
+            self.dsack = Some((offset, end.min(rcv_nxt)));
+            return;
+        }
+        let i = self.ooo.partition_point(|r| r.end < end);
+        if let Some(r) = self.ooo.get(i) {
+            if r.start <= offset && end <= r.end {
+                self.dsack = Some((offset, end));
+            }
+        }
+    }
+
+    /// The latest duplicate range received since the last call, as
+    /// `[start, end)`, to report as the first SACK block (RFC 2883 §4).
+    pub fn take_dsack(&mut self) -> Option<(u64, u64)> {
+        self.dsack.take()
     }
 
     /// Clip `[offset, offset+len)` to `[RCV.NXT, RCV.NXT-read + limit)` (RFC 9293 §3.10.7.4 acceptability).
@@ -435,6 +463,37 @@ mod tests {
         }
         got.extend(read_all(&mut b));
         assert_eq!(got, data);
+    }
+
+    #[test]
+    fn duplicates_are_reported_for_dsack() {
+        let mut b = RecvBuffer::new(1000);
+        b.write(0, b"0123456789");
+        assert_eq!(b.take_dsack(), None);
+        // Entirely old.
+        b.write(2, b"234");
+        assert_eq!(b.take_dsack(), Some((2, 5)));
+        assert_eq!(b.take_dsack(), None);
+        // Partly old: only the duplicate part (RFC 2883 §4.1.1).
+        assert_eq!(b.write(8, b"89ab"), 2);
+        assert_eq!(b.take_dsack(), Some((8, 10)));
+        // Duplicate of out-of-order data; the containing block is reported first.
+        b.write(20, b"klmnop");
+        assert_eq!(b.take_dsack(), None);
+        b.write(22, b"mn");
+        assert_eq!(b.take_dsack(), Some((22, 24)));
+        let mut s = [(0u64, 0u64); 4];
+        b.write(40, b"z");
+        b.write(22, b"mn");
+        assert_eq!(b.sack_ranges(&mut s), 2);
+        assert_eq!(s[0], (20, 26));
+        // Partial overlap with out-of-order data is not a D-SACK.
+        b.take_dsack();
+        b.write(25, b"pq");
+        assert_eq!(b.take_dsack(), None);
+        // Empty segments never are.
+        b.write(0, b"");
+        assert_eq!(b.take_dsack(), None);
     }
 
     #[test]
