@@ -5,13 +5,22 @@
 
 pub mod cc;
 pub mod connection;
+mod input;
 pub mod options;
+mod output;
 pub mod recv;
+mod recovery;
 pub mod rtt;
 pub mod segment;
 pub mod send;
 pub mod seq;
+mod standin;
 pub mod state;
 pub mod timers;
 
 pub use seq::SeqNum;
+
+pub use connection::{CloseReason, ConnConfig, ConnError, ConnEvent, ConnInfo, Connection};
+pub use segment::{OutSegment, Segment, SegmentOutcome};
+pub use standin::Congestion;
+pub use state::State;
