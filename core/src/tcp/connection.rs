@@ -3,10 +3,10 @@
 //! Segment arrival is in `input.rs`, segment emission in `output.rs`, loss
 //! recovery in `recovery.rs`; they are `impl Connection` blocks on this struct.
 
+use crate::tcp::cc::{Congestion, CongestionControl, Controller};
 use crate::tcp::options::{self, Negotiated, Offer};
-use crate::tcp::standin::{
-    Congestion, CongestionControl, Controller, RecvBuffer, RttEstimator, SendBuffer,
-};
+use crate::tcp::rtt::RttEstimator;
+use crate::tcp::standin::{RecvBuffer, SendBuffer};
 use crate::tcp::state::State;
 use crate::tcp::timers::{self, Timers};
 use crate::tcp::SeqNum;
@@ -406,7 +406,8 @@ impl Connection {
 
     /// Effective send MSS = min(peer MSS, path MSS) - TS bytes (RFC 6691 §2).
     pub(super) fn update_effective_mss(&mut self) {
-        self.eff_mss = options::effective_mss(self.neg.peer_mss, self.path_mss, self.neg.timestamps);
+        self.eff_mss =
+            options::effective_mss(self.neg.peer_mss, self.path_mss, self.neg.timestamps);
         self.cc.set_mss(u32::from(self.eff_mss));
         let rcv_full = options::effective_mss(self.offer.mss, self.offer.mss, self.neg.timestamps);
         self.rcv_mss = self.rcv_mss.min(rcv_full);
@@ -494,10 +495,6 @@ impl Connection {
         self.probe_pending = false;
         self.force_send = false;
         self.raise(EV_CLOSED);
-        if !self.app_closed {
-            // Data received before a reset stays readable; wake a waiting reader.
-            self.raise_readable();
-        }
         if self.write_blocked {
             self.write_blocked = false;
             self.raise(EV_WRITABLE);
@@ -688,7 +685,9 @@ impl Connection {
 
     /// Bytes the application queued and never sent yet.
     pub(super) fn unsent_bytes(&self) -> u64 {
-        self.sendbuf.end_offset().saturating_sub(self.seq_to_send_off(self.snd_nxt))
+        self.sendbuf
+            .end_offset()
+            .saturating_sub(self.seq_to_send_off(self.snd_nxt))
     }
 
     /// Stream offset of a send sequence number at or above SND.UNA.

@@ -360,7 +360,8 @@ impl Connection {
                 if ecr != 0 {
                     let ms = self.ts_val(now).wrapping_sub(ecr);
                     if ms < 0x7fff_ffff {
-                        self.rtt.on_sample(Duration::from_millis(u64::from(ms.max(1))));
+                        self.rtt
+                            .on_sample(Duration::from_millis(u64::from(ms.max(1))));
                         self.rtt_probe = None;
                         return;
                     }

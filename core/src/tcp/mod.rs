@@ -8,8 +8,8 @@ pub mod connection;
 mod input;
 pub mod options;
 mod output;
-pub mod recv;
 mod recovery;
+pub mod recv;
 pub mod rtt;
 pub mod segment;
 pub mod send;
@@ -20,7 +20,7 @@ pub mod timers;
 
 pub use seq::SeqNum;
 
+pub use cc::Congestion;
 pub use connection::{CloseReason, ConnConfig, ConnError, ConnEvent, ConnInfo, Connection};
 pub use segment::{OutSegment, Segment, SegmentOutcome};
-pub use standin::Congestion;
 pub use state::State;

@@ -117,8 +117,18 @@ mod tests {
 
     #[test]
     fn options_used_only_when_both_offer() {
-        let offer = Offer { mss: 1460, sack: true, timestamps: true, window_scale: true, rcv_shift: 7 };
-        let peer = TcpOptions { mss: Some(1400), window_scale: Some(20), ..TcpOptions::default() };
+        let offer = Offer {
+            mss: 1460,
+            sack: true,
+            timestamps: true,
+            window_scale: true,
+            rcv_shift: 7,
+        };
+        let peer = TcpOptions {
+            mss: Some(1400),
+            window_scale: Some(20),
+            ..TcpOptions::default()
+        };
         let n = negotiate(&offer, &peer);
         assert_eq!(n.peer_mss, 1400);
         assert_eq!(n.snd_shift, 14);

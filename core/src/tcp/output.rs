@@ -1,10 +1,10 @@
 //! Segment emission: SYN, data with Nagle and SWS avoidance, FIN, ACKs,
 //! probes and RSTs (RFC 9293 §3.8.6, §3.10; RFC 896; RFC 7323; RFC 2018).
 
+use crate::tcp::cc::CongestionControl;
 use crate::tcp::connection::Connection;
 use crate::tcp::options;
 use crate::tcp::segment::OutSegment;
-use crate::tcp::standin::CongestionControl;
 use crate::tcp::state::State;
 use crate::tcp::SeqNum;
 use crate::time::{Duration, Instant};
@@ -127,8 +127,11 @@ impl Connection {
         }
         let off = self.seq_to_send_off(seq);
         let data_left = self.sendbuf.end_offset().saturating_sub(off);
-        let len = (data_left as usize).min(limit).min((self.snd_max - seq) as usize);
-        let fin = self.fin_queued && seq + len as u32 == self.fin_seq() && self.snd_max > self.fin_seq();
+        let len = (data_left as usize)
+            .min(limit)
+            .min((self.snd_max - seq) as usize);
+        let fin =
+            self.fin_queued && seq + len as u32 == self.fin_seq() && self.snd_max > self.fin_seq();
         if len == 0 && !fin {
             return None;
         }
@@ -209,7 +212,10 @@ impl Connection {
     fn sendable(&self, limit: usize, unsent: usize) -> (usize, bool) {
         let fin_pending = self.fin_pending_at_nxt(unsent);
         let in_flight = self.snd_nxt - self.snd_una;
-        let cwnd = self.cc.cwnd().saturating_add(self.limited_transmit_allowance());
+        let cwnd = self
+            .cc
+            .cwnd()
+            .saturating_add(self.limited_transmit_allowance());
         let usable = self.snd_wnd.min(cwnd).saturating_sub(in_flight) as usize;
         let mut len = unsent.min(usable).min(limit);
         if !self.force_send && len < limit {
@@ -253,7 +259,9 @@ impl Connection {
         }
         let shift = self.persist_backoff.min(16);
         let base = self.rtt.rto();
-        let interval = base.saturating_mul(1u64 << shift).min(Duration::from_secs(60).max(base));
+        let interval = base
+            .saturating_mul(1u64 << shift)
+            .min(Duration::from_secs(60).max(base));
         self.timers.persist = now + interval;
         if self.probes == 0 {
             self.unacked_since = now;
@@ -322,7 +330,9 @@ impl Connection {
         let has_ack = plan.flags.ack();
         let window = if syn {
             // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
-            u32::try_from(self.recvbuf.window()).unwrap_or(u32::MAX).min(0xffff)
+            u32::try_from(self.recvbuf.window())
+                .unwrap_or(u32::MAX)
+                .min(0xffff)
         } else {
             self.window_to_advertise()
         };
@@ -332,7 +342,8 @@ impl Connection {
             u16::try_from(window >> self.neg.rcv_shift).unwrap_or(u16::MAX)
         };
         if has_ack {
-            let edge = self.rcv_nxt + (u32::from(wire_window) << if syn { 0 } else { self.neg.rcv_shift });
+            let edge =
+                self.rcv_nxt + (u32::from(wire_window) << if syn { 0 } else { self.neg.rcv_shift });
             if edge > self.rcv_adv || self.rcv_adv < self.rcv_nxt {
                 self.rcv_adv = edge;
             }

@@ -1,9 +1,9 @@
 //! Loss recovery: fast retransmit and NewReno fast recovery (RFC 5681 §3.2,
 //! RFC 6582), limited transmit (RFC 3042).
 
+use crate::tcp::cc::CongestionControl;
 use crate::tcp::connection::Connection;
 use crate::tcp::segment::Segment;
-use crate::tcp::standin::CongestionControl;
 use crate::time::Instant;
 
 /// Duplicate ACKs that signal a loss (RFC 5681 §3.2).
@@ -81,7 +81,10 @@ impl Connection {
     /// Full ACK: cwnd = min(ssthresh, FlightSize + MSS) (RFC 6582 §3.2 step 5 option 1).
     fn exit_fast_recovery(&mut self, mss: u32) {
         self.in_recovery = false;
-        let cwnd = self.cc.ssthresh().min(self.flight_size().saturating_add(mss));
+        let cwnd = self
+            .cc
+            .ssthresh()
+            .min(self.flight_size().saturating_add(mss));
         self.cc.set_cwnd(cwnd.max(mss));
     }
 
