@@ -9,6 +9,7 @@ use crate::time::{Duration, Instant};
 
 pub mod cubic;
 pub mod newreno;
+pub mod prr;
 
 /// The controller's view of the connection's events.
 pub trait CongestionControl {
