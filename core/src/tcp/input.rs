@@ -280,12 +280,24 @@ impl Connection {
         }
         let window_before = self.snd_wnd;
         self.update_send_window(seg);
-        if ack > self.snd_una {
-            self.on_new_ack(now, seg);
-        } else if self.is_duplicate_ack(seg, window_before) {
+        let advanced = ack > self.snd_una;
+        let duplicate = !advanced && self.is_duplicate_ack(seg, window_before);
+        let data_acked = if advanced {
+            self.on_new_ack(now, seg)
+        } else {
+            0
+        };
+        if self.neg.sack {
+            let newly_sacked = self.update_scoreboard(seg);
+            self.sack_recovery_on_ack(now, advanced, duplicate, data_acked, newly_sacked);
+        } else if advanced {
+            self.recovery_on_new_ack(now, seg, data_acked);
+        } else if duplicate {
             self.on_duplicate_ack(now, seg);
-        } else if self.neg.sack && seg.options.sack_block_count > 0 {
-            self.on_sack_only(now, seg);
+        }
+        if self.sendbuf.is_empty() {
+            self.sendbuf.release_if_empty();
+            self.scoreboard.release_if_empty();
         }
         self.ack_state_transitions(now)
     }
@@ -320,8 +332,9 @@ impl Connection {
             && (u32::from(seg.window) << self.neg.snd_shift) == window_before
     }
 
-    /// New data acknowledged: advance SND.UNA, free buffer, sample RTT, grow cwnd (RFC 9293 §3.10.7.4, RFC 6298 §5.3).
-    fn on_new_ack(&mut self, now: Instant, seg: &Segment) {
+    /// New data acknowledged: advance SND.UNA, free buffer, sample RTT,
+    /// restart the timer (RFC 9293 §3.10.7.4, RFC 6298 §5.2-5.3); returns data bytes acked.
+    fn on_new_ack(&mut self, now: Instant, seg: &Segment) -> u32 {
         let acked = seg.ack - self.snd_una;
         let old_off = self.snd_una_off;
         self.sample_rtt_on_ack(now, seg);
@@ -340,17 +353,13 @@ impl Connection {
         self.retries = 0;
         self.probes = 0;
         self.unacked_since = now;
-        let data_acked32 = u32::try_from(data_acked).unwrap_or(u32::MAX);
-        self.recovery_on_new_ack(now, seg, data_acked32);
         if self.snd_una == self.snd_max {
             self.timers.rexmit = Instant::MAX;
         } else {
-            self.timers.rexmit = now + self.rtt.rto();
-        }
-        if self.sendbuf.is_empty() {
-            self.sendbuf.release_if_empty();
+            self.timers.rexmit = now + self.rto();
         }
         self.raise_writable_if_room();
+        u32::try_from(data_acked).unwrap_or(u32::MAX)
     }
 
     /// RTT sample from TSecr (RFC 7323 §4.1) or from the timed segment (RFC 6298 §3, Karn).
@@ -360,8 +369,7 @@ impl Connection {
                 if ecr != 0 {
                     let ms = self.ts_val(now).wrapping_sub(ecr);
                     if ms < 0x7fff_ffff {
-                        self.rtt
-                            .on_sample(Duration::from_millis(u64::from(ms.max(1))));
+                        self.take_rtt_sample(Duration::from_millis(u64::from(ms.max(1))));
                         self.rtt_probe = None;
                         return;
                     }
@@ -371,7 +379,7 @@ impl Connection {
         if let Some((seq, sent)) = self.rtt_probe {
             if seg.ack >= seq {
                 let rtt = now.saturating_duration_since(sent);
-                self.rtt.on_sample(rtt.max(Duration::from_micros(1)));
+                self.take_rtt_sample(rtt.max(Duration::from_micros(1)));
                 self.rtt_probe = None;
             }
         }
