@@ -5,9 +5,9 @@
 
 use crate::tcp::cc::{Congestion, CongestionControl, Controller};
 use crate::tcp::options::{self, Negotiated, Offer};
+use crate::tcp::recv::RecvBuffer;
 use crate::tcp::rtt::RttEstimator;
 use crate::tcp::send::{Scoreboard, SendBuffer};
-use crate::tcp::standin::RecvBuffer;
 use crate::tcp::state::State;
 use crate::tcp::timers::{self, Timers};
 use crate::tcp::SeqNum;
@@ -235,6 +235,8 @@ pub struct Connection {
     // --- pending output ---
     pub(super) pending_rst: Option<(SeqNum, SeqNum, bool)>,
     pub(super) ack_now: bool,
+    /// A duplicate range to report first in the next SACK option (RFC 2883).
+    pub(super) pending_dsack: Option<(u64, u64)>,
     pub(super) unacked_rcv_bytes: u32,
     /// A persist or keep-alive timer asked for a probe or a forced send.
     pub(super) probe_pending: bool,
@@ -328,6 +330,7 @@ impl Connection {
             prr_out: 0,
             pending_rst: None,
             ack_now: false,
+            pending_dsack: None,
             unacked_rcv_bytes: 0,
             probe_pending: false,
             force_send: false,

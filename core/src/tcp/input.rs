@@ -448,17 +448,25 @@ impl Connection {
     /// Store in-window text; ACK out-of-order and hole-filling data at once,
     /// in-order data every second full segment or after the delay (RFC 9293 §3.10.7.4, RFC 5681 §4.2).
     fn receive_data(&mut self, now: Instant, seg: &Segment) {
-        let mut payload = seg.payload;
-        let mut seq = seg.seq;
-        if seq < self.rcv_nxt {
-            let skip = (self.rcv_nxt - seq) as usize;
-            payload = payload.get(skip..).unwrap_or(&[]);
-            seq = self.rcv_nxt;
-        }
-        let wnd = self.acceptance_window() as usize;
-        let ahead = (seq - self.rcv_nxt) as usize;
-        let fits = wnd.saturating_sub(ahead);
-        let payload = payload.get(..payload.len().min(fits)).unwrap_or(&[]);
+        let base = self.recvbuf.next_offset();
+        let ahead = i64::from(seg.seq.diff(self.rcv_nxt));
+        // Stream offset of the first byte; bytes before the stream start (the SYN) are cut.
+        let (offset, payload) = if ahead >= 0 {
+            (base + ahead as u64, seg.payload)
+        } else {
+            let back = ahead.unsigned_abs();
+            match base.checked_sub(back) {
+                Some(off) => (off, seg.payload),
+                None => {
+                    let skip = usize::try_from(back - base).unwrap_or(usize::MAX);
+                    (0, seg.payload.get(skip..).unwrap_or(&[]))
+                }
+            }
+        };
+        // Never take more than the window we advertised (RFC 9293 §3.10.7.4).
+        let wnd_end = base + u64::from(self.acceptance_window());
+        let keep = usize::try_from(wnd_end.saturating_sub(offset)).unwrap_or(usize::MAX);
+        let payload = payload.get(..payload.len().min(keep)).unwrap_or(&[]);
         if payload.is_empty() {
             self.ack_now = true;
             return;
@@ -466,15 +474,18 @@ impl Connection {
         let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
         self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
         let had_hole = self.recvbuf.has_out_of_order();
-        let offset = self.recvbuf.next_offset() + ahead as u64;
         let advanced = self.recvbuf.write(offset, payload);
-        let in_order = ahead == 0;
+        if let Some(dup) = self.recvbuf.take_dsack() {
+            // Report the duplicate as the first SACK block (RFC 2883 §4).
+            self.pending_dsack = self.neg.sack.then_some(dup);
+        }
         if advanced > 0 {
             self.rcv_nxt += advanced as u32;
             self.stats.bytes_received += advanced as u64;
             self.raise_readable();
         }
-        if !in_order || had_hole || advanced == 0 {
+        if ahead != 0 || had_hole || advanced == 0 {
+            // Out-of-order, duplicate, or hole-filling data: ACK at once (RFC 5681 §4.2).
             self.ack_now = true;
             return;
         }

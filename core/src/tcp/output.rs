@@ -407,21 +407,26 @@ impl Connection {
     }
 
     /// Timestamps on every segment (RFC 7323 §3.2), SACK blocks when data is out of order (RFC 2018 §4).
-    fn data_options(&self, now: Instant) -> TcpOptions {
+    fn data_options(&mut self, now: Instant) -> TcpOptions {
         let mut o = TcpOptions::default();
         if self.neg.timestamps {
             o.timestamps = Some((self.ts_val(now), self.ts_recent));
         }
-        if self.neg.sack && self.recvbuf.has_out_of_order() {
+        let dsack = self.pending_dsack.take();
+        if self.neg.sack && (dsack.is_some() || self.recvbuf.has_out_of_order()) {
             let mut ranges = [(0u64, 0u64); 4];
             let n = self.recvbuf.sack_ranges(&mut ranges);
             // 40 option bytes: 3 blocks fit beside timestamps, 4 without (RFC 2018 §3).
             let cap = if self.neg.timestamps { 3 } else { 4 };
             let base = self.recvbuf.next_offset();
+            let blocks = dsack
+                .into_iter()
+                .chain(ranges.iter().take(n).copied())
+                .take(cap);
             let mut count = 0usize;
-            for &(start, end) in ranges.iter().take(n.min(cap)) {
-                let left = self.rcv_nxt + start.wrapping_sub(base) as u32;
-                let right = self.rcv_nxt + end.wrapping_sub(base) as u32;
+            for (start, end) in blocks {
+                let left = self.rcv_seq_of(start, base);
+                let right = self.rcv_seq_of(end, base);
                 if let Some(slot) = o.sack_blocks.get_mut(count) {
                     *slot = (left.0, right.0);
                     count += 1;
@@ -430,6 +435,15 @@ impl Connection {
             o.sack_block_count = count as u8;
         }
         o
+    }
+
+    /// Receive sequence number of a stream offset (possibly below RCV.NXT for D-SACK).
+    fn rcv_seq_of(&self, off: u64, base: u64) -> SeqNum {
+        if off >= base {
+            self.rcv_nxt + (off - base) as u32
+        } else {
+            self.rcv_nxt - (base - off) as u32
+        }
     }
 
     /// Something is ready for `poll_transmit` (used by the stack's ready list).
