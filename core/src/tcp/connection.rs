@@ -929,8 +929,15 @@ impl Connection {
         if nothing_outstanding {
             return;
         }
-        self.retries = self.retries.saturating_add(1);
         self.stats.timeouts += 1;
+        // A peer that shrank its window to zero but still answers is probed,
+        // not timed out (RFC 9293 §3.8.6.1; Linux does the same).
+        let zero_window_peer_alive = self.snd_wnd == 0
+            && self.state.is_synchronized()
+            && now.saturating_duration_since(self.last_recv) <= self.opts.max_rto;
+        if !zero_window_peer_alive {
+            self.retries = self.retries.saturating_add(1);
+        }
         if self.retries > self.opts.max_retries {
             self.enter_closed(CloseReason::TimedOut);
             return;

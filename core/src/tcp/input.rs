@@ -114,6 +114,14 @@ impl Connection {
                 return outcome;
             }
         }
+        if self.state == State::SynReceived
+            && seg.flags.syn()
+            && seg.flags.ack()
+            && seg.seq == self.irs
+            && !seg.flags.rst()
+        {
+            return self.syn_ack_in_simultaneous_open(now, seg);
+        }
         if self.paws_rejects(now, seg) {
             self.ack_now = true;
             return SegmentOutcome::Dropped;
@@ -145,6 +153,21 @@ impl Connection {
         self.arm_keepalive(now);
         self.process_text_and_fin(now, seg);
         SegmentOutcome::Accepted
+    }
+
+    /// Simultaneous open: the peer's SYN-ACK repeats its SYN; drop the SYN
+    /// (already seen) and use the ACK (RFC 9293 §3.5 figure 8; trimming per §3.10.7.4).
+    fn syn_ack_in_simultaneous_open(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
+        let trimmed = Segment {
+            seq: seg.seq + 1,
+            flags: crate::wire::TcpFlags(seg.flags.0 & !crate::wire::TcpFlags::SYN.0),
+            ..*seg
+        };
+        let outcome = self.segment_in_synchronized(now, &trimmed);
+        if outcome == SegmentOutcome::Accepted {
+            self.ack_now = true;
+        }
+        outcome
     }
 
     /// A new SYN in TIME-WAIT above the old sequence space may reopen (RFC 9293 §3.10.7.4 note, RFC 6191).
