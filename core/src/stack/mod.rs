@@ -5,7 +5,12 @@
 //! (see docs/DESIGN.md and CONTRACT.md).
 
 pub mod config;
+pub mod demux;
 pub mod handle;
+pub mod isn;
+pub mod ports;
+pub mod siphash;
+pub mod syncookie;
 
 use core::net::{IpAddr, SocketAddr};
 
