@@ -6,11 +6,14 @@
 
 pub mod config;
 pub mod demux;
+pub mod events;
+pub mod frag;
 pub mod handle;
 pub mod isn;
 pub mod ports;
 pub mod siphash;
 pub mod syncookie;
+pub mod timer;
 
 use core::net::{IpAddr, SocketAddr};
 
