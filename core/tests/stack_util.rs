@@ -1,6 +1,6 @@
 //! Shared helpers for the `stack_*` integration tests (included with
 //! `#[path]`); compiled alone it is an empty test crate.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::too_many_arguments, clippy::new_without_default)]
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -36,6 +36,7 @@ pub fn stack_with(cfg: Config, addrs: &[&str]) -> Stack {
 }
 
 /// Two stacks joined by a lossless in-memory link, on virtual time.
+#[derive(Debug)]
 pub struct Pair {
     pub a: Stack,
     pub b: Stack,
