@@ -10,7 +10,6 @@
 //! table growth).
 
 #[path = "../tests/stack_util.rs"]
-#[allow(dead_code)]
 mod util;
 
 use std::alloc::{GlobalAlloc, Layout, System};
