@@ -401,3 +401,28 @@ fn idle_connection_holds_no_buffer_memory() {
         std::mem::size_of::<tcpkit::tcp::Connection>()
     );
 }
+
+#[test]
+fn acks_are_processed_even_when_our_window_is_zero() {
+    let cfg = ConnConfig {
+        recv_buffer: 3000,
+        ..plain_cfg()
+    };
+    let mut h = est_cfg(&cfg, 65535);
+    h.conn.set_nodelay(true);
+    h.conn.send(b"ping").unwrap();
+    h.out();
+    let d = bytes(3000);
+    h.feed(A, 1, 1, 65535, &d);
+    assert_eq!(h.out().last().unwrap().window, 0);
+    // More data (unacceptable: our window is zero) carrying the ACK of "ping".
+    h.feed(A | P, 3001, 5, 65535, b"extra");
+    assert_eq!(
+        h.conn.info().bytes_acked,
+        4,
+        "ACK taken from an unacceptable segment"
+    );
+    let a = h.out();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].ack, 3001, "text dropped and ACKed");
+}
