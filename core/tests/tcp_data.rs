@@ -426,3 +426,19 @@ fn acks_are_processed_even_when_our_window_is_zero() {
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].ack, 3001, "text dropped and ACKed");
 }
+
+#[test]
+fn ack_after_rto_carries_highest_sequence_sent() {
+    let mut h = est(65535);
+    h.conn.send(&bytes(2920)).unwrap();
+    assert_eq!(h.out().len(), 2);
+    h.fire_next_timer();
+    assert_eq!(h.out()[0].seq, 1, "go back to SND.UNA");
+    // Data from the peer needs an ACK; its SEQ must not be the pulled-back SND.NXT,
+    // or the peer would find it unacceptable and drop the ACK information.
+    h.feed(A | P, 1, 1, 65535, b"x");
+    h.advance(ms(40));
+    let a = h.out();
+    let ack = a.iter().find(|s| s.payload.is_empty()).expect("an ACK");
+    assert_eq!(ack.seq, 1 + 2920);
+}

@@ -54,6 +54,7 @@ fn run(seed: u64, size: usize, params: &LinkParams, cfg: &ConnConfig) -> Outcome
     let mut buf = vec![0u8; 16 * 1024];
     let back: Vec<u8> = (0..params.reverse).map(|i| (i % 253) as u8).collect();
     let mut written_back = 0usize;
+    let trace = std::env::var("LINK_TRACE").is_ok();
     let mut received_back = Vec::with_capacity(params.reverse);
     for _ in 0..2_000_000 {
         // Applications.
@@ -120,7 +121,22 @@ fn run(seed: u64, size: usize, params: &LinkParams, cfg: &ConnConfig) -> Outcome
                     options: seg.options,
                     payload,
                 };
-                if rng.chance(params.loss_per_mille, 1000) {
+                let lost = rng.chance(params.loss_per_mille, 1000);
+                if trace {
+                    eprintln!(
+                        "{:>10} {} seq={} ack={} fl={:02x} len={} win={} sack={:?}{}",
+                        (now - start).as_micros(),
+                        if to_server { "C->S" } else { "S->C" },
+                        pkt.seq.0,
+                        pkt.ack.0,
+                        pkt.flags.0,
+                        pkt.payload.len(),
+                        pkt.window,
+                        pkt.options.sack_blocks(),
+                        if lost { " LOST" } else { "" }
+                    );
+                }
+                if lost {
                     continue;
                 }
                 let at =
@@ -344,7 +360,7 @@ fn bidirectional_transfer_with_loss() {
             400 + seed,
             512 * 1024,
             512 * 1024,
-            20 + seed * 20,
+            20 + (seed % 5) * 20,
             4_000,
             &cfg,
         );
@@ -359,6 +375,7 @@ fn small_buffers_force_zero_windows_and_persist() {
         ..ConnConfig::default()
     };
     for seed in 0..seeds(3) {
+        eprintln!("small buffers seed {}", 500 + seed);
         check_both(500 + seed, 200 * 1024, 100 * 1024, 20, 2_000, &cfg);
     }
 }
