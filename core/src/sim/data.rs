@@ -21,6 +21,28 @@ pub fn pattern_fill(seed: u64, offset: u64, buf: &mut [u8]) {
     }
 }
 
+/// What an application does over one connection: send `tx_bytes` of stream
+/// `tx_seed`, expect `rx_bytes` of stream `rx_seed`, half-close after sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    pub tx_bytes: u64,
+    pub tx_seed: u64,
+    pub rx_bytes: u64,
+    pub rx_seed: u64,
+}
+
+impl Transfer {
+    /// The same transfer seen from the other side.
+    pub fn mirrored(&self) -> Transfer {
+        Transfer {
+            tx_bytes: self.rx_bytes,
+            tx_seed: self.rx_seed,
+            rx_bytes: self.tx_bytes,
+            rx_seed: self.tx_seed,
+        }
+    }
+}
+
 /// The sending side of a checked stream of `total` bytes.
 #[derive(Clone, Debug)]
 pub struct PatternSource {

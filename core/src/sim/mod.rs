@@ -7,7 +7,7 @@ pub mod link;
 pub mod net;
 pub mod rng;
 
-pub use data::{pattern_fill, PatternSink, PatternSource};
+pub use data::{pattern_fill, PatternSink, PatternSource, Transfer};
 pub use link::{GilbertElliott, Link, LinkConfig, LinkStats};
 pub use net::{Endpoint, EndpointStats, NetStats, Network, Outcome, RunLimits, Status};
 pub use rng::SimRng;

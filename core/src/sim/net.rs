@@ -30,6 +30,8 @@ pub struct EndpointStats {
     /// FNV-1a of all application bytes sent and received.
     pub tx_hash: u64,
     pub rx_hash: u64,
+    /// When the last expected byte arrived intact (goodput is measured to here).
+    pub rx_complete_at: Option<Instant>,
 }
 
 /// A host on the simulated network: a sans-I/O stack plus the application
