@@ -11,3 +11,5 @@ pub use data::{pattern_fill, PatternSink, PatternSource, Transfer};
 pub use link::{GilbertElliott, Link, LinkConfig, LinkStats};
 pub use net::{Endpoint, EndpointStats, NetStats, Network, Outcome, RunLimits, Status};
 pub use rng::SimRng;
+pub mod stack_ep;
+pub use stack_ep::TcpkitEndpoint;

@@ -358,3 +358,100 @@ pub fn smol_smol_network(
     net.connect(c, s, link.clone(), link.clone(), seed);
     net
 }
+
+/// Which implementation runs on a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    Tcpkit,
+    Smoltcp,
+}
+
+impl Peer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::Tcpkit => "tcpkit",
+            Peer::Smoltcp => "smoltcp",
+        }
+    }
+}
+
+fn host(
+    peer: Peer,
+    seed: u64,
+    addr: IpAddr,
+    mtu: usize,
+    buffer: usize,
+    client_of: Option<SocketAddr>,
+    transfer: Transfer,
+) -> Box<dyn tcpkit::sim::Endpoint> {
+    match peer {
+        Peer::Smoltcp => {
+            let role = match client_of {
+                Some(remote) => Role::Client {
+                    remote,
+                    local_port: CLIENT_PORT,
+                },
+                None => Role::Server { port: SERVER_PORT },
+            };
+            Box::new(SmolEndpoint::new(smol_config(
+                addr, mtu, buffer, role, transfer,
+            )))
+        }
+        Peer::Tcpkit => {
+            use tcpkit::sim::stack_ep::{sim_config, Role as TRole, TcpkitEndpoint};
+            let mut cfg = sim_config(seed, u32::try_from(mtu).unwrap_or(1500));
+            cfg.send_buffer = u32::try_from(buffer).unwrap_or(u32::MAX);
+            cfg.recv_buffer = cfg.send_buffer;
+            let role = match client_of {
+                Some(remote) => TRole::Client { remote },
+                None => TRole::Server { port: SERVER_PORT },
+            };
+            match TcpkitEndpoint::new(cfg, addr, role, transfer) {
+                Ok(ep) => Box::new(ep),
+                Err(e) => panic!("tcpkit endpoint: {e:?}"),
+            }
+        }
+    }
+}
+
+/// `client` (endpoint 0, CLIENT_V4) connects to `server` (endpoint 1,
+/// SERVER_V4); `transfer` is seen from the client.
+pub fn pair_network(
+    seed: u64,
+    client: Peer,
+    server: Peer,
+    c_to_s: &tcpkit::sim::LinkConfig,
+    s_to_c: &tcpkit::sim::LinkConfig,
+    buffer: usize,
+    transfer: Transfer,
+) -> tcpkit::sim::Network {
+    let mtu = c_to_s.mtu.min(s_to_c.mtu);
+    let mut net = tcpkit::sim::Network::new();
+    let remote = SocketAddr::new(SERVER_V4, SERVER_PORT);
+    let c = net.add_endpoint(
+        host(
+            client,
+            seed ^ 0xC,
+            CLIENT_V4,
+            mtu,
+            buffer,
+            Some(remote),
+            transfer,
+        ),
+        &[CLIENT_V4],
+    );
+    let s = net.add_endpoint(
+        host(
+            server,
+            seed ^ 0x5,
+            SERVER_V4,
+            mtu,
+            buffer,
+            None,
+            transfer.mirrored(),
+        ),
+        &[SERVER_V4],
+    );
+    net.connect(c, s, c_to_s.clone(), s_to_c.clone(), seed);
+    net
+}
