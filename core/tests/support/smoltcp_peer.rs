@@ -321,7 +321,7 @@ pub fn smol_config(
         prefix_len: 24,
         mtu,
         buffer,
-        user_timeout: SDuration::from_secs(120),
+        user_timeout: SDuration::from_secs(900),
         role,
         transfer,
         random_seed: tcpkit::sim::rng::splitmix64(transfer.tx_seed),
