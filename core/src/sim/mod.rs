@@ -13,3 +13,5 @@ pub use net::{Endpoint, EndpointStats, NetStats, Network, Outcome, RunLimits, St
 pub use rng::SimRng;
 pub mod stack_ep;
 pub use stack_ep::TcpkitEndpoint;
+pub mod sweep;
+pub use sweep::Scenario;
