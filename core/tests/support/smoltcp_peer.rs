@@ -455,3 +455,13 @@ pub fn pair_network(
     net.connect(c, s, c_to_s.clone(), s_to_c.clone(), seed);
     net
 }
+
+/// Makes a link lossless (no loss, bursts or corruption; jitter, reordering
+/// and duplication stay) for the direction smoltcp sends on: smoltcp 0.12
+/// never repairs a lost retransmission, not even of its FIN (module note),
+/// so loss there would test smoltcp, not tcpkit.
+pub fn lossless_for_smoltcp_sender(link: &mut tcpkit::sim::LinkConfig) {
+    link.loss = 0.0;
+    link.burst_loss = None;
+    link.corrupt = 0.0;
+}
