@@ -281,8 +281,8 @@ struct ConnSlot {
     /// Events held until `accept` (passive connections).
     deferred: u8,
     flags: u8,
-    /// The reason of a deferred CLOSED event.
-    deferred_reason: Option<Error>,
+    /// The reason of a deferred CLOSED event (1 byte, unlike `Option<Error>`).
+    deferred_reason: Option<CloseReason>,
     /// One past the highest sequence number sent (for RFC 5927 checks of ICMP errors).
     snd_max: SeqNum,
 }
@@ -856,7 +856,10 @@ impl Stack {
                 ConnEvent::Readable => (EventKind::Readable, None),
                 ConnEvent::Writable => (EventKind::Writable, None),
                 ConnEvent::PeerClosed => (EventKind::PeerClosed, None),
-                ConnEvent::Closed(r) => (EventKind::Closed, close_reason_error(r)),
+                ConnEvent::Closed(r) => {
+                    slot.deferred_reason = Some(r);
+                    (EventKind::Closed, close_reason_error(r))
+                }
             };
             if slot.flags & F_ORPHAN != 0 {
                 continue;
@@ -865,9 +868,6 @@ impl Stack {
                 // CONNECTED is for active opens only; the rest waits for accept.
                 if kind != EventKind::Connected {
                     slot.deferred |= events::bit(kind);
-                    if kind == EventKind::Closed {
-                        slot.deferred_reason = reason;
-                    }
                 }
                 continue;
             }
@@ -982,7 +982,7 @@ impl Stack {
                 l.syn_count = l.syn_count.saturating_sub(1);
             }
         }
-        self.demux.remove(&slot.key);
+        self.demux.remove(&slot.key, idx);
         self.counters.connections_closed += 1;
         self.counters.connections_active = self.conns.len() as u64;
         if slot.flags & F_ORPHAN != 0 {
@@ -1015,12 +1015,19 @@ impl Stack {
             snd_max: SeqNum(0),
         };
         let (idx, _) = self.conns.insert(slot).ok_or(Error::Limit)?;
-        if !self.demux.insert(key, idx) {
+        let conns = &self.conns;
+        if !self.demux.insert(key, idx, |i| conns.at(i).map(|s| s.key)) {
             self.conns.remove(idx);
             return Err(Error::AddrInUse);
         }
         self.counters.connections_active = self.conns.len() as u64;
         Ok(idx)
+    }
+
+    /// Demux: the slot of a 4-tuple.
+    fn lookup(&self, key: &FlowKey) -> Option<u32> {
+        let conns = &self.conns;
+        self.demux.get(key, |i| conns.at(i).map(|s| s.key))
     }
 
     /// The slot of an application-held connection handle.
@@ -1138,7 +1145,7 @@ impl Stack {
         ] {
             if deferred & events::bit(kind) != 0 {
                 let reason = if kind == EventKind::Closed {
-                    slot.deferred_reason
+                    slot.deferred_reason.and_then(close_reason_error)
                 } else {
                     None
                 };
@@ -1213,16 +1220,18 @@ impl Stack {
         let mut local = local;
         if local.port() == 0 {
             let demux = &self.demux;
+            let conns = &self.conns;
             let probes = &mut self.counters.work_hash_lookups;
             let port = self.ports.pick(local.ip(), Some(remote), |p| {
                 *probes += 1;
-                demux.contains(&FlowKey::new(SocketAddr::new(local.ip(), p), remote))
+                let k = FlowKey::new(SocketAddr::new(local.ip(), p), remote);
+                demux.get(&k, |i| conns.at(i).map(|s| s.key)).is_some()
             })?;
             local.set_port(port);
         }
         let key = FlowKey::new(local, remote);
         self.counters.work_hash_lookups += 1;
-        if self.demux.contains(&key) {
+        if self.lookup(&key).is_some() {
             return Err(Error::AddrInUse);
         }
         let iss = self.isn.isn(self.now, &key);
@@ -1396,5 +1405,19 @@ impl Stack {
             },
             ConnOption::UserData => s.user_data,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the stack keeps beside each connection stays small.
+    #[test]
+    fn slot_overhead_beside_the_connection_is_small() {
+        let extra = core::mem::size_of::<ConnSlot>() - core::mem::size_of::<Connection>();
+        assert!(extra <= 80, "ConnSlot adds {extra} bytes");
+        let slab_slot = core::mem::size_of::<handle::Slab<ConnSlot>>();
+        assert!(slab_slot < 64);
     }
 }
