@@ -105,8 +105,13 @@ fn ten_thousand_concurrent_connections_all_exchange_data() {
     p.run_until(Duration::from_secs(200), |p| {
         p.a.counters().connections_active == 0 && p.b.counters().connections_active == 0
     });
-    assert_eq!(p.a.counters().connections_active, 0);
-    assert_eq!(p.b.counters().connections_active, 0);
+    for s in [&p.a, &p.b] {
+        let c = s.counters();
+        assert_eq!(c.connections_active, 0);
+        assert_eq!(c.orphans_active, 0, "every orphan finished");
+        assert_eq!(c.orphans_reaped, n as u64);
+        assert_eq!(c.connections_closed, n as u64);
+    }
     assert_eq!(p.a.poll_timeout(), None);
 }
 

@@ -668,7 +668,9 @@ impl Stack {
             let max_payload = mtu.saturating_sub(ip_len + 20);
             let (local, remote) = (slot.key.local(), slot.key.remote());
             let Some(seg) = slot.conn.poll_transmit(now, max_payload) else {
-                self.after(idx);
+                // Nothing after all (window or cwnd closed): leave the ready
+                // list until something else touches it, so this loop ends.
+                self.after_inner(idx, false);
                 continue;
             };
             let hdr = packet::TcpOut {
@@ -838,6 +840,10 @@ impl Stack {
     /// completed passive open to the accept queue, put it on the ready list,
     /// re-arm its timer, and free it when it is finished and nobody holds it.
     fn after(&mut self, idx: u32) {
+        self.after_inner(idx, true);
+    }
+
+    fn after_inner(&mut self, idx: u32, requeue: bool) {
         let handle = self.conn_handle(idx);
         let now = self.now;
         let Some(slot) = self.conns.at_mut(idx) else {
@@ -874,7 +880,7 @@ impl Stack {
             self.events.push(&mut slot.pending, kind, handle, reason);
         }
         // Ready list.
-        if slot.flags & F_READY == 0 && slot.conn.wants_transmit() {
+        if requeue && slot.flags & F_READY == 0 && slot.conn.wants_transmit() {
             slot.flags |= F_READY;
             self.ready.push_back(idx);
         }
@@ -917,9 +923,7 @@ impl Stack {
                 l.syn_count = l.syn_count.saturating_sub(1);
                 if finished {
                     // Reset or timed out during the handshake: never shown to the application.
-                    if let Some(s) = self.conns.at_mut(idx) {
-                        s.flags |= F_ORPHAN;
-                    }
+                    self.mark_orphan(idx);
                     return;
                 }
                 if l.accept_queue.len() >= l.backlog as usize {
@@ -944,8 +948,8 @@ impl Stack {
     /// Abort a connection nobody will ever accept; the stack sends the RST and frees it.
     fn orphan_abort(&mut self, idx: u32) {
         let now = self.now;
+        self.mark_orphan(idx);
         if let Some(s) = self.conns.at_mut(idx) {
-            s.flags |= F_ORPHAN;
             s.flags &= !(F_IN_ACCEPT_QUEUE | F_SYN_QUEUED);
             s.conn.abort(now);
             if s.flags & F_READY == 0 && s.conn.wants_transmit() {
@@ -954,6 +958,17 @@ impl Stack {
             }
         }
         self.reap_if_finished(idx);
+    }
+
+    /// The application (or the listener) let go of the connection: its handle
+    /// is invalid and the stack finishes it alone.
+    fn mark_orphan(&mut self, idx: u32) {
+        if let Some(s) = self.conns.at_mut(idx) {
+            if s.flags & F_ORPHAN == 0 {
+                s.flags |= F_ORPHAN;
+                self.counters.orphans_active += 1;
+            }
+        }
     }
 
     /// Frees a finished connection unless the application still holds its
@@ -1288,10 +1303,9 @@ impl Stack {
             } else {
                 s.conn.close(now);
             }
-            s.flags |= F_ORPHAN;
-            self.counters.orphans_active += 1;
             self.counters.work_conn_visits += 1;
         }
+        self.mark_orphan(i);
         self.after(i);
         Ok(())
     }
