@@ -30,6 +30,15 @@ fn segment<'a>(seg: &TcpIn<'a>) -> Segment<'a> {
     }
 }
 
+/// The TSval clock the connection built from this cookie will use: 1 ms
+/// ticks plus an offset derived from the ISS (RFC 7323 §5.4). It must equal
+/// `tcp::connection`'s `ts_val` (offset `ts_offset_from_iss`), so the
+/// cookie's TSval is not "newer" than the connection's later ones (PAWS).
+fn connection_ts_clock(now: crate::time::Instant, iss: u32) -> u32 {
+    let offset = iss.wrapping_mul(0x9e37_79b1).rotate_left(13);
+    (now.as_millis() as u32).wrapping_add(offset)
+}
+
 impl Stack {
     pub(super) fn feed_tcp(
         &mut self,
@@ -46,7 +55,7 @@ impl Stack {
             SocketAddr::new(src, seg.src_port),
         );
         self.counters.work_hash_lookups += 1;
-        if let Some(idx) = self.demux.get(&key) {
+        if let Some(idx) = self.lookup(&key) {
             let now = self.now;
             let Some(slot) = self.conns.at_mut(idx) else {
                 return Ok(());
@@ -166,7 +175,7 @@ impl Stack {
                 None
             };
             let sack = cfg.enable_sack && seg.options.sack_permitted;
-            let clock = self.now.as_millis() as u32;
+            let clock = connection_ts_clock(self.now, isn);
             options.timestamps = Some((SynCookies::encode_tsval(clock, peer_ws, sack), tsval));
             options.sack_permitted = sack;
             if peer_ws.is_some() {
