@@ -225,3 +225,56 @@ fn memory_stays_bounded_under_reordering_and_loss() {
     );
     assert!(net.stats().max_endpoint_heap <= bound);
 }
+
+#[test]
+fn four_hosts_two_connections_share_one_network() {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use tcpkit::sim::stack_ep::{sim_config, Role, TcpkitEndpoint};
+    let ip = |i: u8| IpAddr::V4(Ipv4Addr::new(10, 0, 1, i));
+    let mut net = Network::new();
+    let mut ids = Vec::new();
+    for pair in 0..2u8 {
+        let (c, s) = (ip(2 * pair + 1), ip(2 * pair + 2));
+        let t = Transfer {
+            tx_bytes: 300_000 + u64::from(pair),
+            tx_seed: 20 + u64::from(pair),
+            rx_bytes: 5000,
+            rx_seed: 30,
+        };
+        let client = TcpkitEndpoint::new(
+            sim_config(40 + u64::from(pair), 1500),
+            c,
+            Role::Client {
+                remote: SocketAddr::new(s, 80),
+            },
+            t,
+        )
+        .unwrap();
+        let server = TcpkitEndpoint::new(
+            sim_config(50 + u64::from(pair), 1500),
+            s,
+            Role::Server { port: 80 },
+            t.mirrored(),
+        )
+        .unwrap();
+        let ci = net.add_endpoint(Box::new(client), &[c]);
+        let si = net.add_endpoint(Box::new(server), &[s]);
+        let l = link(0.02 * f64::from(pair));
+        net.connect(ci, si, l.clone(), l, 60 + u64::from(pair));
+        ids.push((ci, si, t));
+    }
+    let out = net.run(RunLimits::default());
+    assert!(out.is_success(), "{out:?}");
+    for (ci, si, t) in ids {
+        let c = net.endpoint(ci).unwrap().stats();
+        let s = net.endpoint(si).unwrap().stats();
+        assert_eq!(
+            (s.bytes_received, c.bytes_received),
+            (t.tx_bytes, t.rx_bytes)
+        );
+        assert_eq!((s.rx_hash, c.rx_hash), (c.tx_hash, s.tx_hash));
+    }
+    // Packets only crossed the links of their own pair.
+    assert_eq!(net.stats().unroutable, 0);
+    assert!(net.link(0, 2).is_none());
+}
