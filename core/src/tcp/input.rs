@@ -127,6 +127,11 @@ impl Connection {
             return SegmentOutcome::Dropped;
         }
         if !self.segment_is_acceptable(seg) {
+            if let Some(ack_only) = self.ack_part_of_zero_window_segment(seg) {
+                let outcome = self.segment_in_synchronized(now, &ack_only);
+                self.ack_now = true;
+                return outcome;
+            }
             return self.drop_unacceptable(now, seg);
         }
         self.last_recv = now;
@@ -216,6 +221,22 @@ impl Connection {
                 seq.in_window(self.rcv_nxt, wnd) || last.in_window(self.rcv_nxt, wnd)
             }
         }
+    }
+
+    /// With a zero receive window, valid ACKs must still be processed
+    /// (RFC 9293 §3.10.7.4): keep the ACK of an in-sequence segment, drop its text and FIN.
+    fn ack_part_of_zero_window_segment<'a>(&self, seg: &Segment<'a>) -> Option<Segment<'a>> {
+        let zero_window = self.acceptance_window() == 0;
+        let ackable = seg.flags.ack() && !seg.flags.syn() && !seg.flags.rst();
+        if !(zero_window && ackable && seg.seq == self.rcv_nxt && seg.seq_len() > 0) {
+            return None;
+        }
+        let flags = crate::wire::TcpFlags(seg.flags.0 & !crate::wire::TcpFlags::FIN.0);
+        Some(Segment {
+            flags,
+            payload: &[],
+            ..*seg
+        })
     }
 
     /// Unacceptable: ACK it unless it is a RST (RFC 9293 §3.10.7.4; RFC 5961 §3.2 drops the RST).
