@@ -22,15 +22,15 @@ macro_rules! fixture {
     };
 }
 
-const A4: Ipv4Addr = Ipv4Addr::new(10, 9, 1, 1);
-const R4: Ipv4Addr = Ipv4Addr::new(10, 9, 1, 2);
-const B4: Ipv4Addr = Ipv4Addr::new(10, 9, 2, 2);
+const A4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const R4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const B4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 
 fn a6() -> Ipv6Addr {
-    "fd00:1::1".parse().expect("addr")
+    "2001:db8::1".parse().expect("addr")
 }
 fn r6() -> Ipv6Addr {
-    "fd00:1::2".parse().expect("addr")
+    "2001:db8::2".parse().expect("addr")
 }
 
 /// Parses the IPv4 header, re-emits it and checks it is byte-identical.
@@ -335,7 +335,7 @@ fn ipv6_icmp_echo_and_packet_too_big() {
                 assert_eq!(inner.src_addr(), a6());
                 assert_eq!(
                     inner.dst_addr(),
-                    "fd00:2::2".parse::<Ipv6Addr>().expect("addr")
+                    "2001:db8:1::2".parse::<Ipv6Addr>().expect("addr")
                 );
             }
             other => panic!("unexpected {other:?}"),
@@ -463,8 +463,8 @@ fn ipv6_routing_header_udp() {
     assert_eq!(b[42], 4, "routing type 4 (SRH)");
     assert_eq!(walk.offset, 40 + srh_len);
     // RFC 8200 §8.1: with a routing header the pseudo-header uses the final
-    // destination (here the original destination, fd00:9::1).
-    let fin: Ipv6Addr = "fd00:9::1".parse().expect("addr");
+    // destination (here the original destination, 2001:db8:9::1).
+    let fin: Ipv6Addr = "2001:db8:9::1".parse().expect("addr");
     let seg = &b[walk.offset..];
     let (s, d) = (IpAddr::V6(a6()), IpAddr::V6(fin));
     let u = UdpRepr::parse(&UdpPacket::new_checked(seg).expect("udp"), &s, &d).expect("udp");
@@ -478,4 +478,68 @@ fn ipv6_routing_header_udp() {
     let mut out = vec![0u8; u.buffer_len()];
     assert_eq!(u.emit(&mut out, &s, &d), Ok(seg.len()));
     assert_eq!(out, seg);
+}
+
+/// RFC 5737 §3 / RFC 3849 §2: the documentation ranges, the only addresses
+/// the project's tests may use (TESTING.md).
+fn is_documentation(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v4) => matches!(
+            v4.octets(),
+            [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _]
+        ),
+        IpAddr::V6(v6) => v6.segments()[..2] == [0x2001, 0x0db8],
+    }
+}
+
+#[test]
+fn every_fixture_uses_documentation_addresses() {
+    assert!(!is_documentation(IpAddr::V4(Ipv4Addr::new(10, 9, 1, 1))));
+    assert!(!is_documentation(IpAddr::V6(Ipv6Addr::new(
+        0xfd00, 1, 0, 0, 0, 0, 0, 1
+    ))));
+    for (name, b) in [
+        ("ipv4_frag_first", fixture!("ipv4_frag_first")),
+        ("ipv4_frag_last", fixture!("ipv4_frag_last")),
+        ("ipv4_icmp_echo_reply", fixture!("ipv4_icmp_echo_reply")),
+        ("ipv4_icmp_echo_request", fixture!("ipv4_icmp_echo_request")),
+        ("ipv4_icmp_frag_needed", fixture!("ipv4_icmp_frag_needed")),
+        (
+            "ipv4_icmp_port_unreachable",
+            fixture!("ipv4_icmp_port_unreachable"),
+        ),
+        ("ipv4_options_udp", fixture!("ipv4_options_udp")),
+        ("ipv4_tcp_ack", fixture!("ipv4_tcp_ack")),
+        ("ipv4_tcp_data", fixture!("ipv4_tcp_data")),
+        ("ipv4_tcp_fin", fixture!("ipv4_tcp_fin")),
+        ("ipv4_tcp_rst", fixture!("ipv4_tcp_rst")),
+        ("ipv4_tcp_sack", fixture!("ipv4_tcp_sack")),
+        ("ipv4_tcp_syn", fixture!("ipv4_tcp_syn")),
+        ("ipv4_tcp_synack", fixture!("ipv4_tcp_synack")),
+        ("ipv4_udp", fixture!("ipv4_udp")),
+        ("ipv6_dstopts_udp", fixture!("ipv6_dstopts_udp")),
+        ("ipv6_frag_first", fixture!("ipv6_frag_first")),
+        ("ipv6_frag_last", fixture!("ipv6_frag_last")),
+        ("ipv6_hopopts_udp", fixture!("ipv6_hopopts_udp")),
+        ("ipv6_icmp_echo_reply", fixture!("ipv6_icmp_echo_reply")),
+        ("ipv6_icmp_echo_request", fixture!("ipv6_icmp_echo_request")),
+        (
+            "ipv6_icmp_packet_too_big",
+            fixture!("ipv6_icmp_packet_too_big"),
+        ),
+        ("ipv6_routing_udp", fixture!("ipv6_routing_udp")),
+        ("ipv6_tcp_syn", fixture!("ipv6_tcp_syn")),
+        ("ipv6_tcp_synack", fixture!("ipv6_tcp_synack")),
+        ("ipv6_udp", fixture!("ipv6_udp")),
+    ] {
+        let (src, dst): (IpAddr, IpAddr) = if name.starts_with("ipv4") {
+            let p = Ipv4Packet::new_checked(&b[..]).expect("valid IPv4");
+            (p.src_addr().into(), p.dst_addr().into())
+        } else {
+            let p = Ipv6Packet::new_checked(&b[..]).expect("valid IPv6");
+            (p.src_addr().into(), p.dst_addr().into())
+        };
+        assert!(is_documentation(src), "{name}: source {src}");
+        assert!(is_documentation(dst), "{name}: destination {dst}");
+    }
 }
