@@ -12,6 +12,10 @@ use smoltcp_peer::*;
 use tcpkit::sim::{LinkConfig, Network, RunLimits, Transfer};
 use tcpkit::{Duration, Instant};
 
+/// Simulated time a bulk transfer may take: 4 hours, since 8 MiB at 20% loss
+/// each way moves at ~0.02 Mbit/s (about 3000 s).
+const BULK_TIME_BOUND_MS: u64 = 4 * 3_600_000;
+
 fn bulk_bytes() -> u64 {
     std::env::var("TCPKIT_SIM_BYTES")
         .ok()
@@ -73,7 +77,7 @@ fn bulk(seed: u64, loss: f64) -> f64 {
     let l = link(loss);
     let net = pair_network(seed, Peer::Tcpkit, Peer::Tcpkit, &l, &l, 256 * 1024, t);
     let limits = RunLimits {
-        deadline: Instant::from_millis(3_600_000),
+        deadline: Instant::from_millis(BULK_TIME_BOUND_MS),
         ..RunLimits::default()
     };
     checked_run(
