@@ -408,3 +408,26 @@ fn icmp_echo_reply_matches_the_kernels_bytes() {
         "IPv6 echo reply identical to the kernel's"
     );
 }
+
+/// The kernel's UDP datagram to a closed port, and the kernel's port
+/// unreachable for it: the stack's ICMP message is byte-identical (the IP
+/// header differs in TOS, which Linux sets to 0xc0, identification and DF).
+#[test]
+fn port_unreachable_matches_the_kernels_bytes() {
+    let dgram = fixture("ipv4_udp");
+    let kernel = fixture("ipv4_icmp_port_unreachable");
+    let mut s = stack_with(config(1), &[B4]);
+    s.feed(Instant::ZERO, &dgram).expect("for us");
+    let mut buf = [0u8; 700];
+    let n = s
+        .poll_transmit(Instant::ZERO, &mut buf)
+        .expect("ICMP error");
+    assert_eq!(n, kernel.len());
+    assert_eq!(
+        &buf[20..n],
+        &kernel[20..],
+        "ICMP message identical to the kernel's"
+    );
+    assert_eq!(&buf[12..20], &kernel[12..20], "addresses");
+    assert_eq!(s.counters().icmp_out, 1);
+}
