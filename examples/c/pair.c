@@ -457,6 +457,13 @@ int main(int argc, char **argv) {
         link_deliver(&ba, now, a);
         if (next_deadline(a) <= now) CHECK(tcpkit_stack_handle_timeout(a, now));
         if (next_deadline(b) <= now) CHECK(tcpkit_stack_handle_timeout(b, now));
+        /* CONTRACT: after handle_timeout(now) the next deadline is later than now;
+           otherwise this loop could spin without time advancing. */
+        if (next_deadline(a) <= now || next_deadline(b) <= now) {
+            printf("contract violation: next_timeout <= now after handle_timeout(%" PRIu64 ")\n", now);
+            stalled = 1;
+            break;
+        }
     }
     double wall = wall_seconds() - wall0;
 

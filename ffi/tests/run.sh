@@ -41,7 +41,7 @@ step() {
   n=$((n + 1))
   local log="$OUT/step-$n.log"
   local t0=$SECONDS
-  local runner=(timeout 300)
+  local runner=(timeout "${STEP_TIMEOUT:-90}")
   # Shell functions bound their own commands (timeouts inside); timeout(1) cannot run them.
   if [ "$(type -t "$1")" = function ]; then runner=(); fi
   if "${runner[@]}" "$@" >"$log" 2>&1; then
