@@ -280,3 +280,83 @@ fn syn_cookie_handshake_completes_while_the_syn_queue_is_full() {
     assert_eq!(p.b.counters().connections_active, before);
     assert_eq!(p.b.counters().rst_sent, rst_before + 1);
 }
+
+#[test]
+fn segments_with_sack_blocks_stay_within_the_mtu() {
+    // Both directions carry bulk data while every 7th packet is lost, so
+    // both receivers hold out-of-order data and every segment carries SACK
+    // blocks next to a full payload.
+    let mut p = Pair::new();
+    let l = p.b.listen(ListenAddr::Any, 80, 8).expect("listen");
+    let c = p.a.connect(p.now, sa(B4, 80), 0).expect("connect");
+    p.settle();
+    let s = p.b.accept(l).expect("accept");
+    let up = pattern(400_000, 1);
+    let down = pattern(400_000, 2);
+    let (mut us, mut ds) = (0, 0);
+    let (mut got_up, mut got_down) = (Vec::new(), Vec::new());
+    let mut buf = vec![0u8; 65536];
+    let mut count = 0u64;
+    let mut max_len = 0;
+    let mut with_sack = 0;
+    let end = p.now + Duration::from_secs(120);
+    while (got_up.len() < up.len() || got_down.len() < down.len()) && p.now < end {
+        while us < up.len() {
+            match p.a.send(c, &up[us..]) {
+                Ok(n) => us += n,
+                Err(_) => break,
+            }
+        }
+        while ds < down.len() {
+            match p.b.send(s, &down[ds..]) {
+                Ok(n) => ds += n,
+                Err(_) => break,
+            }
+        }
+        let mut moved = 0;
+        for dir in 0..2 {
+            loop {
+                let (from, to) = if dir == 0 {
+                    (&mut p.a, &mut p.b)
+                } else {
+                    (&mut p.b, &mut p.a)
+                };
+                let Ok(n) = from.poll_transmit(p.now, &mut buf) else {
+                    break;
+                };
+                moved += 1;
+                count += 1;
+                max_len = max_len.max(n);
+                assert!(n <= 1500, "packet of {n} bytes over the 1500-byte MTU");
+                let doff = usize::from(buf[32] >> 4) * 4;
+                if buf[40..20 + doff]
+                    .windows(2)
+                    .any(|w| w == [5, 10] || w == [5, 18] || w == [5, 26])
+                {
+                    with_sack += 1;
+                }
+                if count % 7 != 0 {
+                    to.feed(p.now, &buf[..n]).expect("valid packet");
+                }
+            }
+        }
+        read_all(&mut p.b, s, &mut got_up);
+        read_all(&mut p.a, c, &mut got_down);
+        if moved == 0 {
+            let next = [p.a.poll_timeout(), p.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            p.now = next.map_or(end, |t| t.min(end));
+            p.a.handle_timeout(p.now);
+            p.b.handle_timeout(p.now);
+        }
+    }
+    assert_eq!(got_up, up);
+    assert_eq!(got_down, down);
+    assert!(
+        with_sack > 10,
+        "SACK blocks were in play ({with_sack} segments)"
+    );
+    assert!(max_len > 1400, "full-sized segments were sent ({max_len})");
+}
