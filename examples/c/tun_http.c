@@ -29,9 +29,13 @@ static uint64_t splitmix64(uint64_t x) {
 }
 
 static void fill_data(uint8_t *dst, uint64_t offset, size_t n) {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    while (i < n) {
         uint64_t pos = offset + i;
-        dst[i] = (uint8_t)(splitmix64(pos >> 3) >> ((pos & 7) * 8));
+        uint64_t word = splitmix64(pos >> 3);
+        /* The rest of this 8-byte word, little-endian. */
+        for (unsigned k = (unsigned)(pos & 7); k < 8 && i < n; k++, i++)
+            dst[i] = (uint8_t)(word >> (k * 8));
     }
 }
 
