@@ -222,6 +222,7 @@ static int serve(const char *dev, unsigned port, uint64_t seconds) {
         if (conns[i].conn) release(s, &conns[i], 0);
     tcpkit_listener_close(s, l);
     tun_flush(fd, s);
+    if (tun_dropped) fprintf(stderr, "tun_http: %" PRIu64 " packets dropped on purpose\n", tun_dropped);
     tcpkit_stack_free(s);
     close(fd);
     return 0;
@@ -341,8 +342,8 @@ static int get(const char *dev, const char *url, const char *outfile) {
     else fflush(stdout);
     if (status != 200) failed = 1;
     if (content_length != UINT64_MAX && body != content_length) failed = 1;
-    fprintf(stderr, "tun_http: status %d, %" PRIu64 " body bytes%s\n", status, body,
-            failed ? " (FAILED)" : "");
+    fprintf(stderr, "tun_http: status %d, %" PRIu64 " body bytes, %" PRIu64 " packets dropped on purpose%s\n",
+            status, body, tun_dropped, failed ? " (FAILED)" : "");
     return failed ? 1 : 0;
 }
 

@@ -275,6 +275,12 @@ tun_tests() {
     step "tun_http serve: curl GET 3 MB over IPv6" curl_check "http://[2001:db8::2]/bytes/$size" "$OUT/tun/expected.bin"
     step "tun_http serve: curl POST 3 MB echo over IPv4" curl_check "http://192.0.2.2/echo" "$OUT/tun/expected.bin" --data-binary "@$OUT/tun/expected.bin"
     stop_bg
+    # Lossy: the host loop drops 3% of packets each way; kernel and tcpkit recover.
+    ns_bg "$OUT/tun/http-lossy.log" env TCPKIT_TUN_LOSS=3 TCPKIT_TUN_SEED=$$ timeout 200 "$PLAIN/tun_http" serve tk0 80 180
+    wait_listening
+    step "tun_http serve, 3% loss: curl GET 3 MB over IPv6" curl_check "http://[2001:db8::2]/bytes/$size" "$OUT/tun/expected.bin"
+    step "tun_http serve, 3% loss: curl POST 3 MB echo over IPv4" curl_check "http://192.0.2.2/echo" "$OUT/tun/expected.bin" --data-binary "@$OUT/tun/expected.bin"
+    stop_bg
   else
     skip "tun_http server tests: curl not installed (make setup installs it)"
   fi
@@ -291,6 +297,8 @@ tun_tests() {
   }
   step "tun_http get: 2.5 MB from python3 http.server over IPv4" get_check "http://192.0.2.1:8000/file.bin"
   step "tun_http get: 2.5 MB from python3 http.server over IPv6" get_check "http://[2001:db8::1]:8000/file.bin"
+  lossy_get() { (export TCPKIT_TUN_LOSS=3 TCPKIT_TUN_SEED=7 && get_check "$@"); }
+  step "tun_http get, 3% loss: 2.5 MB from python3 http.server over IPv4" lossy_get "http://192.0.2.1:8000/file.bin"
   stop_bg
   cleanup
 }
