@@ -90,6 +90,18 @@ fi
 step "misuse with ASan+UBSan" "$ASAN/misuse"
 step "pair: 8 MB over IPv4, 2% loss + reordering" "$PLAIN/pair" --size 8388608 --seed 1
 step "pair: 1 MB over IPv6, 5% loss, seed 7" "$PLAIN/pair" --size 1048576 --v6 --loss 5 --seed 7
+# Every byte once, in order, intact, for many seeds (TCPKIT_C_SEEDS for more).
+pair_seeds() {
+  local seeds=${TCPKIT_C_SEEDS:-24} seed fam
+  for seed in $(seq 1 "$seeds"); do
+    fam=""
+    [ $((seed % 2)) -eq 0 ] && fam=--v6
+    timeout 60 "$PLAIN/pair" --quiet --size 393216 --seed "$seed" --loss $((seed % 8)) --reorder 2 $fam >"$OUT/seed.log" 2>&1 ||
+      { echo "seed $seed failed:"; cat "$OUT/seed.log"; return 1; }
+  done
+  echo "$seeds seeds OK"
+}
+step "pair: ${TCPKIT_C_SEEDS:-24} seeds x 384 KB, 0-7% loss, 2% reordering, v4/v6" pair_seeds
 if command -v valgrind >/dev/null; then
   step "pair under valgrind (256 KB)" "${VALGRIND[@]}" "$PLAIN/pair" --size 262144 --quiet
 fi
