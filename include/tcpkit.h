@@ -610,10 +610,10 @@ tcpkit_result tcpkit_udp_bind(struct tcpkit_stack *s, const struct tcpkit_endpoi
 // to `len` readable bytes.
 tcpkit_result tcpkit_udp_send_to(struct tcpkit_stack *s, uint64_t now_us, tcpkit_udp u, const struct tcpkit_endpoint *to, const uint8_t *data, size_t len);
 
-// Takes the next received datagram into `buf` (`*out_len` bytes) and its
-// sender into `*from`; `TCPKIT_WOULD_BLOCK` when none. Too small a `buf`:
-// `TCPKIT_ERR_BUFFER_TOO_SMALL`, the size needed in `*out_len`, and the
-// datagram is kept.
+// Takes the next received datagram into `buf` (`*out_len` bytes, 0 for an
+// empty datagram) and its sender into `*from`; `TCPKIT_WOULD_BLOCK` when
+// none. A datagram longer than `cap` is truncated to `cap` bytes and the
+// rest discarded, like recvfrom(2); `cap` 0 is `TCPKIT_ERR_INVALID_ARGUMENT`.
 //
 // # Safety
 // `s` is a live stack; `buf` is NULL or points to `cap` writable bytes;

@@ -3,8 +3,8 @@
 #   1. include/tcpkit.h is what the pinned cbindgen generates, and compiles as
 #      C11 and C++17 with -Wall -Wextra -Werror -pedantic;
 #   2. the examples and ffi/tests/misuse.c build with the same strict flags;
-#   3. misuse and the in-memory pair demo run plain, under valgrind and with
-#      -fsanitize=address,undefined;
+#   3. misuse, threads and the in-memory pair demo run plain, under valgrind
+#      and with -fsanitize=address,undefined;
 #   4. `ffi/install.sh PREFIX` and a program built outside the tree with
 #      `pkg-config --cflags --libs tcpkit`;
 #   5. as root: tun_echo and tun_http against the Linux kernel in a network
@@ -74,11 +74,12 @@ ASAN=$OUT/asan
 step "release library" make -s -C examples/c BUILD="$PLAIN" lib
 step "examples, strict flags" make -s -C examples/c BUILD="$PLAIN" CFLAGS="$STRICT -O2"
 step "examples, ASan+UBSan" make -s -C examples/c BUILD="$ASAN" CFLAGS="$STRICT -O1 $SAN"
-build_misuse() { # DIR EXTRA_CFLAGS
-  cc $STRICT -O1 $2 -Iinclude -o "$1/misuse" ffi/tests/misuse.c -L"$1/lib" -ltcpkit -Wl,-rpath,"$1/lib"
+build_tests() { # DIR EXTRA_CFLAGS
+  cc $STRICT -O1 $2 -Iinclude -o "$1/misuse" ffi/tests/misuse.c -L"$1/lib" -ltcpkit -Wl,-rpath,"$1/lib" &&
+    cc $STRICT -O1 $2 -pthread -Iinclude -o "$1/threads" ffi/tests/threads.c -L"$1/lib" -ltcpkit -Wl,-rpath,"$1/lib"
 }
-step "misuse.c, strict flags" build_misuse "$PLAIN" ""
-step "misuse.c, ASan+UBSan" build_misuse "$ASAN" "$SAN"
+step "misuse.c + threads.c, strict flags" build_tests "$PLAIN" ""
+step "misuse.c + threads.c, ASan+UBSan" build_tests "$ASAN" "$SAN"
 
 # ---- 3. runs ----
 step "misuse" "$PLAIN/misuse"
@@ -88,6 +89,11 @@ else
   skip "valgrind runs: valgrind not installed (make setup installs it)"
 fi
 step "misuse with ASan+UBSan" "$ASAN/misuse"
+step "threads: 4 stack pairs on 4 threads" "$PLAIN/threads"
+step "threads with ASan+UBSan" "$ASAN/threads"
+if command -v valgrind >/dev/null; then
+  step "threads under valgrind" "${VALGRIND[@]}" "$PLAIN/threads"
+fi
 step "pair: 8 MB over IPv4, 2% loss + reordering" "$PLAIN/pair" --size 8388608 --seed 1
 step "pair: 1 MB over IPv6, 5% loss, seed 7" "$PLAIN/pair" --size 1048576 --v6 --loss 5 --seed 7
 # Every byte once, in order, intact, for many seeds (TCPKIT_C_SEEDS for more).
