@@ -673,6 +673,35 @@ static void test_udp(void) {
     tcpkit_stack_free(b.s);
 }
 
+static void test_connect_from_and_listener_queue(void) {
+    TEST("connect_from and listener queue");
+    side a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.s = new_stack("192.0.2.1");
+    b.s = new_stack("192.0.2.2");
+    tcpkit_endpoint any = ep("*:80"), srv = ep("192.0.2.2:80"), local = ep("192.0.2.1:40001");
+    tcpkit_listener l = 0;
+    tcpkit_conn c1 = 0, c2 = 0;
+    EXPECT_R(tcpkit_listen(b.s, &any, 8, &l), TCPKIT_OK);
+    EXPECT_R(tcpkit_connect_from(a.s, now_us, &local, &srv, &c1), TCPKIT_OK);
+    /* ADDR_IN_USE only for an identical 4-tuple. */
+    EXPECT_R(tcpkit_connect_from(a.s, now_us, &local, &srv, &c2), TCPKIT_ERR_ADDR_IN_USE);
+    EXPECT(c2 == 0);
+    settle(&a, &b);
+    EXPECT(count_events(&a, TCPKIT_EVENT_CONNECTED, c1) == 1);
+    tcpkit_conn_info info;
+    EXPECT_R(tcpkit_conn_get_info(a.s, c1, &info), TCPKIT_OK);
+    EXPECT(info.local.port == 40001 && info.remote.port == 80);
+    /* Closing the listener refuses what still waits in its accept queue. */
+    EXPECT_R(tcpkit_listener_close(b.s, l), TCPKIT_OK);
+    settle(&a, &b);
+    const tcpkit_event *e = find_event(&a, TCPKIT_EVENT_CLOSED, c1);
+    EXPECT(e != NULL && e->reason != TCPKIT_OK);
+    tcpkit_stack_free(a.s);
+    tcpkit_stack_free(b.s);
+}
+
 int main(void) {
     test_strings();
     test_null_pointers();
@@ -686,6 +715,7 @@ int main(void) {
     test_refused();
     test_orderly_close();
     test_udp();
+    test_connect_from_and_listener_queue();
     /* Panic poisoning is tested in Rust (ffi/src/api.rs): there is no honest
        way to make the core panic from C without a test-only export. */
     printf("misuse: %d failure%s\n", failures, failures == 1 ? "" : "s");
