@@ -98,9 +98,9 @@ pub extern "C" fn tcpkit_result_str(r: tcpkit_result) -> *const c_char {
         .as_ptr()
 }
 
-/// Writes the default configuration (CONTRACT.md's documented defaults, an
-/// all-zero `isn_secret`, zero `reserved`) to `*out`. Does nothing if `out`
-/// is NULL.
+/// Writes the default configuration to `*out`: the defaults documented on
+/// each `tcpkit_config` field, an all-zero `isn_secret` (filled from the OS
+/// by `tcpkit_stack_new`) and zero `reserved`. Does nothing if `out` is NULL.
 ///
 /// # Safety
 /// `out` is NULL or points to a writable `tcpkit_config`.
