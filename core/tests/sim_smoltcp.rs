@@ -7,6 +7,7 @@
 //! ~3 s) and 1 MiB in debug builds, where 8 MiB takes ~3 minutes. In the lossy runs tcpkit
 //! sends the bulk data and smoltcp receives it, since smoltcp 0.12 as a sender
 //! cannot recover from a lost retransmission (see support/smoltcp_peer.rs).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/smoltcp_peer.rs"]
