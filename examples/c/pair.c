@@ -19,6 +19,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,9 +437,13 @@ int main(int argc, char **argv) {
             tcpkit_conn_info ci;
             memset(&ci, 0, sizeof ci);
             tcpkit_conn_get_info(a, tx.conn, &ci);
-            printf("  %5.1f%%  %9" PRIu64 " bytes  sim %7.3f s  wall %6.3f s  "
+            char bar[21];
+            int filled = (int)(20.0 * (double)rx.received / (double)size);
+            for (int k = 0; k < 20; k++) bar[k] = k < filled ? '#' : '.';
+            bar[20] = 0;
+            printf("  [%s] %5.1f%%  %9" PRIu64 " bytes  sim %7.3f s  wall %6.3f s  "
                    "retransmitted %6" PRIu64 "  cwnd %8" PRIu64 "  srtt %6.2f ms\n",
-                   100.0 * (double)rx.received / (double)size, rx.received, (double)now / 1e6,
+                   bar, 100.0 * (double)rx.received / (double)size, rx.received, (double)now / 1e6,
                    wall_seconds() - wall0, ci.segs_retransmitted, ci.cwnd,
                    (double)ci.srtt_us / 1000.0);
             fflush(stdout);
@@ -488,6 +493,15 @@ int main(int argc, char **argv) {
         printf("link utilization: %.1f%% of %.0f Mbit/s\n",
                100.0 * (double)rx.received * 8.0 / ((double)done_at / 1e6) / params.rate_bps,
                params.rate_bps / 1e6);
+    if (done_at > 0 && params.loss_pct > 0 && have_info && info.mss > 0) {
+        /* Mathis et al. 1997: what loss-based congestion control can sustain
+           at this loss rate and RTT, for comparison with the goodput above. */
+        double rtt = 2.0 * (double)params.latency_us / 1e6;
+        double ceiling = (double)info.mss * 8.0 / rtt * 1.22 / sqrt(params.loss_pct / 100.0) / 1e6;
+        printf("for reference: loss-based congestion control at %.1f%% loss and %.0f ms RTT "
+               "sustains about %.1f Mbit/s (Mathis et al.)\n",
+               params.loss_pct, rtt * 1000.0, ceiling);
+    }
     printf("link a->b: %" PRIu64 " packets, %" PRIu64 " dropped at random, %" PRIu64
            " dropped by the queue, %" PRIu64 " reordered\n",
            ab.sent, ab.dropped_random, ab.dropped_queue, ab.reordered);
