@@ -72,6 +72,14 @@ step "header compiles as C++17" c++ -std=c++17 -Wall -Wextra -Werror -pedantic -
 PLAIN=$OUT/plain
 ASAN=$OUT/asan
 step "release library" make -s -C examples/c BUILD="$PLAIN" lib
+# The shared library exports exactly the functions the header declares.
+check_exports() {
+  local lib="$PLAIN/lib/libtcpkit.so.0"
+  diff <(nm -D --defined-only "$lib" | awk '$2 == "T" {print $3}' | sort) \
+    <(grep -vE '^ *(//|\*|/\*)' include/tcpkit.h | grep -E '\);$' | grep -oE 'tcpkit_[a-z0-9_]+\(' | tr -d '(' | sort) &&
+    ! nm -D --defined-only "$lib" | awk '$2 != "T" && $2 != "U" && $2 != "w" {print}' | grep -v ' tcpkit_' | grep .
+}
+step "libtcpkit.so.0 exports exactly the header's functions" check_exports
 step "examples, strict flags" make -s -C examples/c BUILD="$PLAIN" CFLAGS="$STRICT -O2"
 step "examples, ASan+UBSan" make -s -C examples/c BUILD="$ASAN" CFLAGS="$STRICT -O1 $SAN"
 build_tests() { # DIR EXTRA_CFLAGS
