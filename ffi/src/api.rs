@@ -81,12 +81,15 @@ fn code(r: Result<(), Error>) -> tcpkit_result {
 /// The library version, e.g. "0.1.0". A static string; never free it.
 #[no_mangle]
 pub extern "C" fn tcpkit_version() -> *const c_char {
-    static VERSION: &CStr =
+    const VERSION: &CStr =
         match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
             Ok(v) => v,
             Err(_) => c"unknown",
         };
-    VERSION.as_ptr()
+    // Nothing here can panic; the boundary is kept so that every extern body has one.
+    std::panic::catch_unwind(|| VERSION)
+        .unwrap_or(c"unknown")
+        .as_ptr()
 }
 
 /// A short English description of a result code: a static string, never
