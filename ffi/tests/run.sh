@@ -291,6 +291,13 @@ tun_tests() {
   step "tun_echo: 1 MB from a kernel client over IPv4" echo_client 192.0.2.2
   step "tun_echo: 1 MB from a kernel client over IPv6" echo_client 2001:db8::2
   stop_bg
+  # The ASan+UBSan build of the same, which then exits on its own (time limit):
+  # its exit status carries any sanitizer report.
+  ns_bg "$OUT/tun/echo-asan.log" timeout 60 "$ASAN/tun_echo" tk0 7 6
+  wait_listening
+  step "tun_echo (ASan+UBSan): 1 MB over IPv4" echo_client 192.0.2.2
+  asan_exit() { wait "$SERVER_PID"; local rc=$?; cat "$SERVER_LOG"; PIDS=(); return $rc; }
+  step "tun_echo (ASan+UBSan): clean exit, no sanitizer report" asan_exit
 
   if command -v curl >/dev/null; then
     local size=3000000
