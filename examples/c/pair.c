@@ -2,8 +2,9 @@
  * pair.c: two tcpkit stacks transfer a file over an in-memory lossy link.
  *
  * Stack A (192.0.2.1) connects to stack B (192.0.2.2, port 5001) and sends
- * SIZE bytes of deterministic pseudo-random data; B hashes what it reads and
- * the program checks byte count and hash. The link between them has a
+ * SIZE bytes of deterministic pseudo-random data; B compares every byte it
+ * reads with the regenerated data (a function of the offset), and the
+ * program also checks byte count and a hash of both streams. The link between them has a
  * bandwidth limit, a one-way latency, a bounded queue (tail drop), a seeded
  * random drop rate and some reordering. Time is virtual: the clock jumps to
  * the next packet delivery or stack deadline, so a run is reproducible for a
@@ -249,13 +250,14 @@ typedef struct {
 
 typedef struct {
     uint64_t received, hash;
+    uint64_t first_mismatch; /* offset of the first byte that differs, UINT64_MAX: none */
     tcpkit_listener listener;
     tcpkit_conn conn;
     int eof, closed;
     tcpkit_result close_reason;
 } receiver;
 
-static uint8_t chunk[CHUNK];
+static uint8_t chunk[CHUNK], expect[CHUNK];
 
 static void sender_pump(tcpkit_stack *s, sender *tx) {
     while (tx->sent < tx->total) {
@@ -286,6 +288,13 @@ static void receiver_pump(tcpkit_stack *s, receiver *rx) {
             return;
         }
         rx->hash = fnv1a(rx->hash, chunk, got);
+        /* Byte-exact: the data is a function of its offset, so regenerate and compare. */
+        fill_data(expect, rx->received, got);
+        if (rx->first_mismatch == UINT64_MAX && memcmp(chunk, expect, got) != 0) {
+            size_t k = 0;
+            while (chunk[k] == expect[k]) k++;
+            rx->first_mismatch = rx->received + k;
+        }
         rx->received += got;
     }
 }
@@ -399,7 +408,7 @@ int main(int argc, char **argv) {
     CHECK(tcpkit_stack_add_address(a, v6 ? "2001:db8::1" : "192.0.2.1"));
     CHECK(tcpkit_stack_add_address(b, v6 ? "2001:db8::2" : "192.0.2.2"));
 
-    receiver rx = {0, FNV_INIT, 0, 0, 0, 0, TCPKIT_OK};
+    receiver rx = {0, FNV_INIT, UINT64_MAX, 0, 0, 0, 0, TCPKIT_OK};
     sender tx = {size, 0, FNV_INIT, 0, 0, 0, 0, TCPKIT_OK};
     tcpkit_endpoint any, server;
     CHECK(tcpkit_endpoint_parse("*:5001", &any));
@@ -479,12 +488,15 @@ int main(int argc, char **argv) {
     tcpkit_conn_info info;
     int have_info = tcpkit_conn_get_info(a, tx.conn, &info) == TCPKIT_OK;
     int ok = !stalled && rx.received == size && rx.hash == tx.hash && tx.sent == size &&
+             rx.first_mismatch == UINT64_MAX &&
              rx.eof && tx.closed && rx.closed && tx.close_reason == TCPKIT_OK &&
              rx.close_reason == TCPKIT_OK;
 
-    printf("%s: %" PRIu64 " of %" PRIu64 " bytes received, hash %016" PRIx64 " %s %016" PRIx64 "\n",
+    printf("%s: %" PRIu64 " of %" PRIu64 " bytes received, hash %016" PRIx64 " %s %016" PRIx64 ", %s\n",
            ok ? "OK" : "FAILED", rx.received, size, rx.hash, rx.hash == tx.hash ? "==" : "!=",
-           tx.hash);
+           tx.hash, rx.first_mismatch == UINT64_MAX ? "every byte as sent" : "DATA DIFFERS");
+    if (rx.first_mismatch != UINT64_MAX)
+        printf("first differing byte at offset %" PRIu64 "\n", rx.first_mismatch);
     if (done_at > 0)
         printf("goodput: %.2f Mbit/s simulated (%.3f s virtual), %.2f Mbit/s wall-clock (%.3f s)\n",
                (double)rx.received * 8.0 / ((double)done_at / 1e6) / 1e6, (double)done_at / 1e6,
