@@ -20,7 +20,7 @@ use tcpkit::stack::{
     Config, ConnHandle, ConnOption, Error, ListenAddr, ListenerHandle, PacketError,
     Stack as CoreStack, UdpHandle,
 };
-use tcpkit::tcp::cc::Congestion;
+use tcpkit::stack::Congestion;
 use tcpkit::{Duration, Instant};
 
 /// Largest single `recv`/`recv_from` read; callers loop for more.
