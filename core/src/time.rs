@@ -107,7 +107,10 @@ mod tests {
     #[test]
     fn instant_arithmetic_saturates() {
         assert_eq!(Instant::MAX + Duration::from_secs(1), Instant::MAX);
-        assert_eq!(Instant::from_micros(5) - Instant::from_micros(9), Duration::ZERO);
+        assert_eq!(
+            Instant::from_micros(5) - Instant::from_micros(9),
+            Duration::ZERO
+        );
         assert_eq!(
             Instant::from_millis(3) - Instant::from_millis(1),
             Duration::from_micros(2000)
