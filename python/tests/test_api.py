@@ -275,7 +275,7 @@ def test_send_blocks_with_blocking_io_error_when_buffer_full() -> None:
 
 
 def test_connect_timeout_reports_timeout_error() -> None:
-    net = Net(initial_rto_us=100_000, max_retries=2, max_rto_us=400_000)
+    net = Net(initial_rto_us=100_000, min_rto_us=50_000, max_retries=2, max_rto_us=400_000)
     net.loss = 0.999999  # a black hole
     c = net.a.connect((B_ADDR, 80), now=net.now)
     assert net.run(lambda: tcpkit.EventKind.CLOSED in net.kinds(net.a), limit=60)
