@@ -153,7 +153,7 @@ class Stack:
         if unknown:
             raise TypeError(f"unknown config keys: {', '.join(sorted(unknown))}")
         secret = config.get("isn_secret")
-        if secret is None or not any(bytes(secret)):
+        if secret is None or (isinstance(secret, (bytes, bytearray, memoryview)) and not any(bytes(secret))):
             config["isn_secret"] = os.urandom(32)
         self._native = _native.Stack([_host(a) for a in addresses], config)
         self._udps: Set[int] = set()

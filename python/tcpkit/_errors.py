@@ -27,6 +27,10 @@ class PacketError(Error, ValueError):
     """A fed packet was malformed or had a bad checksum (counted and dropped)."""
 
 
+# Shown as tcpkit.Error / tcpkit.PacketError in tracebacks.
+Error.__module__ = "tcpkit"
+PacketError.__module__ = "tcpkit"
+
 #: C result code -> C constant name, for messages and docs.
 RESULT_NAMES: dict[int, str] = {
     0: "TCPKIT_OK",

@@ -454,6 +454,9 @@ class _StreamTransport(asyncio.Transport):
         if self._connected is not None and not self._connected.done():
             self._connected.set_result(None)
         self._flush()
+        # Data (or FIN) that arrived before this point raised its READABLE
+        # edge before we were registered: read it now.
+        self._on_readable()
 
     def _on_readable(self) -> None:
         if not self._made or self._lost or not self._reading:
