@@ -4,15 +4,7 @@
 use super::Error;
 use crate::time::Duration;
 
-/// Congestion controller choice (C values: NewReno = 1, Cubic = 2).
-///
-/// Re-exported from the stack until `tcp::cc::Congestion` lands; then this
-/// becomes `pub use crate::tcp::cc::Congestion`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Congestion {
-    NewReno = 1,
-    Cubic = 2,
-}
+pub use crate::tcp::cc::Congestion;
 
 /// Smallest IPv4 MTU every host must accept (RFC 791: 576 octets).
 pub const MIN_MTU_V4: u32 = 576;

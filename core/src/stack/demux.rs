@@ -43,6 +43,11 @@ impl FlowKey {
         }
     }
 
+    /// True for an IPv6 flow.
+    pub fn is_ipv6(&self) -> bool {
+        addr_from16(self.local).is_ipv6()
+    }
+
     pub fn local(&self) -> SocketAddr {
         SocketAddr::new(addr_from16(self.local), self.local_port)
     }
