@@ -297,7 +297,7 @@ class _Handle:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._stack is other._stack and self._handle == other._handle  # type: ignore[attr-defined]
+        return self._stack is other._stack and self._handle == other._handle
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, id(self._stack), self._handle))

@@ -373,3 +373,46 @@ def test_result_names_match_the_contract_constants() -> None:
     assert tcpkit.RESULT_NAMES[111] == "TCPKIT_ERR_REFUSED"
     assert tcpkit.RESULT_NAMES[115] == "TCPKIT_ERR_ADDR_NOT_AVAILABLE"
     assert tcpkit.RESULT_NAMES[199] == "TCPKIT_ERR_PANIC"
+
+
+def dual_net() -> Net:
+    return Net(a=tcpkit.Stack([A_ADDR, "2001:db8::1"]), b=tcpkit.Stack([B_ADDR, "2001:db8::2"]))
+
+
+def test_ipv6_connect_transfer_and_endpoints() -> None:
+    net = dual_net()
+    lst = net.b.listen(443, address="2001:db8::2")
+    c = net.a.connect(("2001:db8::2", 443), now=net.now)
+    assert net.run(lambda: tcpkit.EventKind.ACCEPTABLE in net.kinds(net.b), limit=10)
+    s = lst.accept()
+    assert s is not None
+    assert s.local == ("2001:db8::2", 443) and s.remote == c.local and c.local[0] == "2001:db8::1"
+    c.send(b"six")
+    assert net.run(lambda: tcpkit.EventKind.READABLE in net.kinds(net.b), limit=10)
+    assert s.recv() == b"six"
+
+
+@pytest.mark.parametrize(
+    "address,v4_ok,v6_ok",
+    [(None, True, True), ("0.0.0.0", True, False), ("::", True, True), (B_ADDR, True, False)],
+)
+def test_listen_address_forms(address: str | None, v4_ok: bool, v6_ok: bool) -> None:
+    net = dual_net()
+    net.b.listen(8080, address=address)
+    c4 = net.a.connect((B_ADDR, 8080), now=net.now)
+    c6 = net.a.connect(("2001:db8::2", 8080), now=net.now)
+    net.run(lambda: False, limit=3)
+    connected = {e.conn for e in net.events[id(net.a)] if e.kind is tcpkit.EventKind.CONNECTED}
+    assert (c4 in connected) == v4_ok
+    assert (c6 in connected) == v6_ok
+
+
+def test_connect_from_names_the_source() -> None:
+    net = dual_net()
+    net.a.add_address("192.0.2.11")
+    lst = net.b.listen(80)
+    c = net.a.connect((B_ADDR, 80), local_address="192.0.2.11", local_port=40001, now=net.now)
+    assert c.local == ("192.0.2.11", 40001)
+    assert net.run(lambda: tcpkit.EventKind.ACCEPTABLE in net.kinds(net.b), limit=10)
+    s = lst.accept()
+    assert s is not None and s.remote == ("192.0.2.11", 40001)
