@@ -728,6 +728,8 @@ impl Stack {
     }
 }
 
+/// tcpkit's native core for Python: the low-level `Stack` (integer
+/// microseconds, integer handles). Use the `tcpkit` package instead.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

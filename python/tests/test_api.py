@@ -416,3 +416,43 @@ def test_connect_from_names_the_source() -> None:
     assert net.run(lambda: tcpkit.EventKind.ACCEPTABLE in net.kinds(net.b), limit=10)
     s = lst.accept()
     assert s is not None and s.remote == ("192.0.2.11", 40001)
+
+
+def test_stacks_on_two_threads_are_independent() -> None:
+    import threading
+
+    results: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def one(seed: int) -> None:
+        try:
+            net = Net(seed=seed, loss=0.01)
+            lst = net.b.listen(80)
+            c = net.a.connect((B_ADDR, 80), now=net.now)
+            assert net.run(lambda: tcpkit.EventKind.ACCEPTABLE in net.kinds(net.b), limit=20)
+            s = lst.accept()
+            assert s is not None
+            payload = bytes([seed]) * 50_000
+            sent = 0
+            got = bytearray()
+            while len(got) < len(payload):
+                if sent < len(payload):
+                    try:
+                        sent += c.send(payload[sent:])
+                    except BlockingIOError:
+                        pass
+                net.step()
+                while (chunk := s.recv()) not in (None, b""):
+                    got.extend(chunk)  # type: ignore[arg-type]
+                assert net.now < 200
+            results.append(bytes(got))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert sorted(results) == [b"\x01" * 50_000, b"\x02" * 50_000]
