@@ -381,6 +381,14 @@ impl Stack {
         let now = Instant::from_micros(now_us);
         self.out_data.clear();
         self.out_lens.clear();
+        // The common idle case costs no GIL round trip: only when there is a
+        // first packet is the rest drained with the GIL released.
+        let Some(first) = self.poll_into_scratch(now).map_err(|e| to_py_err(py, e))? else {
+            return Ok(PyList::empty(py));
+        };
+        self.out_data
+            .extend_from_slice(self.scratch.get(..first).unwrap_or_default());
+        self.out_lens.push(first);
         let this = &mut *self;
         let result = py.allow_threads(|| -> Result<(), Error> {
             while let Some(n) = this.poll_into_scratch(now)? {
