@@ -47,4 +47,4 @@ def test_http_fetch_over_tun_example(tmp_path: Path) -> None:
     r = run_example("http_fetch_tun.py", cwd=tmp_path, timeout=200)
     if r.stdout.startswith("skip:"):
         pytest.skip(r.stdout.strip())
-    assert "200" in r.stdout and "sha256 matches" in r.stdout
+    assert r.stdout.count(" 200 OK") == 2 and r.stdout.count("sha256 matches") == 2  # IPv4 and IPv6
