@@ -91,3 +91,84 @@ def test_memory_pair_loss_is_seeded() -> None:
     assert dropped(3) != dropped(4)
     with pytest.raises(ValueError):
         aio.MemoryPair(loss=1.5)
+
+
+FAST = dict(initial_rto_us=200_000, min_rto_us=20_000, delayed_ack_us=5_000)
+
+
+def test_flow_control_big_write_slow_reader_many_clients() -> None:
+    """A 1 MB write fills every buffer: pause_writing/drain, WRITABLE, and a
+    reader that pauses (window closes) still get every byte through, for
+    three clients at once."""
+
+    async def main() -> list[bytes]:
+        pair = aio.MemoryPair(loss=0.0, seed=5, delay=0.001)
+        small = dict(FAST, send_buffer=32 * 1024, recv_buffer=32 * 1024)
+        async with aio.Driver(tcpkit.Stack([A_ADDR], **small), pair.a) as sdrv, aio.Driver(
+            tcpkit.Stack([B_ADDR], **small), pair.b
+        ) as cdrv:
+            received: list[bytes] = []
+
+            async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                buf = bytearray()
+                while True:
+                    chunk = await reader.read(4096)
+                    if not chunk:
+                        break
+                    buf += chunk
+                    await asyncio.sleep(0)  # a slow reader
+                received.append(bytes(buf))
+                writer.write(hashlib.sha256(buf).digest())
+                await writer.drain()
+                writer.close()
+
+            server = await aio.start_server(handle, None, 9000, driver=sdrv, limit=8192)
+
+            async def client(i: int) -> bytes:
+                reader, writer = await aio.open_connection(A_ADDR, 9000, driver=cdrv)
+                data = bytes([i]) * 1_000_000
+                writer.write(data)
+                assert writer.transport.get_write_buffer_size() > 0
+                await writer.drain()
+                writer.write_eof()
+                digest = await reader.read(-1)
+                writer.close()
+                await writer.wait_closed()
+                assert digest == hashlib.sha256(data).digest()
+                return digest
+
+            digests = await asyncio.gather(*(client(i) for i in range(3)))
+            server.close()
+            await server.wait_closed()
+            assert len(set(digests)) == 3
+            return received
+
+    received = asyncio.run(asyncio.wait_for(main(), 120))
+    assert sorted(received) == sorted(bytes([i]) * 1_000_000 for i in range(3))
+
+
+def test_open_connection_to_a_black_hole_times_out() -> None:
+    async def main() -> None:
+        pair = aio.MemoryPair(loss=0.999999, seed=1)
+        cfg = dict(initial_rto_us=50_000, min_rto_us=20_000, max_rto_us=100_000, max_retries=2)
+        async with aio.Driver(tcpkit.Stack([A_ADDR], **cfg), pair.a), aio.Driver(
+            tcpkit.Stack([B_ADDR], **cfg), pair.b
+        ) as c:
+            with pytest.raises(TimeoutError):
+                await aio.open_connection(A_ADDR, 80, driver=c)
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_driver_close_ends_open_streams() -> None:
+    async def main() -> None:
+        pair = aio.MemoryPair()
+        async with aio.Driver(tcpkit.Stack([A_ADDR]), pair.a) as s:
+            await aio.start_server(lambda r, w: w.close(), A_ADDR, 80, driver=s)
+            async with aio.Driver(tcpkit.Stack([B_ADDR]), pair.b) as c:
+                reader, writer = await aio.open_connection(A_ADDR, 80, driver=c)
+            assert writer.is_closing()
+            await writer.wait_closed()
+            assert reader.at_eof()  # connection_lost fed EOF
+
+    asyncio.run(asyncio.wait_for(main(), 30))
