@@ -55,7 +55,7 @@ impl Stack {
             SocketAddr::new(src, seg.src_port),
         );
         self.counters.work_hash_lookups += 1;
-        if let Some(idx) = self.demux.get(&key) {
+        if let Some(idx) = self.lookup(&key) {
             let now = self.now;
             let Some(slot) = self.conns.at_mut(idx) else {
                 return Ok(());

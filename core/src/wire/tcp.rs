@@ -249,6 +249,7 @@ impl TcpOptions {
             );
         }
         if let Some(ws) = self.window_scale {
+            let ws = Self::clamp_window_scale(ws);
             put(buf, &mut at, &[kind::NOP, kind::WINDOW_SCALE, 3, ws]);
         }
         let s = self.sack_blocks_emitted();

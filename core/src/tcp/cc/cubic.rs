@@ -164,7 +164,13 @@ impl Cubic {
             }
         } else if cwnd > 0.0 {
             // §4.4 / §4.5 concave and convex regions: cwnd += (target - cwnd) / cwnd per segment ACKed.
-            cwnd + (target - cwnd) / cwnd * acked_seg
+            // A stretch ACK must not carry cwnd past the target.
+            let grown = cwnd + (target - cwnd) / cwnd * acked_seg;
+            if grown > target {
+                target
+            } else {
+                grown
+            }
         } else {
             target
         };
@@ -368,6 +374,15 @@ mod tests {
             "cwnd {w} vs W_cubic(t+RTT) {expect}"
         );
         assert!(w < 1000.0 && w > 700.0);
+    }
+
+    #[test]
+    fn stretch_ack_does_not_overshoot_target() {
+        let mut c = after_loss_at(100);
+        // One giant ACK far beyond a window: at most 1.5 * cwnd per RFC 9438 §4.2's target cap.
+        c.on_ack(at_ms(50_000), 1000 * MSS, Some(Duration::from_millis(10)));
+        assert!(c.cwnd() <= 105 * MSS, "cwnd {}", c.cwnd());
+        assert!(c.cwnd() > 70 * MSS);
     }
 
     #[test]
