@@ -26,7 +26,8 @@ def sh(*cmd: str) -> None:
     subprocess.run(cmd, check=True, timeout=30)
 
 
-def test_tun_reads_and_writes_packets_with_the_kernel() -> None:
+def run_in_namespace(script: str) -> "subprocess.CompletedProcess[str]":
+    """Run a script of this folder in a fresh namespace with tk0 set up."""
     ns = f"tcpkit-pytest-{os.getpid()}"
     nsexec = ["ip", "netns", "exec", ns]
     sh("ip", "netns", "add", ns)
@@ -34,20 +35,31 @@ def test_tun_reads_and_writes_packets_with_the_kernel() -> None:
         sh(*nsexec, "ip", "link", "set", "lo", "up")
         sh(*nsexec, "ip", "tuntap", "add", "dev", "tk0", "mode", "tun")
         sh(*nsexec, "ip", "addr", "add", "192.0.2.1/24", "dev", "tk0")
+        sh(*nsexec, "ip", "-6", "addr", "add", "2001:db8::1/64", "dev", "tk0", "nodad")
         sh(*nsexec, "ip", "link", "set", "tk0", "up")
         env = dict(os.environ, PYTHONPATH=str(HERE))
         r = subprocess.run(
-            [*nsexec, sys.executable, str(HERE / "tun_probe.py")],
+            [*nsexec, sys.executable, str(HERE / script)],
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
             env=env,
             cwd=str(HERE),
         )
         assert r.returncode == 0, r.stdout + r.stderr
-        assert "tun ok" in r.stdout
+        return r
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False, timeout=30)
+
+
+def test_tun_reads_and_writes_packets_with_the_kernel() -> None:
+    assert "tun ok" in run_in_namespace("tun_probe.py").stdout
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed (make setup installs it)")
+def test_aio_http_server_on_tun_serves_curl_v4_and_v6() -> None:
+    out = run_in_namespace("tun_http_server.py").stdout
+    assert out.count("bytes ok") == 2, out
 
 
 def test_tun_name_too_long_is_value_error() -> None:
