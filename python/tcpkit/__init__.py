@@ -295,7 +295,7 @@ class _Handle:
         return self._handle
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
+        if not isinstance(other, _Handle) or type(other) is not type(self):
             return NotImplemented
         return self._stack is other._stack and self._handle == other._handle
 

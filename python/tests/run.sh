@@ -5,15 +5,17 @@
 # back by tshark, stubtest, and the examples.
 #
 # Env: TCPKIT_PY_VENV (default python/.venv), TCPKIT_PY_PROFILE (cargo profile
-# for the extension, default "dev" to keep the build short; "release" for speed).
+# for the extension, default "dev" to keep the build short; "release" for speed),
+# TCPKIT_PY_PYTHON (interpreter for the venv, default python3; any >= 3.9).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 VENV=${TCPKIT_PY_VENV:-$ROOT/python/.venv}
 PROFILE=${TCPKIT_PY_PROFILE:-dev}
+PYTHON=${TCPKIT_PY_PYTHON:-python3}
 PIP_QUIET=(-q --disable-pip-version-check)
 
 if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
+  "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install "${PIP_QUIET[@]}" pytest mypy
 echo "python tests: building the extension (cargo profile $PROFILE) and installing with pip"
