@@ -73,3 +73,20 @@ def test_recorded_session_reads_back_with_tshark(tmp_path: Path) -> None:
     assert any(r[1] in ("1", "True") for r in rows)
     assert any(r[2] in ("1", "True") for r in rows)
     assert any(r[3] == b"hello over pcap".hex() or r[3] == b"hello over pcap".hex(":") for r in rows)
+
+
+def test_recorder_writes_fed_and_sent_packets_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "r.pcap"
+    syns = [ipv4_tcp(A_ADDR, B_ADDR, 40000 + i, 81, SYN) for i in range(3)]
+    with pcap.PcapWriter.open(str(path)) as w:
+        rec = pcap.Recorder(tcpkit.Stack([B_ADDR]), w)
+        assert rec.feed_many(syns, now=5.0) == 3
+        first = rec.poll_transmit(now=5.5)
+        rest = rec.transmit(now=6.0)
+        assert rec.poll_transmit(now=6.0) is None
+        assert rec.counters["packets_in"] == 3  # other attributes are the stack's
+    packets = pcap.read_pcap(str(path))
+    assert first is not None and len(rest) == 2
+    assert packets == syns + [first] + rest
+    raw = path.read_bytes()
+    assert struct.unpack("<II", raw[24:32]) == (5, 0)  # the `now` given is the timestamp
