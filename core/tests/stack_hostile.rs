@@ -172,3 +172,80 @@ fn connection_limit_is_limit() {
     assert_eq!(p.a.connect(p.now, sa(B4, 80), 0), Err(Error::Limit));
     p.settle();
 }
+
+#[test]
+fn in_window_random_segments_on_live_connections_never_panic() {
+    let mut p = Pair::new();
+    let l = p.b.listen(ListenAddr::Any, 80, 32).expect("listen");
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut out = vec![0u8; 70_000];
+    for round in 0..40u32 {
+        let c = p.a.connect(p.now, sa(B4, 80), 0).expect("connect");
+        p.settle();
+        let s = p.b.accept(l).expect("accept");
+        // Capture one real segment a -> b to learn the live sequence numbers.
+        p.a.send(c, b"probe").expect("send");
+        let n = p.a.poll_transmit(p.now, &mut out).expect("data segment");
+        let pkt = out[..n].to_vec();
+        p.b.feed(p.now, &pkt).expect("deliver");
+        let sport = u16::from_be_bytes([pkt[20], pkt[21]]);
+        let seq = u32::from_be_bytes([pkt[24], pkt[25], pkt[26], pkt[27]]).wrapping_add(5);
+        let ack = u32::from_be_bytes([pkt[28], pkt[29], pkt[30], pkt[31]]);
+        for i in 0..500u32 {
+            let flags = match rng.below(8) {
+                0 => rng.next() as u8,
+                1 => 0x11,
+                2 => 0x14,
+                3 => 0x02,
+                4 => 0x12,
+                _ => 0x18,
+            };
+            let dseq = (rng.below(200_000) as u32).wrapping_sub(50_000);
+            let dack = (rng.below(4000) as u32).wrapping_sub(2000);
+            let mut opts = [1u8; 40];
+            if rng.below(2) == 0 {
+                // SACK blocks around the live window.
+                opts[0] = 5;
+                opts[1] = 2 + 8 * (1 + rng.below(4) as u8);
+                for k in 0..8 {
+                    let v = ack.wrapping_add((rng.below(6000) as u32).wrapping_sub(3000));
+                    opts[2 + 4 * k..6 + 4 * k].copy_from_slice(&v.to_be_bytes());
+                }
+            }
+            let olen = (rng.below(41) as usize).min(usize::from(opts[1]).max(4));
+            let data = pattern(rng.below(2000) as usize, i + round);
+            let seg = tcp_with_options(
+                sport,
+                80,
+                seq.wrapping_add(dseq),
+                ack.wrapping_add(dack),
+                flags,
+                &opts[..olen],
+                &data,
+            );
+            let _ = p.b.feed(p.now, &ipv4_packet(A4, B4, 6, &seg, None));
+            while let Ok(n) = p.b.poll_transmit(p.now, &mut out) {
+                let _ = p.a.feed(p.now, &out[..n]);
+            }
+            while let Ok(n) = p.a.poll_transmit(p.now, &mut out) {
+                let _ = p.b.feed(p.now, &out[..n]);
+            }
+            let mut sink = [0u8; 4096];
+            while p.b.recv(s, &mut sink).is_ok_and(|n| n > 0) {}
+            if i % 50 == 0 {
+                p.now += Duration::from_millis(300);
+                p.a.handle_timeout(p.now);
+                p.b.handle_timeout(p.now);
+            }
+        }
+        drain(&mut p.a);
+        drain(&mut p.b);
+        let _ = p.a.abort(c);
+        let _ = p.b.abort(s);
+        p.settle();
+    }
+    p.run_until(Duration::from_secs(300), |p| {
+        p.b.counters().connections_active == 0
+    });
+    assert_eq!(p.b.counters().connections_active, 0, "everything finished");
+}

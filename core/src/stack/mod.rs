@@ -3,6 +3,32 @@
 //!
 //! This is the API the C ABI and the Python package map onto one to one
 //! (see docs/DESIGN.md and CONTRACT.md).
+//!
+//! Costs: `feed` is one keyed-hash lookup plus the connection's own work;
+//! `poll_transmit` pops the ready list; `poll_event` pops the event queue;
+//! `poll_timeout` peeks a heap; `handle_timeout` pops due heap entries.
+//! Nothing scans all connections. `Counters::work_*` count the visits so
+//! tests can check it.
+//!
+//! Every queue is bounded, with a policy when full:
+//! - connections (all states, orphans and TIME-WAIT included): `max_connections`;
+//!   `connect` returns `Limit`, a SYN beyond it is dropped (counted);
+//! - half-open connections per listener: `syn_backlog`, then SYN cookies
+//!   (RFC 4987 §3.6) that hold no state;
+//! - accept queue per listener: its backlog (clamped to 1..=65535); a SYN
+//!   meeting a full accept queue is dropped (the peer retries, like Linux), a
+//!   handshake completing into a full queue is reset;
+//! - events: at most one pending per kind per handle (edge-triggered);
+//! - stack-originated packets (RSTs, cookies, ICMP, UDP): 4096; beyond, new
+//!   ones are dropped (`udp_send_to` returns `WouldBlock`);
+//! - UDP receive queue: 256 datagrams or 256 KiB per socket, then drop (counted);
+//! - fragment reassembly: 64 datagrams and 1 MiB, the oldest is evicted;
+//!   30 s timeout;
+//! - ICMP errors we send: token bucket, 100/s, burst 50.
+//!
+//! Orphans (closed or aborted by the application) finish the FIN exchange,
+//! FIN-WAIT-2 (bounded by `fin_wait2_timeout`) and TIME-WAIT (`time_wait`)
+//! on their own and are freed when the connection is finished.
 
 pub mod config;
 pub mod counters;
