@@ -1,8 +1,8 @@
 //! Python bindings for tcpkit: the native module `tcpkit._native`.
 //!
 //! This layer only translates between Python objects and the Rust
-//! `tcpkit::stack::Stack` API: times arrive as integer microseconds (the
-//! Python package converts float seconds), handles leave as plain integers,
+//! `tcpkit::stack::Stack` API: times arrive as float seconds and become
+//! integer microseconds, handles leave as plain integers,
 //! and core errors become Python exceptions. No protocol logic lives here.
 //! The friendly API (`tcpkit.Stack`, `Connection`, events as objects) is
 //! the pure-Python layer in `tcpkit/__init__.py`.
@@ -149,6 +149,19 @@ fn with_bytes<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult
             ))
         })?;
     Ok(f(copied.as_bytes()))
+}
+
+/// Float seconds (the caller's monotonic clock) -> the stack's integer
+/// microseconds, to the nearest (halves up), exactly as `tcpkit.to_micros`.
+fn instant_from_secs(now: f64) -> PyResult<Instant> {
+    let us = (now * 1e6 + 0.5).floor();
+    // NaN is in no range, so it fails too.
+    if !(0.0..18_446_744_073_709_551_616.0).contains(&us) {
+        return Err(PyValueError::new_err(format!(
+            "time must be a finite, non-negative number of seconds, got {now}"
+        )));
+    }
+    Ok(Instant::from_micros(us as u64))
 }
 
 fn us(v: Duration) -> u64 {
@@ -315,8 +328,8 @@ impl Stack {
     }
 
     /// Feed one packet: True for us, False not for us, PacketError if bad.
-    fn feed(&mut self, py: Python<'_>, packet: &Bound<'_, PyAny>, now_us: u64) -> PyResult<bool> {
-        let now = Instant::from_micros(now_us);
+    fn feed(&mut self, py: Python<'_>, packet: &Bound<'_, PyAny>, now: f64) -> PyResult<bool> {
+        let now = instant_from_secs(now)?;
         let r = with_bytes(packet, |b| self.inner.feed(now, b))?;
         match r {
             Ok(()) => Ok(true),
@@ -335,9 +348,9 @@ impl Stack {
         &mut self,
         py: Python<'_>,
         packets: &Bound<'_, PyAny>,
-        now_us: u64,
+        now: f64,
     ) -> PyResult<usize> {
-        let now = Instant::from_micros(now_us);
+        let now = instant_from_secs(now)?;
         let items: Vec<Bound<'_, PyAny>> = packets.try_iter()?.collect::<PyResult<_>>()?;
         let all_bytes = items.iter().all(|p| p.is_exact_instance_of::<PyBytes>());
         if all_bytes {
@@ -364,9 +377,9 @@ impl Stack {
     fn poll_transmit<'py>(
         &mut self,
         py: Python<'py>,
-        now_us: u64,
+        now: f64,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let now = Instant::from_micros(now_us);
+        let now = instant_from_secs(now)?;
         match self.poll_into_scratch(now).map_err(|e| to_py_err(py, e))? {
             Some(n) => Ok(Some(PyBytes::new(
                 py,
@@ -377,8 +390,8 @@ impl Stack {
     }
 
     /// Every packet to send now (drains poll_transmit without the GIL).
-    fn transmit<'py>(&mut self, py: Python<'py>, now_us: u64) -> PyResult<Bound<'py, PyList>> {
-        let now = Instant::from_micros(now_us);
+    fn transmit<'py>(&mut self, py: Python<'py>, now: f64) -> PyResult<Bound<'py, PyList>> {
+        let now = instant_from_secs(now)?;
         self.out_data.clear();
         self.out_lens.clear();
         // The common idle case costs no GIL round trip: only when there is a
@@ -438,9 +451,10 @@ impl Stack {
         self.inner.poll_timeout().map(Instant::as_micros)
     }
 
-    /// Run the timers due at `now_us`.
-    fn handle_timeout(&mut self, now_us: u64) {
-        self.inner.handle_timeout(Instant::from_micros(now_us));
+    /// Run the timers due at `now` (seconds).
+    fn handle_timeout(&mut self, now: f64) -> PyResult<()> {
+        self.inner.handle_timeout(instant_from_secs(now)?);
+        Ok(())
     }
 
     /// Stack-wide counters as a dict.
@@ -512,14 +526,14 @@ impl Stack {
     fn connect(
         &mut self,
         py: Python<'_>,
-        now_us: u64,
+        now: f64,
         host: &str,
         port: u16,
         local_port: u16,
     ) -> PyResult<u64> {
         let remote = SocketAddr::new(parse_ip(host)?, port);
         self.inner
-            .connect(Instant::from_micros(now_us), remote, local_port)
+            .connect(instant_from_secs(now)?, remote, local_port)
             .map(ConnHandle::raw)
             .map_err(|e| to_py_err(py, e))
     }
@@ -528,7 +542,7 @@ impl Stack {
     fn connect_from(
         &mut self,
         py: Python<'_>,
-        now_us: u64,
+        now: f64,
         local_host: &str,
         local_port: u16,
         host: &str,
@@ -537,7 +551,7 @@ impl Stack {
         let local = SocketAddr::new(parse_ip(local_host)?, local_port);
         let remote = SocketAddr::new(parse_ip(host)?, port);
         self.inner
-            .connect_from(Instant::from_micros(now_us), local, remote)
+            .connect_from(instant_from_secs(now)?, local, remote)
             .map(ConnHandle::raw)
             .map_err(|e| to_py_err(py, e))
     }
@@ -691,14 +705,14 @@ impl Stack {
     fn udp_send_to(
         &mut self,
         py: Python<'_>,
-        now_us: u64,
+        now: f64,
         udp: u64,
         data: &Bound<'_, PyAny>,
         host: &str,
         port: u16,
     ) -> PyResult<()> {
         let to = SocketAddr::new(parse_ip(host)?, port);
-        let now = Instant::from_micros(now_us);
+        let now = instant_from_secs(now)?;
         let r = with_bytes(data, |b| {
             self.inner.udp_send_to(now, UdpHandle::from_raw(udp), to, b)
         })?;

@@ -7,7 +7,7 @@ to send (:meth:`Stack.transmit`), the events that happened
 
 Times are float seconds of a monotonic clock; when omitted, ``now`` is
 ``time.monotonic()``. Inside, the stack counts integer microseconds: a time
-``t`` is ``round(t * 1e6)`` microseconds.
+``t`` is ``floor(t * 1e6 + 0.5)`` microseconds (:func:`to_micros`).
 
 Errors map from the C ABI's result codes like this (see ``README.md``):
 malformed packet or bad checksum -> :class:`PacketError`; not for us ->
@@ -59,6 +59,8 @@ Buffer = Union[bytes, bytearray, memoryview]
 #: The ``tcpkit_config`` fields and their defaults; ``Stack(**config)`` takes these keys.
 CONFIG_DEFAULTS: Dict[str, Any] = _native.config_default()
 
+_monotonic = time.monotonic
+
 _REASONS = {
     111: ConnectionRefusedError,
     112: ConnectionResetError,
@@ -69,20 +71,18 @@ _REASONS = {
 def to_micros(now: Optional[float]) -> int:
     """Convert float seconds (None: ``time.monotonic()``) to the stack's integer microseconds.
 
-    Rounds to the nearest microsecond. Raises ValueError for a negative,
-    infinite or NaN time.
+    Rounds to the nearest microsecond (halves up), as the native layer does
+    with every ``now``. Raises ValueError for a negative, infinite or NaN time.
     """
     if now is None:
-        now = time.monotonic()
+        now = _monotonic()
     try:
-        us = round(now * 1_000_000)
+        us = math.floor(now * 1_000_000 + 0.5)
     except (OverflowError, ValueError):
         raise ValueError(f"time must be a finite number of seconds, got {now!r}") from None
-    if us < 0:
-        raise ValueError(f"time must not be negative, got {now!r}")
-    if us >= 1 << 64:
-        raise ValueError(f"time too large: {now!r}")
-    return int(us)
+    if not 0 <= us < 1 << 64:
+        raise ValueError(f"time must be non-negative and below 2**64 microseconds, got {now!r}")
+    return us
 
 
 def from_micros(us: int) -> float:
@@ -92,7 +92,7 @@ def from_micros(us: int) -> float:
     to seconds and back is never early by a microsecond.
     """
     t = us / 1_000_000
-    while round(t * 1_000_000) < us:
+    while to_micros(t) < us:
         t = math.nextafter(t, math.inf)
     return t
 
@@ -170,7 +170,7 @@ class Stack:
         False when it was addressed elsewhere (counted, dropped). Raises
         :class:`PacketError` for a malformed packet or a bad checksum.
         """
-        return self._native.feed(packet, to_micros(now))
+        return self._native.feed(packet, _monotonic() if now is None else now)
 
     def feed_many(self, packets: Iterable[Buffer], now: Optional[float] = None) -> int:
         """Feed several packets at one time; returns how many were for us.
@@ -179,20 +179,20 @@ class Stack:
         dropped without raising (see :attr:`counters`), so one bad packet
         does not lose the rest of the batch.
         """
-        return self._native.feed_many(packets, to_micros(now))
+        return self._native.feed_many(packets, _monotonic() if now is None else now)
 
     def handle_timeout(self, now: Optional[float] = None) -> None:
         """Run the timers due at ``now``; safe to call early or spuriously."""
-        self._native.handle_timeout(to_micros(now))
+        self._native.handle_timeout(_monotonic() if now is None else now)
 
     # -- output -----------------------------------------------------------
     def poll_transmit(self, now: Optional[float] = None) -> Optional[bytes]:
         """The next IP packet to send, or None when there is nothing to send."""
-        return self._native.poll_transmit(to_micros(now))
+        return self._native.poll_transmit(_monotonic() if now is None else now)
 
     def transmit(self, now: Optional[float] = None) -> List[bytes]:
         """Every IP packet there is to send now (drains :meth:`poll_transmit`)."""
-        return self._native.transmit(to_micros(now))
+        return self._native.transmit(_monotonic() if now is None else now)
 
     def poll_event(self) -> Optional[Event]:
         """The next :class:`Event`, or None when there is none."""
@@ -257,11 +257,11 @@ class Stack:
         host, port = _endpoint(address)
         if not isinstance(local_port, int) or not 0 <= local_port <= 0xFFFF:
             raise ValueError(f"local_port must be an int in 0..65535, got {local_port!r}")
-        now_us = to_micros(now)
+        now_s = _monotonic() if now is None else now
         if local_address is None:
-            handle = self._native.connect(now_us, host, port, local_port)
+            handle = self._native.connect(now_s, host, port, local_port)
         else:
-            handle = self._native.connect_from(now_us, _host(local_address), local_port, host, port)
+            handle = self._native.connect_from(now_s, _host(local_address), local_port, host, port)
         return Connection(self, handle)
 
     def udp_bind(self, address: Tuple[str, int]) -> "Udp":
@@ -407,7 +407,7 @@ class Udp(_Handle):
     def send_to(self, data: Buffer, address: Tuple[str, int], now: Optional[float] = None) -> None:
         """Send one datagram to ``(host, port)``."""
         host, port = _endpoint(address)
-        self._stack._native.udp_send_to(to_micros(now), self._handle, data, host, port)
+        self._stack._native.udp_send_to(_monotonic() if now is None else now, self._handle, data, host, port)
 
     def recv_from(self, max_bytes: int = 65536) -> Optional[Tuple[bytes, Address]]:
         """The next datagram and its sender, or None when none is waiting."""

@@ -456,3 +456,28 @@ def test_stacks_on_two_threads_are_independent() -> None:
         t.join(120)
     assert not errors, errors
     assert sorted(results) == [b"\x01" * 50_000, b"\x02" * 50_000]
+
+
+@pytest.mark.parametrize("bad", [-1.0, math.nan, math.inf, 2.0**64])
+def test_bad_now_is_value_error_everywhere(bad: float) -> None:
+    s = tcpkit.Stack([A_ADDR])
+    with pytest.raises(ValueError):
+        s.handle_timeout(bad)
+    with pytest.raises(ValueError):
+        s.transmit(bad)
+    with pytest.raises(ValueError):
+        s.connect((B_ADDR, 80), now=bad)
+
+
+def test_native_and_python_round_times_alike() -> None:
+    # A deadline handed back through next_timeout() and handle_timeout()
+    # goes through the native conversion: it must agree with to_micros.
+    for start in (0.0000005, 1.0000015, 12345.6789125, 3.5e-7):
+        s2 = tcpkit.Stack([A_ADDR], initial_rto_us=1_000_000)
+        s2.connect((B_ADDR, 80), now=start)
+        assert len(s2.transmit(now=start)) == 1
+        t = s2.next_timeout()
+        assert t is not None
+        assert tcpkit.to_micros(t) == tcpkit.to_micros(start) + 1_000_000
+        s2.handle_timeout(t)
+        assert len(s2.transmit(now=t)) == 1  # the SYN again: not early
