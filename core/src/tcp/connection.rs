@@ -1,1 +1,997 @@
-//! (being written)
+//! One TCP connection: state, the application-facing API, events and timers.
+//!
+//! Segment arrival is in `input.rs`, segment emission in `output.rs`, loss
+//! recovery in `recovery.rs`; they are `impl Connection` blocks on this struct.
+
+use crate::tcp::cc::{Congestion, CongestionControl, Controller};
+use crate::tcp::options::{self, Negotiated, Offer};
+use crate::tcp::rtt::RttEstimator;
+use crate::tcp::standin::{RecvBuffer, SendBuffer};
+use crate::tcp::state::State;
+use crate::tcp::timers::{self, Timers};
+use crate::tcp::SeqNum;
+use crate::time::{Duration, Instant};
+
+pub use crate::tcp::segment::{OutSegment, Segment, SegmentOutcome};
+
+/// Per-connection configuration.
+#[derive(Clone, Debug)]
+pub struct ConnConfig {
+    /// Our MSS to advertise (and the initial path MSS).
+    pub mss: u16,
+    pub send_buffer: u32,
+    pub recv_buffer: u32,
+    /// TIME-WAIT duration, 2×MSL (RFC 9293 §3.10.7.4).
+    pub time_wait: Duration,
+    /// How long an orphaned connection may sit in FIN-WAIT-2.
+    pub fin_wait2_timeout: Duration,
+    pub initial_rto: Duration,
+    pub min_rto: Duration,
+    pub max_rto: Duration,
+    /// Consecutive retransmission timeouts (or unanswered probes) before TimedOut.
+    pub max_retries: u32,
+    pub delayed_ack: Duration,
+    pub initial_cwnd_segments: u32,
+    pub congestion: Congestion,
+    pub enable_sack: bool,
+    pub enable_timestamps: bool,
+    pub enable_window_scale: bool,
+    pub nodelay: bool,
+    pub keepalive_idle: Duration,
+    pub keepalive_interval: Duration,
+    /// Unanswered keep-alive probes before TimedOut; 0 turns keep-alive off.
+    pub keepalive_count: u32,
+    /// RFC 5482 user timeout; ZERO = none.
+    pub user_timeout: Duration,
+}
+
+impl Default for ConnConfig {
+    fn default() -> Self {
+        ConnConfig {
+            mss: 1460,
+            send_buffer: 256 * 1024,
+            recv_buffer: 256 * 1024,
+            time_wait: Duration::from_secs(60),
+            fin_wait2_timeout: Duration::from_secs(60),
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(60),
+            max_retries: 15,
+            delayed_ack: Duration::from_millis(40),
+            initial_cwnd_segments: 10,
+            congestion: Congestion::Cubic,
+            enable_sack: true,
+            enable_timestamps: true,
+            enable_window_scale: true,
+            nodelay: false,
+            keepalive_idle: Duration::from_secs(7200),
+            keepalive_interval: Duration::from_secs(75),
+            keepalive_count: 0,
+            user_timeout: Duration::ZERO,
+        }
+    }
+}
+
+/// Something the application should know about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnEvent {
+    Connected,
+    Readable,
+    Writable,
+    PeerClosed,
+    Closed(CloseReason),
+}
+
+/// Why a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    Orderly,
+    Refused,
+    Reset,
+    TimedOut,
+}
+
+/// Errors of the application-facing calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnError {
+    WouldBlock,
+    InvalidState,
+    Closed,
+    Reset,
+    Refused,
+    TimedOut,
+}
+
+/// Statistics and state, as `tcpkit_conn_info` wants them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    pub state: State,
+    pub mss: u32,
+    pub srtt_us: u64,
+    pub rttvar_us: u64,
+    pub rto_us: u64,
+    pub cwnd: u64,
+    pub ssthresh: u64,
+    pub snd_wnd: u64,
+    pub rcv_wnd: u64,
+    pub bytes_sent: u64,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+    pub bytes_unsent: u64,
+    pub bytes_unacked: u64,
+    pub bytes_readable: u64,
+    pub segs_sent: u64,
+    pub segs_received: u64,
+    pub segs_retransmitted: u64,
+    pub timeouts: u64,
+    pub sack_recoveries: u64,
+}
+
+pub(super) const EV_CONNECTED: u8 = 1;
+pub(super) const EV_READABLE: u8 = 2;
+pub(super) const EV_WRITABLE: u8 = 4;
+pub(super) const EV_PEER_CLOSED: u8 = 8;
+pub(super) const EV_CLOSED: u8 = 16;
+
+/// Counters kept per connection.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Stats {
+    pub bytes_sent: u64,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+    pub segs_sent: u64,
+    pub segs_received: u64,
+    pub segs_retransmitted: u64,
+    pub timeouts: u64,
+    pub sack_recoveries: u64,
+}
+
+/// Options the application may change on a live connection.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct UserOptions {
+    pub nodelay: bool,
+    pub keepalive_idle: Duration,
+    pub keepalive_interval: Duration,
+    pub keepalive_count: u32,
+    pub user_timeout: Duration,
+    pub max_retries: u32,
+    pub delayed_ack: Duration,
+    pub time_wait: Duration,
+    pub fin_wait2_timeout: Duration,
+    pub congestion: Congestion,
+    pub initial_cwnd_segments: u32,
+}
+
+/// One TCP connection (RFC 9293 TCB plus extensions).
+#[derive(Debug)]
+pub struct Connection {
+    pub(super) state: State,
+    // --- send sequence space (RFC 9293 §3.3.1) ---
+    pub(super) iss: SeqNum,
+    pub(super) snd_una: SeqNum,
+    /// Next sequence number to send; pulled back to SND.UNA on RTO.
+    pub(super) snd_nxt: SeqNum,
+    /// Highest sequence number sent so far (one past it).
+    pub(super) snd_max: SeqNum,
+    pub(super) snd_wl1: SeqNum,
+    pub(super) snd_wl2: SeqNum,
+    /// Send window in bytes, already scaled.
+    pub(super) snd_wnd: u32,
+    pub(super) max_snd_wnd: u32,
+    /// Stream offset of SND.UNA (the SYN is offset -1, i.e. u64::MAX, wrapping).
+    pub(super) snd_una_off: u64,
+    // --- receive sequence space ---
+    pub(super) irs: SeqNum,
+    pub(super) rcv_nxt: SeqNum,
+    /// Right edge of the window we last advertised.
+    pub(super) rcv_adv: SeqNum,
+    /// Sequence number of the peer's FIN when it arrived ahead of RCV.NXT.
+    pub(super) peer_fin_seq: Option<SeqNum>,
+    // --- buffers ---
+    pub(super) sendbuf: SendBuffer,
+    pub(super) recvbuf: RecvBuffer,
+    // --- options ---
+    pub(super) offer: Offer,
+    pub(super) neg: Negotiated,
+    pub(super) path_mss: u16,
+    pub(super) eff_mss: u16,
+    /// Largest payload seen from the peer: the receiver's idea of a full segment.
+    pub(super) rcv_mss: u16,
+    pub(super) ts_offset: u32,
+    pub(super) ts_recent: u32,
+    pub(super) ts_recent_at: Instant,
+    pub(super) last_ack_sent: SeqNum,
+    // --- timing and congestion ---
+    pub(super) rtt: RttEstimator,
+    pub(super) cc: Controller,
+    /// Karn timing of one segment: (sequence that must be acked, time sent).
+    pub(super) rtt_probe: Option<(SeqNum, Instant)>,
+    pub(super) timers: Timers,
+    pub(super) retries: u32,
+    pub(super) probes: u32,
+    pub(super) persist_backoff: u32,
+    pub(super) last_recv: Instant,
+    pub(super) last_send: Instant,
+    pub(super) unacked_since: Instant,
+    pub(super) challenge_window: Instant,
+    pub(super) challenge_count: u8,
+    // --- loss recovery ---
+    pub(super) dupacks: u32,
+    pub(super) recover: SeqNum,
+    pub(super) in_recovery: bool,
+    /// A retransmission to send before new data (fast retransmit, partial ACK).
+    pub(super) rexmit_seq: Option<SeqNum>,
+    // --- pending output ---
+    pub(super) pending_rst: Option<(SeqNum, SeqNum, bool)>,
+    pub(super) ack_now: bool,
+    pub(super) unacked_rcv_bytes: u32,
+    /// A persist or keep-alive timer asked for a probe or a forced send.
+    pub(super) probe_pending: bool,
+    pub(super) force_send: bool,
+    // --- application side ---
+    pub(super) fin_queued: bool,
+    pub(super) app_closed: bool,
+    pub(super) passive: bool,
+    pub(super) read_starved: bool,
+    pub(super) write_blocked: bool,
+    pub(super) events: u8,
+    pub(super) events_emitted: u8,
+    pub(super) close_reason: Option<CloseReason>,
+    pub(super) opts: UserOptions,
+    pub(super) stats: Stats,
+}
+
+/// Timestamp clock offset derived from the ISS, so TSval does not reveal uptime (RFC 7323 §7.1).
+fn ts_offset_from_iss(iss: SeqNum) -> u32 {
+    iss.0.wrapping_mul(0x9e37_79b1).rotate_left(13)
+}
+
+impl Connection {
+    fn new(cfg: &ConnConfig, iss: SeqNum, now: Instant, state: State) -> Connection {
+        let offer = Offer {
+            mss: cfg.mss,
+            sack: cfg.enable_sack,
+            timestamps: cfg.enable_timestamps,
+            window_scale: cfg.enable_window_scale,
+            rcv_shift: if cfg.enable_window_scale {
+                options::window_shift_for(cfg.recv_buffer)
+            } else {
+                0
+            },
+        };
+        let eff_mss = options::effective_mss(options::DEFAULT_PEER_MSS, cfg.mss, false);
+        Connection {
+            state,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wl1: SeqNum(0),
+            snd_wl2: iss,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_una_off: u64::MAX,
+            irs: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            rcv_adv: SeqNum(0),
+            peer_fin_seq: None,
+            sendbuf: SendBuffer::new(cfg.send_buffer as usize),
+            recvbuf: RecvBuffer::new(cfg.recv_buffer as usize),
+            offer,
+            neg: Negotiated {
+                peer_mss: options::DEFAULT_PEER_MSS,
+                ..Negotiated::default()
+            },
+            path_mss: cfg.mss,
+            eff_mss,
+            rcv_mss: options::DEFAULT_PEER_MSS.min(cfg.mss),
+            ts_offset: ts_offset_from_iss(iss),
+            ts_recent: 0,
+            ts_recent_at: now,
+            last_ack_sent: SeqNum(0),
+            rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
+            cc: Controller::new(
+                cfg.congestion,
+                u32::from(eff_mss),
+                cfg.initial_cwnd_segments,
+            ),
+            rtt_probe: None,
+            timers: Timers::default(),
+            retries: 0,
+            probes: 0,
+            persist_backoff: 0,
+            last_recv: now,
+            last_send: now,
+            unacked_since: now,
+            challenge_window: now,
+            challenge_count: 0,
+            dupacks: 0,
+            recover: iss,
+            in_recovery: false,
+            rexmit_seq: None,
+            pending_rst: None,
+            ack_now: false,
+            unacked_rcv_bytes: 0,
+            probe_pending: false,
+            force_send: false,
+            fin_queued: false,
+            app_closed: false,
+            passive: false,
+            read_starved: true,
+            write_blocked: false,
+            events: 0,
+            events_emitted: 0,
+            close_reason: None,
+            opts: UserOptions {
+                nodelay: cfg.nodelay,
+                keepalive_idle: cfg.keepalive_idle,
+                keepalive_interval: cfg.keepalive_interval,
+                keepalive_count: cfg.keepalive_count,
+                user_timeout: cfg.user_timeout,
+                max_retries: cfg.max_retries,
+                delayed_ack: cfg.delayed_ack,
+                time_wait: cfg.time_wait,
+                fin_wait2_timeout: cfg.fin_wait2_timeout,
+                congestion: cfg.congestion,
+                initial_cwnd_segments: cfg.initial_cwnd_segments,
+            },
+            stats: Stats::default(),
+        }
+    }
+
+    /// Active OPEN: CLOSED -> SYN-SENT; the SYN comes out of `poll_transmit` (RFC 9293 §3.10.1).
+    pub fn connect(cfg: &ConnConfig, iss: SeqNum, now: Instant) -> Connection {
+        Connection::new(cfg, iss, now, State::SynSent)
+    }
+
+    /// Passive OPEN with a SYN in hand: LISTEN -> SYN-RECEIVED (RFC 9293 §3.10.7.2).
+    pub fn accept(cfg: &ConnConfig, iss: SeqNum, syn: &Segment, now: Instant) -> Connection {
+        let mut c = Connection::new(cfg, iss, now, State::SynReceived);
+        c.passive = true;
+        c.irs = syn.seq;
+        c.rcv_nxt = syn.seq + 1;
+        c.rcv_adv = c.rcv_nxt;
+        c.last_ack_sent = c.rcv_nxt;
+        c.apply_negotiation(&syn.options);
+        c.record_peer_timestamp(syn, now);
+        // The window of a SYN is never scaled (RFC 7323 §2.2).
+        c.snd_wnd = u32::from(syn.window);
+        c.max_snd_wnd = c.snd_wnd;
+        c.snd_wl1 = syn.seq;
+        c.snd_wl2 = iss;
+        c.last_recv = now;
+        c.stats.segs_received = 1;
+        c
+    }
+
+    /// A connection rebuilt from a valid SYN cookie ACK: straight to ESTABLISHED
+    /// (RFC 4987 §3.6). `peer_syn` carries what the cookie recorded of the
+    /// peer's SYN options (mss, window_scale, sack_permitted, timestamps Some/None);
+    /// `iss` is the cookie, the sequence number of our SYN-ACK.
+    pub fn from_syn_cookie(
+        cfg: &ConnConfig,
+        iss: SeqNum,
+        irs: SeqNum,
+        peer_syn: &crate::wire::tcp::TcpOptions,
+        ack: &Segment,
+        now: Instant,
+    ) -> Connection {
+        let mut c = Connection::new(cfg, iss, now, State::Established);
+        c.passive = true;
+        c.irs = irs;
+        c.rcv_nxt = irs + 1;
+        c.rcv_adv = c.rcv_nxt;
+        c.last_ack_sent = c.rcv_nxt;
+        c.apply_negotiation(peer_syn);
+        c.snd_una = iss + 1;
+        c.snd_nxt = iss + 1;
+        c.snd_max = iss + 1;
+        c.snd_una_off = 0;
+        c.snd_wnd = u32::from(ack.window) << c.neg.snd_shift;
+        c.max_snd_wnd = c.snd_wnd;
+        c.snd_wl1 = ack.seq;
+        c.snd_wl2 = ack.ack;
+        c.record_peer_timestamp(ack, now);
+        c.raise(EV_CONNECTED);
+        c.last_recv = now;
+        c.arm_keepalive(now);
+        c
+    }
+
+    /// Use the options both sides offered (RFC 7323 §1.3, RFC 2018 §2, RFC 6691).
+    pub(super) fn apply_negotiation(&mut self, peer: &crate::wire::tcp::TcpOptions) {
+        self.neg = options::negotiate(&self.offer, peer);
+        self.update_effective_mss();
+    }
+
+    /// Effective send MSS = min(peer MSS, path MSS) - TS bytes (RFC 6691 §2).
+    pub(super) fn update_effective_mss(&mut self) {
+        self.eff_mss =
+            options::effective_mss(self.neg.peer_mss, self.path_mss, self.neg.timestamps);
+        self.cc.set_mss(u32::from(self.eff_mss));
+        let rcv_full = options::effective_mss(self.offer.mss, self.offer.mss, self.neg.timestamps);
+        self.rcv_mss = self.rcv_mss.min(rcv_full);
+    }
+
+    /// Our timestamp clock: 1 ms ticks plus a per-connection offset (RFC 7323 §5.4).
+    pub(super) fn ts_val(&self, now: Instant) -> u32 {
+        (now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Keep the TSval of a SYN as TS.Recent (RFC 7323 §4.3).
+    pub(super) fn record_peer_timestamp(&mut self, seg: &Segment, now: Instant) {
+        if let (true, Some((val, _))) = (self.neg.timestamps, seg.options.timestamps) {
+            self.ts_recent = val;
+            self.ts_recent_at = now;
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Events
+    // ------------------------------------------------------------------
+
+    /// Queue an event; each kind is pending at most once, and Connected,
+    /// PeerClosed and Closed are delivered only once in a lifetime.
+    pub(super) fn raise(&mut self, ev: u8) {
+        let once = EV_CONNECTED | EV_PEER_CLOSED | EV_CLOSED;
+        if ev & once != 0 && self.events_emitted & ev != 0 {
+            return;
+        }
+        self.events_emitted |= ev & once;
+        self.events |= ev;
+    }
+
+    /// Readable is edge-triggered: only after the application found nothing.
+    pub(super) fn raise_readable(&mut self) {
+        if self.read_starved {
+            self.read_starved = false;
+            self.raise(EV_READABLE);
+        }
+    }
+
+    /// Writable is edge-triggered: only after `send` returned WouldBlock.
+    pub(super) fn raise_writable_if_room(&mut self) {
+        if self.write_blocked && self.sendbuf.free() > 0 {
+            self.write_blocked = false;
+            self.raise(EV_WRITABLE);
+        }
+    }
+
+    /// Next event, in a fixed order.
+    pub fn poll_event(&mut self) -> Option<ConnEvent> {
+        for (bit, ev) in [
+            (EV_CONNECTED, ConnEvent::Connected),
+            (EV_READABLE, ConnEvent::Readable),
+            (EV_WRITABLE, ConnEvent::Writable),
+            (EV_PEER_CLOSED, ConnEvent::PeerClosed),
+        ] {
+            if self.events & bit != 0 {
+                self.events &= !bit;
+                return Some(ev);
+            }
+        }
+        if self.events & EV_CLOSED != 0 {
+            self.events &= !EV_CLOSED;
+            return Some(ConnEvent::Closed(
+                self.close_reason.unwrap_or(CloseReason::Orderly),
+            ));
+        }
+        None
+    }
+
+    pub fn has_events(&self) -> bool {
+        self.events != 0
+    }
+
+    /// Enter CLOSED and tell the application why (RFC 9293 §3.10.7.4).
+    pub(super) fn enter_closed(&mut self, reason: CloseReason) {
+        if self.close_reason.is_none() {
+            self.close_reason = Some(reason);
+        }
+        self.state = State::Closed;
+        self.timers.clear();
+        self.ack_now = false;
+        self.rexmit_seq = None;
+        self.probe_pending = false;
+        self.force_send = false;
+        self.raise(EV_CLOSED);
+        if self.write_blocked {
+            self.write_blocked = false;
+            self.raise(EV_WRITABLE);
+        }
+        self.sendbuf.release_to(self.sendbuf.end_offset());
+        self.sendbuf.release_if_empty();
+        self.recvbuf.release_if_empty();
+    }
+
+    /// Enter TIME-WAIT and start the 2×MSL timer (RFC 9293 §3.10.7.4).
+    pub(super) fn enter_time_wait(&mut self, now: Instant) {
+        self.state = State::TimeWait;
+        let close = now + self.opts.time_wait;
+        self.timers.clear();
+        self.timers.close = close;
+        self.rexmit_seq = None;
+        if self.close_reason.is_none() {
+            self.close_reason = Some(CloseReason::Orderly);
+        }
+        self.raise(EV_CLOSED);
+        self.sendbuf.release_if_empty();
+        self.recvbuf.release_if_empty();
+    }
+
+    // ------------------------------------------------------------------
+    // Application calls (RFC 9293 §3.10.2 - §3.10.6)
+    // ------------------------------------------------------------------
+
+    fn closed_error(&self) -> ConnError {
+        match self.close_reason {
+            Some(CloseReason::Reset) => ConnError::Reset,
+            Some(CloseReason::Refused) => ConnError::Refused,
+            Some(CloseReason::TimedOut) => ConnError::TimedOut,
+            _ => ConnError::Closed,
+        }
+    }
+
+    /// SEND: queue data; before the handshake completes it waits (RFC 9293 §3.10.2).
+    pub fn send(&mut self, data: &[u8]) -> Result<usize, ConnError> {
+        match self.state {
+            State::Closed => return Err(self.closed_error()),
+            State::Listen => return Err(ConnError::InvalidState),
+            _ => {}
+        }
+        if self.fin_queued || self.app_closed || !self.state.can_send_data() {
+            return Err(ConnError::Closed);
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = self.sendbuf.push(data);
+        if n == 0 {
+            self.write_blocked = true;
+            return Err(ConnError::WouldBlock);
+        }
+        Ok(n)
+    }
+
+    /// RECEIVE: read in-order data; Ok(0) only at end of stream (RFC 9293 §3.10.3).
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, ConnError> {
+        if buf.is_empty() {
+            return Err(ConnError::InvalidState);
+        }
+        let before = self.recvbuf.window();
+        let n = self.recvbuf.read(buf);
+        if n > 0 {
+            self.stats_after_read(before);
+            return Ok(n);
+        }
+        let eof = self.peer_fin_received();
+        match self.state {
+            State::Closed if self.close_reason != Some(CloseReason::Orderly) || !eof => {
+                Err(self.closed_error())
+            }
+            State::Listen => Err(ConnError::InvalidState),
+            _ if eof => Ok(0),
+            _ => {
+                self.read_starved = true;
+                Err(ConnError::WouldBlock)
+            }
+        }
+    }
+
+    /// After the application read, open the window if the receiver SWS rule allows (RFC 9293 §3.8.6.2.2).
+    fn stats_after_read(&mut self, _window_before: usize) {
+        if self.recvbuf.readable() == 0 {
+            self.read_starved = true;
+            self.recvbuf.release_if_empty();
+        }
+        if self.state.can_receive_data() && self.window_update_worth_sending() {
+            self.ack_now = true;
+        }
+    }
+
+    /// The peer's FIN has been received (and is in sequence).
+    pub(super) fn peer_fin_received(&self) -> bool {
+        matches!(
+            self.state,
+            State::CloseWait | State::LastAck | State::Closing | State::TimeWait
+        ) || (self.state == State::Closed && self.events_emitted & EV_PEER_CLOSED != 0)
+    }
+
+    /// CLOSE for sending: queue a FIN after the data (RFC 9293 §3.10.4).
+    pub fn shutdown(&mut self, _now: Instant) -> Result<(), ConnError> {
+        match self.state {
+            State::Closed => return Err(self.closed_error()),
+            State::Listen => return Err(ConnError::InvalidState),
+            _ => {}
+        }
+        if self.fin_queued {
+            return Ok(());
+        }
+        self.fin_queued = true;
+        match self.state {
+            State::Established => self.state = State::FinWait1,
+            State::CloseWait => self.state = State::LastAck,
+            // SYN-SENT / SYN-RECEIVED: the FIN follows once the handshake is done.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// CLOSE: like shutdown, but unread data (RFC 2525 §2.17) or data arriving
+    /// later resets the connection; an orphan in FIN-WAIT-2 times out.
+    pub fn close(&mut self, now: Instant) {
+        match self.state {
+            State::Closed | State::TimeWait => {
+                self.app_closed = true;
+                return;
+            }
+            State::Listen | State::SynSent => {
+                self.app_closed = true;
+                self.enter_closed(CloseReason::Orderly);
+                return;
+            }
+            _ => {}
+        }
+        if self.recvbuf.readable() > 0 {
+            self.abort(now);
+            self.app_closed = true;
+            return;
+        }
+        let _ = self.shutdown(now);
+        self.app_closed = true;
+        if self.state == State::FinWait2 {
+            self.timers.close = now + self.opts.fin_wait2_timeout;
+        }
+    }
+
+    /// ABORT: RST if synchronized, then CLOSED (RFC 9293 §3.10.5).
+    pub fn abort(&mut self, _now: Instant) {
+        match self.state {
+            State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait => {
+                self.pending_rst = Some((self.snd_nxt, SeqNum(0), false));
+            }
+            _ => {}
+        }
+        self.app_closed = true;
+        if self.state != State::Closed {
+            self.enter_closed(CloseReason::Reset);
+        }
+        // The application asked for it: no Closed event for its own abort.
+        self.events = 0;
+    }
+
+    /// The path MTU dropped (ICMP, RFC 1191 / RFC 8201): use the smaller MSS
+    /// and resend what is in flight in smaller segments.
+    pub fn set_path_mtu_mss(&mut self, mss: u16) {
+        let mss = mss.max(88);
+        if mss >= self.path_mss {
+            return;
+        }
+        self.path_mss = mss;
+        self.update_effective_mss();
+        if self.state.is_synchronized() && self.snd_max != self.snd_una {
+            self.snd_nxt = self.snd_una;
+            self.rtt_probe = None;
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Bytes the application queued and never sent yet.
+    pub(super) fn unsent_bytes(&self) -> u64 {
+        self.sendbuf
+            .end_offset()
+            .saturating_sub(self.seq_to_send_off(self.snd_nxt))
+    }
+
+    /// Stream offset of a send sequence number at or above SND.UNA.
+    pub(super) fn seq_to_send_off(&self, seq: SeqNum) -> u64 {
+        self.snd_una_off.wrapping_add(u64::from(seq - self.snd_una))
+    }
+
+    /// Sequence number of our FIN (valid once `fin_queued`).
+    pub(super) fn fin_seq(&self) -> SeqNum {
+        let data = self.sendbuf.end_offset().wrapping_sub(self.snd_una_off);
+        self.snd_una + (data as u32)
+    }
+
+    pub fn info(&self) -> ConnInfo {
+        let una_data = self.snd_una_off.min(self.sendbuf.end_offset());
+        let nxt_data = self
+            .seq_to_send_off(self.snd_max)
+            .min(self.sendbuf.end_offset());
+        ConnInfo {
+            state: self.state,
+            mss: u32::from(self.eff_mss),
+            srtt_us: self.rtt.srtt().map_or(0, |d| d.as_micros()),
+            rttvar_us: self.rtt.rttvar().as_micros(),
+            rto_us: self.rtt.rto().as_micros(),
+            cwnd: u64::from(self.cc.cwnd()),
+            ssthresh: u64::from(self.cc.ssthresh()),
+            snd_wnd: u64::from(self.snd_wnd),
+            rcv_wnd: self.recvbuf.window() as u64,
+            bytes_sent: self.stats.bytes_sent,
+            bytes_acked: self.stats.bytes_acked,
+            bytes_received: self.stats.bytes_received,
+            bytes_unsent: self.sendbuf.end_offset().saturating_sub(nxt_data),
+            bytes_unacked: if self.snd_una_off == u64::MAX {
+                0
+            } else {
+                nxt_data.saturating_sub(una_data)
+            },
+            bytes_readable: self.recvbuf.readable() as u64,
+            segs_sent: self.stats.segs_sent,
+            segs_received: self.stats.segs_received,
+            segs_retransmitted: self.stats.segs_retransmitted,
+            timeouts: self.stats.timeouts,
+            sack_recoveries: self.stats.sack_recoveries,
+        }
+    }
+
+    /// CLOSED and nothing left to send: the stack may free it.
+    pub fn is_finished(&self) -> bool {
+        self.state == State::Closed && self.pending_rst.is_none()
+    }
+
+    // ------------------------------------------------------------------
+    // Per-connection options
+    // ------------------------------------------------------------------
+
+    /// TCP_NODELAY: turn Nagle's algorithm (RFC 896) off or on.
+    pub fn set_nodelay(&mut self, on: bool) {
+        self.opts.nodelay = on;
+    }
+    pub fn nodelay(&self) -> bool {
+        self.opts.nodelay
+    }
+    /// Keep-alive parameters; a count of 0 turns keep-alive off (RFC 9293 §3.8.4).
+    pub fn set_keepalive(&mut self, now: Instant, idle: Duration, interval: Duration, count: u32) {
+        self.opts.keepalive_idle = idle;
+        self.opts.keepalive_interval = interval;
+        self.opts.keepalive_count = count;
+        self.arm_keepalive(now);
+    }
+    /// (idle, interval, count).
+    pub fn keepalive(&self) -> (Duration, Duration, u32) {
+        (
+            self.opts.keepalive_idle,
+            self.opts.keepalive_interval,
+            self.opts.keepalive_count,
+        )
+    }
+    /// RFC 5482 user timeout; ZERO = none.
+    pub fn set_user_timeout(&mut self, timeout: Duration) {
+        self.opts.user_timeout = timeout;
+    }
+    pub fn user_timeout(&self) -> Duration {
+        self.opts.user_timeout
+    }
+    /// Send buffer limit in bytes (never below what is already queued).
+    pub fn set_send_buffer(&mut self, limit: u32) {
+        self.sendbuf.set_limit(limit as usize);
+    }
+    pub fn send_buffer(&self) -> u32 {
+        u32::try_from(self.sendbuf.limit()).unwrap_or(u32::MAX)
+    }
+    /// Receive buffer limit in bytes; the advertised window never shrinks because of it.
+    pub fn set_recv_buffer(&mut self, limit: u32) {
+        self.recvbuf.set_limit(limit as usize);
+    }
+    pub fn recv_buffer(&self) -> u32 {
+        u32::try_from(self.recvbuf.limit()).unwrap_or(u32::MAX)
+    }
+    /// Switch the congestion controller, keeping the current window.
+    pub fn set_congestion(&mut self, kind: Congestion) {
+        if kind == self.opts.congestion {
+            return;
+        }
+        let cwnd = self.cc.cwnd();
+        self.cc = Controller::new(
+            kind,
+            u32::from(self.eff_mss),
+            self.opts.initial_cwnd_segments,
+        );
+        self.cc.set_cwnd(cwnd);
+        self.opts.congestion = kind;
+    }
+    pub fn congestion(&self) -> Congestion {
+        self.opts.congestion
+    }
+
+    // ------------------------------------------------------------------
+    // Timers
+    // ------------------------------------------------------------------
+
+    /// Deadline of the RFC 5482 user timeout, if data is waiting for an ACK.
+    pub(super) fn user_timeout_deadline(&self) -> Instant {
+        let waiting = self.snd_max != self.snd_una || self.timers.persist != Instant::MAX;
+        if self.opts.user_timeout == Duration::ZERO || !waiting || !self.state.is_synchronized() {
+            return Instant::MAX;
+        }
+        self.unacked_since + self.opts.user_timeout
+    }
+
+    /// The earliest deadline of all timers, or None.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let t = self.timers.earliest().min(self.user_timeout_deadline());
+        (t != Instant::MAX).then_some(t)
+    }
+
+    /// Run every timer that is due; harmless when none is.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state == State::Closed {
+            return;
+        }
+        if timers::due(self.user_timeout_deadline(), now) {
+            self.on_user_timeout();
+            return;
+        }
+        if timers::due(self.timers.close, now) {
+            self.timers.close = Instant::MAX;
+            self.on_close_timer();
+            return;
+        }
+        if timers::due(self.timers.rexmit, now) {
+            self.timers.rexmit = Instant::MAX;
+            self.on_retransmission_timeout(now);
+            if self.state == State::Closed {
+                return;
+            }
+        }
+        if timers::due(self.timers.persist, now) {
+            self.timers.persist = Instant::MAX;
+            self.on_persist_timeout(now);
+            if self.state == State::Closed {
+                return;
+            }
+        }
+        if timers::due(self.timers.keepalive, now) {
+            self.timers.keepalive = Instant::MAX;
+            self.on_keepalive_timeout(now);
+            if self.state == State::Closed {
+                return;
+            }
+        }
+        if timers::due(self.timers.delack, now) {
+            self.timers.delack = Instant::MAX;
+            self.on_delayed_ack_timeout();
+        }
+    }
+
+    /// Data unacknowledged for longer than the user timeout aborts (RFC 5482 §2, RFC 9293 §3.8.3).
+    fn on_user_timeout(&mut self) {
+        self.enter_closed(CloseReason::TimedOut);
+    }
+
+    /// TIME-WAIT 2×MSL expiry or the orphan FIN-WAIT-2 timeout (RFC 9293 §3.10.8).
+    fn on_close_timer(&mut self) {
+        match self.state {
+            State::TimeWait => {
+                self.state = State::Closed;
+                self.timers.clear();
+            }
+            State::FinWait2 => self.enter_closed(CloseReason::TimedOut),
+            _ => {}
+        }
+    }
+
+    /// Retransmission timeout: back off, collapse cwnd, go back to SND.UNA (RFC 6298 §5.4-5.7, RFC 5681 §3.1).
+    fn on_retransmission_timeout(&mut self, now: Instant) {
+        let nothing_outstanding = self.snd_max == self.snd_una;
+        if nothing_outstanding {
+            return;
+        }
+        self.retries = self.retries.saturating_add(1);
+        self.stats.timeouts += 1;
+        if self.retries > self.opts.max_retries {
+            self.enter_closed(CloseReason::TimedOut);
+            return;
+        }
+        if self.state.is_synchronized() {
+            let flight = self.snd_max - self.snd_una;
+            self.cc.on_retransmission_timeout(now, flight);
+        }
+        self.rtt.backoff();
+        self.in_recovery = false;
+        self.dupacks = 0;
+        // RFC 6582 §3.2 step 4: after an RTO, recovery may not start until SND.MAX is acked.
+        self.recover = self.snd_max;
+        self.rexmit_seq = None;
+        self.snd_nxt = self.snd_una;
+        // Karn's rule (RFC 6298 §3): no sample from a retransmitted segment.
+        self.rtt_probe = None;
+        self.on_rto_scoreboard();
+        self.timers.rexmit = now + self.rtt.rto();
+    }
+
+    /// Persist timer: probe a zero window, or override SWS avoidance (RFC 9293 §3.8.6.1, §3.8.6.2.1).
+    fn on_persist_timeout(&mut self, _now: Instant) {
+        if !self.state.is_synchronized() || self.unsent_bytes() == 0 && !self.fin_pending() {
+            self.persist_backoff = 0;
+            return;
+        }
+        self.probes = self.probes.saturating_add(1);
+        if self.probes > self.opts.max_retries {
+            self.enter_closed(CloseReason::TimedOut);
+            return;
+        }
+        self.persist_backoff = self.persist_backoff.saturating_add(1);
+        if self.snd_wnd == 0 {
+            self.probe_pending = true;
+        } else {
+            self.force_send = true;
+        }
+    }
+
+    /// Keep-alive: probe an idle connection, give up after `count` silent probes (RFC 9293 §3.8.4).
+    fn on_keepalive_timeout(&mut self, now: Instant) {
+        if !self.keepalive_enabled() || !self.state.is_synchronized() {
+            return;
+        }
+        let busy = self.snd_max != self.snd_una || self.unsent_bytes() > 0;
+        if busy {
+            self.probes = 0;
+            self.timers.keepalive = now + self.opts.keepalive_idle;
+            return;
+        }
+        if self.probes >= self.opts.keepalive_count {
+            self.enter_closed(CloseReason::TimedOut);
+            return;
+        }
+        self.probes += 1;
+        self.probe_pending = true;
+        self.timers.keepalive = now + self.opts.keepalive_interval;
+    }
+
+    /// The delayed ACK is due (RFC 9293 §3.8.6.3).
+    fn on_delayed_ack_timeout(&mut self) {
+        if self.state.is_synchronized() || self.state == State::SynReceived {
+            self.ack_now = true;
+        }
+    }
+
+    pub(super) fn keepalive_enabled(&self) -> bool {
+        self.opts.keepalive_count > 0 && self.opts.keepalive_idle != Duration::ZERO
+    }
+
+    /// (Re)start the keep-alive idle period after traffic from the peer (RFC 9293 §3.8.4).
+    pub(super) fn arm_keepalive(&mut self, now: Instant) {
+        self.timers.keepalive = if self.keepalive_enabled()
+            && matches!(self.state, State::Established | State::CloseWait)
+        {
+            now + self.opts.keepalive_idle
+        } else {
+            Instant::MAX
+        };
+    }
+
+    /// The FIN is queued and has not been sent (or must be sent again).
+    pub(super) fn fin_pending(&self) -> bool {
+        self.fin_queued && self.state.fin_queued() && self.snd_nxt == self.fin_seq()
+    }
+
+    /// Per-connection challenge ACK limit: at most 10 per second (RFC 5961 §7).
+    pub(super) fn send_challenge_ack(&mut self, now: Instant) {
+        if now.saturating_duration_since(self.challenge_window) >= Duration::from_secs(1) {
+            self.challenge_window = now;
+            self.challenge_count = 0;
+        }
+        if self.challenge_count < 10 {
+            self.challenge_count += 1;
+            self.ack_now = true;
+        }
+    }
+}
+
+impl Connection {
+    /// Heap bytes held by this connection's buffers (for memory accounting).
+    pub fn heap_bytes(&self) -> usize {
+        self.sendbuf.heap_bytes() + self.recvbuf.heap_bytes()
+    }
+}

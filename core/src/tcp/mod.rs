@@ -5,13 +5,22 @@
 
 pub mod cc;
 pub mod connection;
+mod input;
 pub mod options;
+mod output;
+mod recovery;
 pub mod recv;
 pub mod rtt;
 pub mod segment;
 pub mod send;
 pub mod seq;
+mod standin;
 pub mod state;
 pub mod timers;
 
 pub use seq::SeqNum;
+
+pub use cc::Congestion;
+pub use connection::{CloseReason, ConnConfig, ConnError, ConnEvent, ConnInfo, Connection};
+pub use segment::{OutSegment, Segment, SegmentOutcome};
+pub use state::State;

@@ -1,1 +1,207 @@
-//! (being written)
+//! Retransmission timeout estimation (RFC 6298).
+//!
+//! Integer microseconds throughout. Karn's rule (RFC 6298 §3: no samples from
+//! retransmitted segments unless timestamps disambiguate) is the caller's job.
+
+use crate::time::Duration;
+
+/// Clock granularity G (RFC 6298 §2): we run on microseconds, but 1 ms keeps
+/// the variance term from collapsing to zero on very stable paths.
+const CLOCK_GRANULARITY_US: u64 = 1_000;
+/// K (RFC 6298 §2).
+const K: u64 = 4;
+/// Most doublings tracked; 2^32 times any RTO is beyond any max_rto anyway.
+const MAX_BACKOFF_SHIFT: u32 = 32;
+
+/// Smoothed RTT, RTT variance and the resulting retransmission timeout.
+#[derive(Clone, Debug)]
+pub struct RttEstimator {
+    srtt_us: Option<u64>,
+    rttvar_us: u64,
+    initial_rto_us: u64,
+    min_rto_us: u64,
+    max_rto_us: u64,
+    backoff_shift: u32,
+}
+
+impl RttEstimator {
+    /// A fresh estimator: RTO is `initial_rto` until the first sample (RFC 6298 §2.1).
+    pub fn new(initial_rto: Duration, min_rto: Duration, max_rto: Duration) -> Self {
+        let min = min_rto.as_micros();
+        // A max below min would make clamping ill-defined; min wins.
+        let max = max_rto.as_micros().max(min);
+        RttEstimator {
+            srtt_us: None,
+            rttvar_us: 0,
+            initial_rto_us: initial_rto.as_micros(),
+            min_rto_us: min,
+            max_rto_us: max,
+            backoff_shift: 0,
+        }
+    }
+
+    /// Take one RTT measurement and clear any backoff (RFC 6298 §2.2, §2.3, §5.7).
+    pub fn on_sample(&mut self, rtt: Duration) {
+        let r = rtt.as_micros();
+        match self.srtt_us {
+            None => self.first_sample(r),
+            Some(srtt) => self.subsequent_sample(srtt, r),
+        }
+        // A fresh measurement supersedes the backed-off value (RFC 6298 §5.7 note).
+        self.backoff_shift = 0;
+    }
+
+    /// SRTT <- R, RTTVAR <- R/2 (RFC 6298 §2.2).
+    fn first_sample(&mut self, r: u64) {
+        self.srtt_us = Some(r);
+        self.rttvar_us = r / 2;
+    }
+
+    /// RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|; SRTT <- 7/8 SRTT + 1/8 R' (RFC 6298 §2.3).
+    fn subsequent_sample(&mut self, srtt: u64, r: u64) {
+        let err = srtt.abs_diff(r);
+        // Computed in u128 so no input value can overflow.
+        let var = (3 * self.rttvar_us as u128 + err as u128) / 4;
+        let s = (7 * srtt as u128 + r as u128) / 8;
+        self.rttvar_us = var as u64;
+        self.srtt_us = Some(s as u64);
+    }
+
+    /// RTO before backoff: SRTT + max(G, K*RTTVAR), or the initial RTO (RFC 6298 §2.1-2.3).
+    fn base_rto_us(&self) -> u64 {
+        match self.srtt_us {
+            None => self.initial_rto_us,
+            Some(srtt) => {
+                srtt.saturating_add(CLOCK_GRANULARITY_US.max(K.saturating_mul(self.rttvar_us)))
+            }
+        }
+    }
+
+    /// Current RTO: base value, doubled per backoff, clamped to [min, max] (RFC 6298 §2.4, §2.5, §5.5).
+    pub fn rto(&self) -> Duration {
+        let backed = if self.backoff_shift >= 64 {
+            u64::MAX
+        } else {
+            let factor = 1u64 << self.backoff_shift;
+            self.base_rto_us().saturating_mul(factor)
+        };
+        Duration::from_micros(backed.clamp(self.min_rto_us, self.max_rto_us))
+    }
+
+    /// Double the RTO after a retransmission timeout, up to max_rto (RFC 6298 §5.5).
+    pub fn backoff(&mut self) {
+        if self.rto().as_micros() < self.max_rto_us {
+            self.backoff_shift = (self.backoff_shift + 1).min(MAX_BACKOFF_SHIFT);
+        }
+    }
+
+    /// Smoothed RTT, `None` before the first sample.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.srtt_us.map(Duration::from_micros)
+    }
+
+    /// RTT variance (zero before the first sample).
+    pub fn rttvar(&self) -> Duration {
+        Duration::from_micros(self.rttvar_us)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est() -> RttEstimator {
+        RttEstimator::new(
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            Duration::from_secs(60),
+        )
+    }
+
+    #[test]
+    fn initial_rto_before_any_sample() {
+        let e = est();
+        assert_eq!(e.rto(), Duration::from_secs(1));
+        assert_eq!(e.srtt(), None);
+    }
+
+    #[test]
+    fn first_sample_sets_srtt_and_half_rttvar() {
+        let mut e = est();
+        e.on_sample(Duration::from_millis(100));
+        assert_eq!(e.srtt(), Some(Duration::from_millis(100)));
+        assert_eq!(e.rttvar(), Duration::from_millis(50));
+        // 100 + 4*50 = 300 ms
+        assert_eq!(e.rto(), Duration::from_millis(300));
+    }
+
+    #[test]
+    fn subsequent_sample_uses_alpha_beta() {
+        let mut e = est();
+        e.on_sample(Duration::from_millis(100));
+        e.on_sample(Duration::from_millis(180));
+        // rttvar = 3/4*50 + 1/4*80 = 57.5 ms; srtt = 7/8*100 + 1/8*180 = 110 ms
+        assert_eq!(e.rttvar(), Duration::from_micros(57_500));
+        assert_eq!(e.srtt(), Some(Duration::from_millis(110)));
+        assert_eq!(e.rto(), Duration::from_micros(110_000 + 4 * 57_500));
+    }
+
+    #[test]
+    fn rto_clamped_to_min() {
+        let mut e = est();
+        for _ in 0..50 {
+            e.on_sample(Duration::from_millis(1));
+        }
+        assert_eq!(e.rto(), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn granularity_floor_applies_when_variance_vanishes() {
+        let mut e = RttEstimator::new(
+            Duration::from_secs(1),
+            Duration::ZERO,
+            Duration::from_secs(60),
+        );
+        for _ in 0..200 {
+            e.on_sample(Duration::from_millis(10));
+        }
+        assert_eq!(e.rttvar(), Duration::ZERO);
+        assert_eq!(e.rto(), Duration::from_millis(11));
+    }
+
+    #[test]
+    fn rto_clamped_to_max() {
+        let mut e = est();
+        e.on_sample(Duration::from_secs(100));
+        assert_eq!(e.rto(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_max_and_sample_resets() {
+        let mut e = est();
+        e.on_sample(Duration::from_millis(100));
+        let base = e.rto();
+        e.backoff();
+        assert_eq!(e.rto(), base.saturating_mul(2));
+        e.backoff();
+        assert_eq!(e.rto(), base.saturating_mul(4));
+        for _ in 0..100 {
+            e.backoff();
+        }
+        assert_eq!(e.rto(), Duration::from_secs(60));
+        e.on_sample(Duration::from_millis(100));
+        assert!(e.rto() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn extreme_values_do_not_panic() {
+        let mut e = RttEstimator::new(Duration::MAX, Duration::MAX, Duration::ZERO);
+        e.on_sample(Duration::MAX);
+        e.on_sample(Duration::ZERO);
+        e.on_sample(Duration::MAX);
+        for _ in 0..100 {
+            e.backoff();
+        }
+        assert_eq!(e.rto(), Duration::MAX);
+    }
+}

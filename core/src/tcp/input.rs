@@ -1,0 +1,511 @@
+//! SEGMENT ARRIVES (RFC 9293 §3.10.7) with RFC 5961, RFC 7323 and RFC 2018.
+
+use crate::tcp::connection::{CloseReason, Connection, EV_CONNECTED, EV_PEER_CLOSED};
+use crate::tcp::segment::{Segment, SegmentOutcome};
+use crate::tcp::state::State;
+use crate::tcp::SeqNum;
+use crate::time::{Duration, Instant};
+
+/// TS.Recent older than this is invalid for PAWS (RFC 7323 §5.5: 24 days).
+const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
+
+impl Connection {
+    /// Process one incoming segment (RFC 9293 §3.10.7).
+    pub fn handle_segment(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
+        self.stats.segs_received += 1;
+        match self.state {
+            State::Closed | State::Listen => SegmentOutcome::Dropped,
+            State::SynSent => self.segment_in_syn_sent(now, seg),
+            _ => self.segment_in_synchronized(now, seg),
+        }
+    }
+
+    /// SYN-SENT: check ACK, RST, then SYN (RFC 9293 §3.10.7.3).
+    fn segment_in_syn_sent(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
+        let ack_acceptable = seg.ack > self.iss && seg.ack <= self.snd_max;
+        if seg.flags.ack() && !ack_acceptable {
+            if !seg.flags.rst() {
+                self.reset_unacceptable_ack(seg);
+            }
+            return SegmentOutcome::Dropped;
+        }
+        if seg.flags.rst() {
+            // RFC 5961 §3.2 does not change SYN-SENT: an RST acking our SYN refuses.
+            if seg.flags.ack() {
+                self.enter_closed(CloseReason::Refused);
+                return SegmentOutcome::Accepted;
+            }
+            return SegmentOutcome::Dropped;
+        }
+        if !seg.flags.syn() {
+            return SegmentOutcome::Dropped;
+        }
+        self.irs = seg.seq;
+        self.rcv_nxt = seg.seq + 1;
+        self.rcv_adv = self.rcv_nxt;
+        self.last_ack_sent = self.rcv_nxt;
+        self.apply_negotiation(&seg.options);
+        self.record_peer_timestamp(seg, now);
+        self.last_recv = now;
+        // The window of a SYN is never scaled (RFC 7323 §2.2).
+        self.snd_wnd = u32::from(seg.window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = seg.ack;
+        if seg.flags.ack() {
+            self.complete_active_open(now, seg);
+            // Data or FIN riding on the SYN-ACK (sixth step onwards).
+            if !seg.payload.is_empty() || seg.flags.fin() {
+                let rest = Segment {
+                    seq: seg.seq + 1,
+                    ..*seg
+                };
+                self.process_text_and_fin(now, &rest);
+            }
+        } else {
+            self.enter_simultaneous_open();
+        }
+        SegmentOutcome::Accepted
+    }
+
+    /// SYN-ACK acknowledging our SYN: ESTABLISHED, Connected (RFC 9293 §3.10.7.3).
+    fn complete_active_open(&mut self, now: Instant, seg: &Segment) {
+        self.sample_rtt_on_ack(now, seg);
+        self.snd_una = seg.ack;
+        self.snd_una_off = 0;
+        if self.snd_nxt < self.snd_una {
+            self.snd_nxt = self.snd_una;
+        }
+        self.retries = 0;
+        self.timers.rexmit = Instant::MAX;
+        self.state = State::Established;
+        self.raise(EV_CONNECTED);
+        self.ack_now = true;
+        self.after_handshake(now);
+    }
+
+    /// SYN without ACK in SYN-SENT: simultaneous open, send SYN-ACK (RFC 9293 §3.10.7.3, figure 8).
+    fn enter_simultaneous_open(&mut self) {
+        self.state = State::SynReceived;
+        self.snd_nxt = self.iss;
+        self.timers.rexmit = Instant::MAX;
+        self.rtt_probe = None;
+    }
+
+    /// Common work once a connection becomes synchronized.
+    fn after_handshake(&mut self, now: Instant) {
+        if self.fin_queued {
+            self.state = State::FinWait1;
+        }
+        self.unacked_since = now;
+        self.arm_keepalive(now);
+    }
+
+    /// An ACK for something never sent gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.3, §3.10.7.4).
+    fn reset_unacceptable_ack(&mut self, seg: &Segment) {
+        self.pending_rst = Some((seg.ack, SeqNum(0), false));
+    }
+
+    /// SYN-RECEIVED and synchronized states: the eight steps of RFC 9293 §3.10.7.4.
+    fn segment_in_synchronized(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
+        if self.state == State::TimeWait && seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst()
+        {
+            if let Some(outcome) = self.syn_in_time_wait(seg) {
+                return outcome;
+            }
+        }
+        if self.paws_rejects(now, seg) {
+            self.ack_now = true;
+            return SegmentOutcome::Dropped;
+        }
+        if !self.segment_is_acceptable(seg) {
+            return self.drop_unacceptable(now, seg);
+        }
+        self.last_recv = now;
+        self.probes = 0;
+        self.update_ts_recent(now, seg);
+        if seg.flags.rst() {
+            return self.rst_in_window(now, seg);
+        }
+        if seg.flags.syn() {
+            return self.syn_in_window(now, seg);
+        }
+        if !seg.flags.ack() {
+            return SegmentOutcome::Dropped;
+        }
+        if self.state == State::SynReceived && !self.ack_completes_passive_open(now, seg) {
+            return SegmentOutcome::Dropped;
+        }
+        if !self.process_ack(now, seg) {
+            return SegmentOutcome::Dropped;
+        }
+        if self.state == State::Closed {
+            return SegmentOutcome::Accepted;
+        }
+        self.arm_keepalive(now);
+        self.process_text_and_fin(now, seg);
+        SegmentOutcome::Accepted
+    }
+
+    /// A new SYN in TIME-WAIT above the old sequence space may reopen (RFC 9293 §3.10.7.4 note, RFC 6191).
+    fn syn_in_time_wait(&mut self, seg: &Segment) -> Option<SegmentOutcome> {
+        let ts_newer = match (self.neg.timestamps, seg.options.timestamps) {
+            (true, Some((val, _))) => (val.wrapping_sub(self.ts_recent) as i32) > 0,
+            _ => seg.seq > self.rcv_nxt,
+        };
+        ts_newer.then_some(SegmentOutcome::ReopenFromTimeWait)
+    }
+
+    /// PAWS: a timestamp older than TS.Recent marks an old duplicate (RFC 7323 §5.3).
+    fn paws_rejects(&self, now: Instant, seg: &Segment) -> bool {
+        if !self.neg.timestamps || seg.flags.rst() {
+            return false;
+        }
+        let Some((val, _)) = seg.options.timestamps else {
+            return false;
+        };
+        let older = (val.wrapping_sub(self.ts_recent) as i32) < 0;
+        older && now.saturating_duration_since(self.ts_recent_at) < PAWS_IDLE_LIMIT
+    }
+
+    /// The receive window used for acceptability: never less than what we advertised.
+    pub(super) fn acceptance_window(&self) -> u32 {
+        let advertised = if self.rcv_adv > self.rcv_nxt {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        };
+        let room = u32::try_from(self.recvbuf.window()).unwrap_or(u32::MAX);
+        advertised.max(room.min(0xffff << self.neg.rcv_shift))
+    }
+
+    /// The four-case acceptability test (RFC 9293 §3.10.7.4, first step).
+    fn segment_is_acceptable(&self, seg: &Segment) -> bool {
+        let len = seg.seq_len();
+        let wnd = self.acceptance_window();
+        let seq = seg.seq;
+        match (len, wnd) {
+            (0, 0) => seq == self.rcv_nxt,
+            (0, _) => seq.in_window(self.rcv_nxt, wnd),
+            (_, 0) => false,
+            (_, _) => {
+                let last = seq + (len - 1);
+                seq.in_window(self.rcv_nxt, wnd) || last.in_window(self.rcv_nxt, wnd)
+            }
+        }
+    }
+
+    /// Unacceptable: ACK it unless it is a RST (RFC 9293 §3.10.7.4; RFC 5961 §3.2 drops the RST).
+    fn drop_unacceptable(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
+        if seg.flags.rst() {
+            return SegmentOutcome::Dropped;
+        }
+        if self.state == State::SynReceived && seg.flags.syn() && seg.seq == self.irs {
+            // The peer lost our SYN-ACK and retransmitted its SYN: send it again.
+            self.snd_nxt = self.iss;
+            return SegmentOutcome::Dropped;
+        }
+        if self.state == State::TimeWait && seg.flags.fin() {
+            // A retransmitted FIN in TIME-WAIT: ACK it and restart 2×MSL (RFC 9293 §3.10.7.4).
+            self.timers.close = now + self.opts.time_wait;
+        }
+        self.ack_now = true;
+        SegmentOutcome::Dropped
+    }
+
+    /// Keep TS.Recent from segments covering Last.ACK.sent (RFC 7323 §4.3).
+    fn update_ts_recent(&mut self, now: Instant, seg: &Segment) {
+        if !self.neg.timestamps {
+            return;
+        }
+        let Some((val, _)) = seg.options.timestamps else {
+            return;
+        };
+        if seg.seq <= self.last_ack_sent && (val.wrapping_sub(self.ts_recent) as i32) >= 0 {
+            self.ts_recent = val;
+            self.ts_recent_at = now;
+        }
+    }
+
+    /// In-window RST: exact match resets, otherwise a challenge ACK (RFC 5961 §3.2).
+    fn rst_in_window(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
+        if seg.seq != self.rcv_nxt {
+            self.send_challenge_ack(now);
+            return SegmentOutcome::Dropped;
+        }
+        match self.state {
+            // RFC 1337: ignore RST in TIME-WAIT (TIME-WAIT assassination).
+            State::TimeWait => return SegmentOutcome::Dropped,
+            State::SynReceived if !self.passive => self.enter_closed(CloseReason::Refused),
+            _ => self.enter_closed(CloseReason::Reset),
+        }
+        SegmentOutcome::Accepted
+    }
+
+    /// SYN in a synchronized state: challenge ACK, never reset (RFC 5961 §4.2).
+    fn syn_in_window(&mut self, now: Instant, _seg: &Segment) -> SegmentOutcome {
+        self.send_challenge_ack(now);
+        SegmentOutcome::Dropped
+    }
+
+    /// SYN-RECEIVED: an ACK of our SYN establishes, any other ACK gets a RST (RFC 9293 §3.10.7.4, fifth step).
+    fn ack_completes_passive_open(&mut self, now: Instant, seg: &Segment) -> bool {
+        if !(seg.ack > self.snd_una && seg.ack <= self.snd_max) {
+            self.reset_unacceptable_ack(seg);
+            return false;
+        }
+        self.state = State::Established;
+        self.snd_wnd = u32::from(seg.window) << self.neg.snd_shift;
+        self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = seg.ack;
+        self.raise(EV_CONNECTED);
+        self.after_handshake(now);
+        true
+    }
+
+    /// ACK processing with RFC 5961 §5.2 range validation; false = drop the segment.
+    fn process_ack(&mut self, now: Instant, seg: &Segment) -> bool {
+        let ack = seg.ack;
+        if ack > self.snd_max {
+            // Acks something not yet sent (RFC 9293 §3.10.7.4, RFC 5961 §5.2).
+            self.send_challenge_ack(now);
+            return false;
+        }
+        let oldest_valid = self.snd_una - self.max_snd_wnd.min(0x7fff_ffff);
+        if ack < oldest_valid {
+            // Too old to be a valid ACK: likely blind injection (RFC 5961 §5.2).
+            self.send_challenge_ack(now);
+            return false;
+        }
+        let window_before = self.snd_wnd;
+        self.update_send_window(seg);
+        if ack > self.snd_una {
+            self.on_new_ack(now, seg);
+        } else if self.is_duplicate_ack(seg, window_before) {
+            self.on_duplicate_ack(now, seg);
+        } else if self.neg.sack && seg.options.sack_block_count > 0 {
+            self.on_sack_only(now, seg);
+        }
+        self.ack_state_transitions(now)
+    }
+
+    /// Send window update when the segment is newer (RFC 9293 §3.10.7.4: SND.WL1/SND.WL2 rule).
+    fn update_send_window(&mut self, seg: &Segment) {
+        let newer = self.snd_wl1 < seg.seq || (self.snd_wl1 == seg.seq && self.snd_wl2 <= seg.ack);
+        if !newer {
+            return;
+        }
+        let wnd = u32::from(seg.window) << self.neg.snd_shift;
+        let was_zero = self.snd_wnd == 0;
+        self.snd_wnd = wnd;
+        self.max_snd_wnd = self.max_snd_wnd.max(wnd);
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = seg.ack;
+        if wnd > 0 && was_zero {
+            // Window opened: stop probing (RFC 9293 §3.8.6.1).
+            self.timers.persist = Instant::MAX;
+            self.persist_backoff = 0;
+            self.probe_pending = false;
+        }
+    }
+
+    /// RFC 5681 §2 duplicate ACK: no data, no SYN/FIN, same ACK and window, data outstanding.
+    fn is_duplicate_ack(&self, seg: &Segment, window_before: u32) -> bool {
+        seg.ack == self.snd_una
+            && seg.payload.is_empty()
+            && !seg.flags.syn()
+            && !seg.flags.fin()
+            && self.snd_max != self.snd_una
+            && (u32::from(seg.window) << self.neg.snd_shift) == window_before
+    }
+
+    /// New data acknowledged: advance SND.UNA, free buffer, sample RTT, grow cwnd (RFC 9293 §3.10.7.4, RFC 6298 §5.3).
+    fn on_new_ack(&mut self, now: Instant, seg: &Segment) {
+        let acked = seg.ack - self.snd_una;
+        let old_off = self.snd_una_off;
+        self.sample_rtt_on_ack(now, seg);
+        self.snd_una = seg.ack;
+        self.snd_una_off = self.snd_una_off.wrapping_add(u64::from(acked));
+        if self.snd_nxt < self.snd_una {
+            self.snd_nxt = self.snd_una;
+        }
+        let end = self.sendbuf.end_offset();
+        let data_acked = self
+            .snd_una_off
+            .min(end)
+            .saturating_sub(old_off.min(end).max(self.sendbuf.start_offset()));
+        self.sendbuf.release_to(self.snd_una_off.min(end));
+        self.stats.bytes_acked += data_acked;
+        self.retries = 0;
+        self.probes = 0;
+        self.unacked_since = now;
+        let data_acked32 = u32::try_from(data_acked).unwrap_or(u32::MAX);
+        self.recovery_on_new_ack(now, seg, data_acked32);
+        if self.snd_una == self.snd_max {
+            self.timers.rexmit = Instant::MAX;
+        } else {
+            self.timers.rexmit = now + self.rtt.rto();
+        }
+        if self.sendbuf.is_empty() {
+            self.sendbuf.release_if_empty();
+        }
+        self.raise_writable_if_room();
+    }
+
+    /// RTT sample from TSecr (RFC 7323 §4.1) or from the timed segment (RFC 6298 §3, Karn).
+    fn sample_rtt_on_ack(&mut self, now: Instant, seg: &Segment) {
+        if self.neg.timestamps {
+            if let Some((_, ecr)) = seg.options.timestamps {
+                if ecr != 0 {
+                    let ms = self.ts_val(now).wrapping_sub(ecr);
+                    if ms < 0x7fff_ffff {
+                        self.rtt
+                            .on_sample(Duration::from_millis(u64::from(ms.max(1))));
+                        self.rtt_probe = None;
+                        return;
+                    }
+                }
+            }
+        }
+        if let Some((seq, sent)) = self.rtt_probe {
+            if seg.ack >= seq {
+                let rtt = now.saturating_duration_since(sent);
+                self.rtt.on_sample(rtt.max(Duration::from_micros(1)));
+                self.rtt_probe = None;
+            }
+        }
+    }
+
+    /// State changes once our FIN is acknowledged (RFC 9293 §3.10.7.4, fifth step).
+    fn ack_state_transitions(&mut self, now: Instant) -> bool {
+        let fin_acked = self.fin_queued && self.snd_una == self.fin_seq() + 1;
+        if !fin_acked {
+            return true;
+        }
+        match self.state {
+            State::FinWait1 => {
+                self.state = State::FinWait2;
+                self.timers.rexmit = Instant::MAX;
+                if self.app_closed {
+                    self.timers.close = now + self.opts.fin_wait2_timeout;
+                }
+            }
+            State::Closing => self.enter_time_wait(now),
+            State::LastAck => {
+                self.enter_closed(CloseReason::Orderly);
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// Sixth to eighth steps: segment text, then FIN (RFC 9293 §3.10.7.4).
+    pub(super) fn process_text_and_fin(&mut self, now: Instant, seg: &Segment) {
+        if !seg.payload.is_empty() {
+            if self.state.can_receive_data() {
+                if self.app_closed {
+                    self.reset_data_after_close();
+                    return;
+                }
+                self.receive_data(now, seg);
+            } else {
+                // Data after the peer's FIN: nothing to do with it but ACK.
+                self.ack_now = true;
+            }
+        }
+        if seg.flags.fin() {
+            let data_len = u32::try_from(seg.payload.len()).unwrap_or(u32::MAX);
+            let fin_seq = seg.seq + data_len;
+            if fin_seq == self.rcv_nxt {
+                self.accept_fin(now);
+            } else if fin_seq > self.rcv_nxt {
+                self.peer_fin_seq = Some(fin_seq);
+                self.ack_now = true;
+            } else {
+                self.ack_now = true;
+            }
+        }
+        if self.peer_fin_seq == Some(self.rcv_nxt) && self.state.can_receive_data() {
+            self.accept_fin(now);
+        }
+    }
+
+    /// Data for an application that closed: RST (RFC 2525 §2.17, RFC 9293 §3.10.4).
+    fn reset_data_after_close(&mut self) {
+        self.pending_rst = Some((self.snd_nxt, SeqNum(0), false));
+        self.enter_closed(CloseReason::Reset);
+    }
+
+    /// Store in-window text; ACK out-of-order and hole-filling data at once,
+    /// in-order data every second full segment or after the delay (RFC 9293 §3.10.7.4, RFC 5681 §4.2).
+    fn receive_data(&mut self, now: Instant, seg: &Segment) {
+        let mut payload = seg.payload;
+        let mut seq = seg.seq;
+        if seq < self.rcv_nxt {
+            let skip = (self.rcv_nxt - seq) as usize;
+            payload = payload.get(skip..).unwrap_or(&[]);
+            seq = self.rcv_nxt;
+        }
+        let wnd = self.acceptance_window() as usize;
+        let ahead = (seq - self.rcv_nxt) as usize;
+        let fits = wnd.saturating_sub(ahead);
+        let payload = payload.get(..payload.len().min(fits)).unwrap_or(&[]);
+        if payload.is_empty() {
+            self.ack_now = true;
+            return;
+        }
+        let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
+        self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
+        let had_hole = self.recvbuf.has_out_of_order();
+        let offset = self.recvbuf.next_offset() + ahead as u64;
+        let advanced = self.recvbuf.write(offset, payload);
+        let in_order = ahead == 0;
+        if advanced > 0 {
+            self.rcv_nxt += advanced as u32;
+            self.stats.bytes_received += advanced as u64;
+            self.raise_readable();
+        }
+        if !in_order || had_hole || advanced == 0 {
+            self.ack_now = true;
+            return;
+        }
+        self.schedule_delayed_ack(now, advanced);
+    }
+
+    /// Delayed ACK: at least every second full-sized segment, else after the delay (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2).
+    fn schedule_delayed_ack(&mut self, now: Instant, bytes: usize) {
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        self.unacked_rcv_bytes = self.unacked_rcv_bytes.saturating_add(bytes);
+        if self.unacked_rcv_bytes >= 2 * u32::from(self.rcv_mss)
+            || self.opts.delayed_ack == Duration::ZERO
+        {
+            self.ack_now = true;
+        } else if self.timers.delack == Instant::MAX {
+            self.timers.delack = now + self.opts.delayed_ack;
+        }
+    }
+
+    /// The peer's FIN, in sequence: advance RCV.NXT, ACK, change state (RFC 9293 §3.10.7.4, eighth step).
+    fn accept_fin(&mut self, now: Instant) {
+        self.peer_fin_seq = None;
+        self.rcv_nxt += 1;
+        self.ack_now = true;
+        self.raise(EV_PEER_CLOSED);
+        self.raise_readable();
+        match self.state {
+            State::SynReceived | State::Established => self.state = State::CloseWait,
+            State::FinWait1 => {
+                let fin_acked = self.snd_una == self.fin_seq() + 1;
+                if fin_acked {
+                    self.enter_time_wait(now);
+                } else {
+                    self.state = State::Closing;
+                }
+            }
+            State::FinWait2 => self.enter_time_wait(now),
+            State::TimeWait => self.timers.close = now + self.opts.time_wait,
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! Segment emission: SYN, data with Nagle and SWS avoidance, FIN, ACKs,
+//! probes and RSTs (RFC 9293 §3.8.6, §3.10; RFC 896; RFC 7323; RFC 2018).
+
+use crate::tcp::cc::CongestionControl;
+use crate::tcp::connection::Connection;
+use crate::tcp::options;
+use crate::tcp::segment::OutSegment;
+use crate::tcp::state::State;
+use crate::tcp::SeqNum;
+use crate::time::{Duration, Instant};
+use crate::wire::tcp::{TcpFlags, TcpOptions};
+
+/// What `poll_transmit` decided to send (payload is taken from the send ring last).
+struct Plan {
+    seq: SeqNum,
+    flags: TcpFlags,
+    data_off: u64,
+    len: usize,
+    syn_options: Option<TcpOptions>,
+}
+
+impl Connection {
+    /// The next segment to send, if any (RFC 9293 §3.10, output side).
+    pub fn poll_transmit(&mut self, now: Instant, max_payload: usize) -> Option<OutSegment<'_>> {
+        if let Some(rst) = self.take_pending_rst() {
+            return Some(rst);
+        }
+        let plan = match self.state {
+            State::Closed | State::Listen => None,
+            State::SynSent => self.plan_syn(now, false),
+            State::SynReceived => self.plan_syn(now, true).or_else(|| self.plan_pure_ack()),
+            _ => self.plan_synchronized(now, max_payload),
+        }?;
+        Some(self.build(now, plan))
+    }
+
+    /// Queued RST: <SEQ=x><CTL=RST> or <SEQ=x><ACK=y><CTL=RST,ACK> (RFC 9293 §3.10.7.1).
+    fn take_pending_rst(&mut self) -> Option<OutSegment<'static>> {
+        let (seq, ack, with_ack) = self.pending_rst.take()?;
+        self.stats.segs_sent += 1;
+        let flags = if with_ack {
+            TcpFlags::RST | TcpFlags::ACK
+        } else {
+            TcpFlags::RST
+        };
+        Some(OutSegment {
+            seq,
+            ack: if with_ack { ack } else { SeqNum(0) },
+            flags,
+            window: 0,
+            options: TcpOptions::default(),
+            payload: (&[], &[]),
+        })
+    }
+
+    /// SYN (or SYN-ACK) when it has not been sent or must be resent (RFC 9293 §3.10.1, §3.10.7.2).
+    fn plan_syn(&mut self, now: Instant, with_ack: bool) -> Option<Plan> {
+        if self.snd_nxt != self.iss {
+            return None;
+        }
+        let retransmission = self.snd_max != self.iss;
+        if retransmission {
+            self.stats.segs_retransmitted += 1;
+        } else {
+            self.rtt_probe = Some((self.iss + 1, now));
+        }
+        self.snd_nxt = self.iss + 1;
+        self.snd_max = self.snd_nxt;
+        if self.timers.rexmit == Instant::MAX {
+            self.timers.rexmit = now + self.rtt.rto();
+        }
+        let ts_val = self.ts_val(now);
+        let opts = if with_ack {
+            options::syn_ack_options(self.offer.mss, &self.neg, Some((ts_val, self.ts_recent)))
+        } else {
+            options::syn_options(&self.offer, ts_val)
+        };
+        let flags = if with_ack {
+            TcpFlags::SYN | TcpFlags::ACK
+        } else {
+            TcpFlags::SYN
+        };
+        Some(Plan {
+            seq: self.iss,
+            flags,
+            data_off: 0,
+            len: 0,
+            syn_options: Some(opts),
+        })
+    }
+
+    /// A bare ACK if one is owed.
+    fn plan_pure_ack(&mut self) -> Option<Plan> {
+        if !self.ack_now {
+            return None;
+        }
+        Some(Plan {
+            seq: self.snd_nxt,
+            flags: TcpFlags::ACK,
+            data_off: 0,
+            len: 0,
+            syn_options: None,
+        })
+    }
+
+    /// Synchronized states: retransmission, new data, FIN, probe, or ACK.
+    fn plan_synchronized(&mut self, now: Instant, max_payload: usize) -> Option<Plan> {
+        let limit = usize::from(self.eff_mss).min(max_payload).max(1);
+        if let Some(plan) = self.plan_retransmission(now, limit) {
+            return Some(plan);
+        }
+        if let Some(plan) = self.plan_new_data(now, limit) {
+            return Some(plan);
+        }
+        if self.probe_pending {
+            self.probe_pending = false;
+            return Some(self.plan_window_probe());
+        }
+        self.plan_pure_ack()
+    }
+
+    /// A retransmission asked for by fast retransmit or a partial ACK (RFC 5681 §3.2, RFC 6582).
+    fn plan_retransmission(&mut self, now: Instant, limit: usize) -> Option<Plan> {
+        let seq = self.rexmit_seq.take()?;
+        if seq < self.snd_una || seq >= self.snd_max {
+            return None;
+        }
+        let off = self.seq_to_send_off(seq);
+        let data_left = self.sendbuf.end_offset().saturating_sub(off);
+        let len = (data_left as usize)
+            .min(limit)
+            .min((self.snd_max - seq) as usize);
+        let fin =
+            self.fin_queued && seq + len as u32 == self.fin_seq() && self.snd_max > self.fin_seq();
+        if len == 0 && !fin {
+            return None;
+        }
+        self.stats.segs_retransmitted += 1;
+        let mut flags = TcpFlags::ACK;
+        if fin {
+            flags |= TcpFlags::FIN;
+        }
+        if len > 0 {
+            flags |= TcpFlags::PSH;
+        }
+        if self.timers.rexmit == Instant::MAX {
+            self.timers.rexmit = now + self.rtt.rto();
+        }
+        Some(Plan {
+            seq,
+            flags,
+            data_off: off,
+            len,
+            syn_options: None,
+        })
+    }
+
+    /// New (or go-back-N) data and FIN within min(cwnd, rwnd), with Nagle and
+    /// sender SWS avoidance (RFC 9293 §3.8.6.2.1, RFC 896, RFC 5681 §3.1).
+    fn plan_new_data(&mut self, now: Instant, limit: usize) -> Option<Plan> {
+        let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);
+        if unsent == 0 && !self.fin_pending_at_nxt(0) {
+            return None;
+        }
+        let in_flight = self.snd_nxt - self.snd_una;
+        if in_flight == 0 {
+            self.restart_after_idle(now);
+        }
+        let (len, fin) = self.sendable(limit, unsent);
+        if len == 0 && !fin {
+            self.arm_persist_if_stalled(now, unsent, in_flight);
+            return None;
+        }
+        self.force_send = false;
+        let seq = self.snd_nxt;
+        let retransmission = seq < self.snd_max;
+        let mut flags = TcpFlags::ACK;
+        if len > 0 && len == unsent {
+            flags |= TcpFlags::PSH;
+        }
+        if fin {
+            flags |= TcpFlags::FIN;
+        }
+        let seq_len = len as u32 + u32::from(fin);
+        self.snd_nxt = seq + seq_len;
+        if retransmission {
+            self.stats.segs_retransmitted += 1;
+        } else if self.rtt_probe.is_none() && !self.neg.timestamps {
+            self.rtt_probe = Some((self.snd_nxt, now));
+        }
+        if self.snd_nxt > self.snd_max {
+            self.snd_max = self.snd_nxt;
+        }
+        if in_flight == 0 {
+            self.unacked_since = now;
+        }
+        if self.timers.rexmit == Instant::MAX {
+            self.timers.rexmit = now + self.rtt.rto();
+        }
+        self.timers.persist = Instant::MAX;
+        Some(Plan {
+            seq,
+            flags,
+            data_off: self.seq_to_send_off(seq),
+            len,
+            syn_options: None,
+        })
+    }
+
+    /// How much data (and whether the FIN) may go now: min(cwnd, rwnd), sender
+    /// SWS avoidance (RFC 9293 §3.8.6.2.1) and Nagle (RFC 896, RFC 9293 §3.7.4).
+    fn sendable(&self, limit: usize, unsent: usize) -> (usize, bool) {
+        let fin_pending = self.fin_pending_at_nxt(unsent);
+        let in_flight = self.snd_nxt - self.snd_una;
+        let cwnd = self
+            .cc
+            .cwnd()
+            .saturating_add(self.limited_transmit_allowance());
+        let usable = self.snd_wnd.min(cwnd).saturating_sub(in_flight) as usize;
+        let mut len = unsent.min(usable).min(limit);
+        if !self.force_send && len < limit {
+            if len < unsent {
+                len = self.sws_sender_len(len);
+            } else if self.nagle_holds(in_flight, fin_pending) {
+                len = 0;
+            }
+        }
+        (len, fin_pending && len == unsent)
+    }
+
+    /// Nagle: no new small segment while data is unacknowledged (RFC 896).
+    fn nagle_holds(&self, in_flight: u32, fin_pending: bool) -> bool {
+        in_flight > 0 && !self.opts.nodelay && !fin_pending
+    }
+
+    /// FIN goes out once all data before it is sent (RFC 9293 §3.10.4).
+    fn fin_pending_at_nxt(&self, unsent: usize) -> bool {
+        self.fin_queued && self.state.fin_queued() && {
+            let fin = self.fin_seq();
+            self.snd_nxt + unsent as u32 == fin && self.snd_nxt <= fin
+        }
+    }
+
+    /// Sender SWS avoidance when the window cuts a segment short: send only
+    /// at least half the largest window the peer offered (RFC 9293 §3.8.6.2.1).
+    fn sws_sender_len(&self, len: usize) -> usize {
+        let half_max_wnd = (self.max_snd_wnd / 2) as usize;
+        if len > 0 && len >= half_max_wnd {
+            len
+        } else {
+            0
+        }
+    }
+
+    /// Nothing can go out but data waits: probe the window later (RFC 9293 §3.8.6.1).
+    fn arm_persist_if_stalled(&mut self, now: Instant, unsent: usize, in_flight: u32) {
+        if unsent == 0 || in_flight != 0 || self.timers.persist != Instant::MAX {
+            return;
+        }
+        let shift = self.persist_backoff.min(16);
+        let base = self.rtt.rto();
+        let interval = base
+            .saturating_mul(1u64 << shift)
+            .min(Duration::from_secs(60).max(base));
+        self.timers.persist = now + interval;
+        if self.probes == 0 {
+            self.unacked_since = now;
+        }
+    }
+
+    /// Restart after idle: cwnd back to the initial window when idle longer than an RTO (RFC 5681 §4.1).
+    fn restart_after_idle(&mut self, now: Instant) {
+        let rto = self.rtt.rto();
+        if now.saturating_duration_since(self.last_send) > rto && self.stats.segs_sent > 0 {
+            self.cc.on_idle_restart(now, rto);
+        }
+    }
+
+    /// Window or keep-alive probe: <SEQ=SND.UNA-1><ACK> with no data, which
+    /// makes the peer answer with its current window (Linux practice; RFC 9293 §3.8.4, §3.8.6.1).
+    fn plan_window_probe(&mut self) -> Plan {
+        Plan {
+            seq: self.snd_una - 1,
+            flags: TcpFlags::ACK,
+            data_off: 0,
+            len: 0,
+            syn_options: None,
+        }
+    }
+
+    /// The window to advertise, with receiver SWS avoidance (RFC 9293 §3.8.6.2.2).
+    fn window_to_advertise(&mut self) -> u32 {
+        let room = u32::try_from(self.recvbuf.window()).unwrap_or(u32::MAX);
+        let max = 0xffffu32 << self.neg.rcv_shift;
+        let room = room.min(max);
+        let current = if self.rcv_adv > self.rcv_nxt {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        };
+        let threshold = self.receiver_sws_threshold();
+        if room >= current.saturating_add(threshold) || room >= max {
+            room
+        } else {
+            current
+        }
+    }
+
+    /// min(buffer/2, MSS): the smallest worthwhile window increase (RFC 9293 §3.8.6.2.2).
+    fn receiver_sws_threshold(&self) -> u32 {
+        let half = u32::try_from(self.recvbuf.limit() / 2).unwrap_or(u32::MAX);
+        half.min(u32::from(self.rcv_mss)).max(1)
+    }
+
+    /// The application read enough that a window update is worth a segment (RFC 9293 §3.8.6.2.2).
+    pub(super) fn window_update_worth_sending(&self) -> bool {
+        let room = u32::try_from(self.recvbuf.window()).unwrap_or(u32::MAX);
+        let room = room.min(0xffffu32 << self.neg.rcv_shift);
+        let current = if self.rcv_adv > self.rcv_nxt {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        };
+        room >= current.saturating_add(self.receiver_sws_threshold()) && current <= room / 2
+    }
+
+    /// Fill in ACK, window, options; record what was sent.
+    fn build(&mut self, now: Instant, plan: Plan) -> OutSegment<'_> {
+        let syn = plan.flags.syn();
+        let has_ack = plan.flags.ack();
+        let window = if syn {
+            // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
+            u32::try_from(self.recvbuf.window())
+                .unwrap_or(u32::MAX)
+                .min(0xffff)
+        } else {
+            self.window_to_advertise()
+        };
+        let wire_window = if syn {
+            window as u16
+        } else {
+            u16::try_from(window >> self.neg.rcv_shift).unwrap_or(u16::MAX)
+        };
+        if has_ack {
+            let edge =
+                self.rcv_nxt + (u32::from(wire_window) << if syn { 0 } else { self.neg.rcv_shift });
+            if edge > self.rcv_adv || self.rcv_adv < self.rcv_nxt {
+                self.rcv_adv = edge;
+            }
+            self.last_ack_sent = self.rcv_nxt;
+            self.ack_now = false;
+            self.unacked_rcv_bytes = 0;
+            self.timers.delack = Instant::MAX;
+        }
+        let options = match plan.syn_options {
+            Some(o) => o,
+            None => self.data_options(now),
+        };
+        self.stats.segs_sent += 1;
+        self.stats.bytes_sent += plan.len as u64;
+        if plan.len > 0 || syn || plan.flags.fin() {
+            self.last_send = now;
+        }
+        let ack = if has_ack { self.rcv_nxt } else { SeqNum(0) };
+        let payload = if plan.len > 0 {
+            self.sendbuf.slices(plan.data_off, plan.len)
+        } else {
+            (&[][..], &[][..])
+        };
+        OutSegment {
+            seq: plan.seq,
+            ack,
+            flags: plan.flags,
+            window: wire_window,
+            options,
+            payload,
+        }
+    }
+
+    /// Timestamps on every segment (RFC 7323 §3.2), SACK blocks when data is out of order (RFC 2018 §4).
+    fn data_options(&self, now: Instant) -> TcpOptions {
+        let mut o = TcpOptions::default();
+        if self.neg.timestamps {
+            o.timestamps = Some((self.ts_val(now), self.ts_recent));
+        }
+        if self.neg.sack && self.recvbuf.has_out_of_order() {
+            let mut ranges = [(0u64, 0u64); 4];
+            let n = self.recvbuf.sack_ranges(&mut ranges);
+            // 40 option bytes: 3 blocks fit beside timestamps, 4 without (RFC 2018 §3).
+            let cap = if self.neg.timestamps { 3 } else { 4 };
+            let base = self.recvbuf.next_offset();
+            let mut count = 0usize;
+            for &(start, end) in ranges.iter().take(n.min(cap)) {
+                let left = self.rcv_nxt + start.wrapping_sub(base) as u32;
+                let right = self.rcv_nxt + end.wrapping_sub(base) as u32;
+                if let Some(slot) = o.sack_blocks.get_mut(count) {
+                    *slot = (left.0, right.0);
+                    count += 1;
+                }
+            }
+            o.sack_block_count = count as u8;
+        }
+        o
+    }
+
+    /// Something is ready for `poll_transmit` (used by the stack's ready list).
+    pub fn wants_transmit(&self) -> bool {
+        if self.pending_rst.is_some() {
+            return true;
+        }
+        match self.state {
+            State::Closed | State::Listen => false,
+            State::SynSent => self.snd_nxt == self.iss,
+            State::SynReceived => self.snd_nxt == self.iss || self.ack_now,
+            _ => {
+                if self.ack_now || self.rexmit_seq.is_some() || self.probe_pending {
+                    return true;
+                }
+                let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);
+                let (len, fin) = self.sendable(usize::from(self.eff_mss), unsent);
+                len > 0 || fin
+            }
+        }
+    }
+}
