@@ -1,0 +1,270 @@
+//! The Internet checksum (RFC 1071), pseudo-headers (RFC 9293 §3.1,
+//! RFC 8200 §8.1) and incremental update (RFC 1624).
+//!
+//! Sums are carried as `u32` values that are already folded to 16 bits, so
+//! callers can add a few of them (pseudo-header + header + payload) without
+//! overflow and pass the result as `initial` to the next call. Data is summed
+//! in native byte order, 4 bytes per step into a `u64` (which the compiler
+//! vectorises), and swapped once at the end (RFC 1071 §2(B): the sum is
+//! independent of byte order).
+//!
+//! Chaining: every piece but the last must have an even length, since an odd
+//! trailing byte is padded with a zero (RFC 1071 §4.1).
+
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+/// Bytes summed between folds of the `u64` accumulator; 4-byte words of at
+/// most `u32::MAX` each cannot overflow it within this many bytes.
+const BLOCK: usize = 1 << 20;
+
+/// Folds a 64-bit native-order accumulator to a 16-bit native-order sum.
+#[inline]
+fn fold64(mut acc: u64) -> u16 {
+    // RFC 1071 §2(C): end-around carries, repeated until none is left.
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc as u16
+}
+
+/// Sums whole 4-byte words of `data` (native order) into a `u64`; returns the
+/// accumulator and the unsummed tail (fewer than 4 bytes).
+#[inline]
+fn sum_words(data: &[u8]) -> (u64, &[u8]) {
+    let mut acc = 0u64;
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        if let [a, b, c, d] = *w {
+            acc += u64::from(u32::from_ne_bytes([a, b, c, d]));
+        }
+    }
+    (acc, words.remainder())
+}
+
+/// Adds a tail of fewer than 4 bytes (native order, zero padded at the end).
+#[inline]
+fn tail_native(tail: &[u8]) -> u64 {
+    let mut w = [0u8; 4];
+    for (d, s) in w.iter_mut().zip(tail) {
+        *d = *s;
+    }
+    u64::from(u32::from_ne_bytes(w))
+}
+
+/// Converts a folded native-order sum to the network-order value.
+#[inline]
+fn native_to_be(sum: u16) -> u16 {
+    // The native sum of big-endian data is the byte-swapped network sum on
+    // little-endian machines (RFC 1071 §2(B)).
+    u16::from_be(sum)
+}
+
+/// RFC 1071 §4.1: ones'-complement sum of `data` added to `initial`; the
+/// result is folded to 16 bits (not complemented).
+pub fn ones_complement_sum(data: &[u8], initial: u32) -> u32 {
+    let mut acc = 0u64;
+    for block in data.chunks(BLOCK) {
+        let (s, tail) = sum_words(block);
+        acc = u64::from(fold64(acc + s + tail_native(tail)));
+    }
+    let data_sum = native_to_be(fold64(acc));
+    u32::from(fold(u32::from(fold(initial)) + u32::from(data_sum)))
+}
+
+/// RFC 1071 §4.1: folds carries of a 32-bit sum into 16 bits (no complement).
+#[inline]
+pub fn fold(sum: u32) -> u16 {
+    let s = (sum & 0xffff) + (sum >> 16);
+    let s = (s & 0xffff) + (s >> 16);
+    s as u16
+}
+
+/// RFC 1071 §4.1: the checksum field value, the complement of the folded sum.
+#[inline]
+pub fn finish(sum: u32) -> u16 {
+    !fold(sum)
+}
+
+/// RFC 9293 §3.1: sum of the IPv4 pseudo-header (src, dst, zero, protocol, length).
+pub fn pseudo_header_v4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, len: u32) -> u32 {
+    let s = src.octets();
+    let d = dst.octets();
+    let acc = u32::from(u16::from_be_bytes([s[0], s[1]]))
+        + u32::from(u16::from_be_bytes([s[2], s[3]]))
+        + u32::from(u16::from_be_bytes([d[0], d[1]]))
+        + u32::from(u16::from_be_bytes([d[2], d[3]]))
+        + u32::from(proto)
+        + (len >> 16)
+        + (len & 0xffff);
+    u32::from(fold(acc))
+}
+
+/// RFC 8200 §8.1: sum of the IPv6 pseudo-header (src, dst, length, next header).
+pub fn pseudo_header_v6(src: &Ipv6Addr, dst: &Ipv6Addr, proto: u8, len: u32) -> u32 {
+    let mut acc = 0u32;
+    for seg in src.segments().iter().chain(dst.segments().iter()) {
+        acc += u32::from(*seg);
+    }
+    acc += (len >> 16) + (len & 0xffff) + u32::from(proto);
+    u32::from(fold(acc))
+}
+
+/// RFC 1071 §4.1 fused with a copy: copies `src` into the front of `dst` and
+/// returns the folded sum of the copied bytes added to `initial`. If `dst` is
+/// shorter than `src`, only `dst.len()` bytes are copied and summed.
+pub fn copy_with_checksum(dst: &mut [u8], src: &[u8], initial: u32) -> u32 {
+    let n = dst.len().min(src.len());
+    let (dst, src) = match (dst.get_mut(..n), src.get(..n)) {
+        (Some(d), Some(s)) => (d, s),
+        _ => return u32::from(fold(initial)),
+    };
+    let mut acc = 0u64;
+    for (db, sb) in dst.chunks_mut(BLOCK).zip(src.chunks(BLOCK)) {
+        let mut part = 0u64;
+        let mut dc = db.chunks_exact_mut(32);
+        let mut sc = sb.chunks_exact(32);
+        for (d, s) in (&mut dc).zip(&mut sc) {
+            d.copy_from_slice(s);
+            part += sum_words(s).0;
+        }
+        let (dr, sr) = (dc.into_remainder(), sc.remainder());
+        dr.copy_from_slice(sr);
+        let (s, tail) = sum_words(sr);
+        part += s + tail_native(tail);
+        acc = u64::from(fold64(acc + part));
+    }
+    let data_sum = native_to_be(fold64(acc));
+    u32::from(fold(u32::from(fold(initial)) + u32::from(data_sum)))
+}
+
+/// RFC 1624 §3 (eqn. 3): HC' = ~(~HC + ~m + m') after a 16-bit field changes
+/// from `old` to `new`.
+pub fn update_u16(old_checksum: u16, old: u16, new: u16) -> u16 {
+    let sum = u32::from(!old_checksum) + u32::from(!old) + u32::from(new);
+    !fold(sum)
+}
+
+/// The checksum field value of `data` alone (e.g. an IPv4 header).
+pub fn checksum(data: &[u8]) -> u16 {
+    finish(ones_complement_sum(data, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 1071 §4.1 reference: 16-bit big-endian words, one at a time.
+    fn naive(data: &[u8], initial: u32) -> u16 {
+        let mut acc = u64::from(initial);
+        let mut it = data.chunks(2);
+        for w in &mut it {
+            let hi = u64::from(w[0]) << 8;
+            let lo = w.get(1).map_or(0, |b| u64::from(*b));
+            acc += hi | lo;
+        }
+        while acc > 0xffff {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        acc as u16
+    }
+
+    fn bytes(n: usize, seed: u32) -> alloc::vec::Vec<u8> {
+        let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 §3: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2.
+        let d = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold(ones_complement_sum(&d, 0)), 0xddf2);
+        assert_eq!(finish(ones_complement_sum(&d, 0)), !0xddf2);
+    }
+
+    #[test]
+    fn matches_naive_for_all_lengths() {
+        for n in 0..300 {
+            let d = bytes(n, n as u32);
+            for init in [0u32, 1, 0xffff, 0x1_2345, u32::MAX] {
+                assert_eq!(
+                    fold(ones_complement_sum(&d, init)),
+                    naive(&d, init),
+                    "n={n}"
+                );
+            }
+        }
+        let big = bytes(70_000, 7);
+        assert_eq!(fold(ones_complement_sum(&big, 0)), naive(&big, 0));
+        let ones = alloc::vec![0xffu8; 5000];
+        assert_eq!(fold(ones_complement_sum(&ones, 0)), naive(&ones, 0));
+    }
+
+    #[test]
+    fn copy_with_checksum_copies_and_sums() {
+        for n in [0usize, 1, 2, 3, 31, 32, 33, 63, 64, 1460, 1461, 9000] {
+            let src = bytes(n, 99 + n as u32);
+            let mut dst = alloc::vec![0u8; n + 5];
+            let s = copy_with_checksum(&mut dst, &src, 0x1234);
+            assert_eq!(&dst[..n], &src[..]);
+            assert_eq!(&dst[n..], &[0u8; 5]);
+            assert_eq!(fold(s), naive(&src, 0x1234), "n={n}");
+        }
+        let src = bytes(10, 1);
+        let mut short = [0u8; 4];
+        let s = copy_with_checksum(&mut short, &src, 0);
+        assert_eq!(short, src[..4]);
+        assert_eq!(fold(s), naive(&src[..4], 0));
+    }
+
+    #[test]
+    fn chaining_even_pieces_equals_whole() {
+        let d = bytes(1000, 3);
+        let a = ones_complement_sum(&d[..400], 0);
+        let b = ones_complement_sum(&d[400..], a);
+        assert_eq!(fold(b), fold(ones_complement_sum(&d, 0)));
+    }
+
+    #[test]
+    fn incremental_update_matches_recompute() {
+        let mut d = bytes(40, 5);
+        let before = checksum(&d);
+        let old = u16::from_be_bytes([d[8], d[9]]);
+        for new in [0u16, 1, old.wrapping_add(1), 0xffff, 0x8000] {
+            d[8..10].copy_from_slice(&new.to_be_bytes());
+            let expect = checksum(&d);
+            let got = update_u16(before, old, new);
+            // RFC 1624 §3: both 0x0000 and 0xffff encode zero sums.
+            assert!(got == expect || (got ^ expect == 0xffff && (got == 0 || expect == 0)));
+        }
+    }
+
+    #[test]
+    fn pseudo_headers_match_byte_layout() {
+        let s = Ipv4Addr::new(192, 168, 1, 2);
+        let d = Ipv4Addr::new(10, 0, 0, 1);
+        let mut ph = [0u8; 12];
+        ph[..4].copy_from_slice(&s.octets());
+        ph[4..8].copy_from_slice(&d.octets());
+        ph[9] = 6;
+        ph[10..].copy_from_slice(&1234u16.to_be_bytes());
+        assert_eq!(fold(pseudo_header_v4(s, d, 6, 1234)), naive(&ph, 0));
+
+        let s6: Ipv6Addr = "2001:db8::1".parse().expect("addr");
+        let d6: Ipv6Addr = "fe80::ffff:1".parse().expect("addr");
+        let mut ph6 = [0u8; 40];
+        ph6[..16].copy_from_slice(&s6.octets());
+        ph6[16..32].copy_from_slice(&d6.octets());
+        ph6[32..36].copy_from_slice(&70_000u32.to_be_bytes());
+        ph6[39] = 58;
+        assert_eq!(fold(pseudo_header_v6(&s6, &d6, 58, 70_000)), naive(&ph6, 0));
+    }
+}
