@@ -483,6 +483,35 @@ fn icmpv6_messages_round_trip() {
 }
 
 #[test]
+fn icmpv6_quoted_packet_cut_short() {
+    // A quoted IPv6 TCP packet: destination options, then the first 12 bytes
+    // of the TCP header; its payload length claims far more.
+    let mut q = [0u8; 40 + 8 + 12];
+    q[0] = 0x60;
+    q[4..6].copy_from_slice(&1400u16.to_be_bytes());
+    q[6] = 60;
+    q[23] = 1;
+    q[39] = 2;
+    q[40] = 6;
+    q[48..50].copy_from_slice(&443u16.to_be_bytes());
+    q[52..56].copy_from_slice(&0xdead_beefu32.to_be_bytes());
+    let r = icmpv6::parse_quoted(&q).expect("quoted");
+    assert_eq!(r.protocol, IpProtocol::Tcp);
+    assert_eq!(r.transport.len(), 12);
+    assert_eq!(
+        TcpPacket::new_unchecked(r.transport).seq_number(),
+        0xdead_beef
+    );
+    assert_eq!(TcpPacket::new_unchecked(r.transport).src_port(), 443);
+    // The extension header itself cut: Truncated.
+    assert_eq!(icmpv6::parse_quoted(&q[..44]), Err(WireError::Truncated));
+    assert_eq!(icmpv6::parse_quoted(&q[..39]), Err(WireError::Truncated));
+    let mut bad = q;
+    bad[0] = 0x40;
+    assert_eq!(icmpv6::parse_quoted(&bad), Err(WireError::BadVersion));
+}
+
+#[test]
 fn ipv6_routing_header_walked() {
     let mut b = [0u8; 40 + 24 + 8];
     b[0] = 0x60;

@@ -205,12 +205,29 @@ impl Connection {
             self.snd_nxt = self.iss;
             return SegmentOutcome::Dropped;
         }
+        if self.neg.sack && !seg.payload.is_empty() {
+            self.note_old_duplicate(seg);
+        }
         if self.state == State::TimeWait && seg.flags.fin() {
             // A retransmitted FIN in TIME-WAIT: ACK it and restart 2×MSL (RFC 9293 §3.10.7.4).
             self.timers.close = now + self.opts.time_wait;
         }
         self.ack_now = true;
         SegmentOutcome::Dropped
+    }
+
+    /// Data entirely below RCV.NXT is a duplicate: report it as a D-SACK (RFC 2883 §4).
+    fn note_old_duplicate(&mut self, seg: &Segment) {
+        let len = u32::try_from(seg.payload.len()).unwrap_or(u32::MAX);
+        let end = seg.seq + len;
+        if end > self.rcv_nxt || self.rcv_nxt - seg.seq > 0x4000_0000 {
+            return;
+        }
+        let base = self.recvbuf.next_offset();
+        let back = u64::from(self.rcv_nxt - seg.seq);
+        if let Some(start) = base.checked_sub(back) {
+            self.pending_dsack = Some((start, start + u64::from(len)));
+        }
     }
 
     /// Keep TS.Recent from segments covering Last.ACK.sent (RFC 7323 §4.3).

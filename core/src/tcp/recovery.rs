@@ -182,8 +182,8 @@ impl Connection {
             }
             let srtt = self.rtt.srtt();
             self.cc.on_ack(now, data_acked, srtt);
-        } else if (duplicate || newly_sacked > 0) && self.snd_max != self.snd_una {
-            // An ACK bringing new SACK information counts as a duplicate (RFC 6675 §5).
+        } else if duplicate && newly_sacked > 0 {
+            // Only a duplicate ACK bringing new SACK information counts (RFC 6675 §5).
             self.dupacks = self.dupacks.saturating_add(1);
         }
         let lost = self.scoreboard.range_count() > 0

@@ -3,6 +3,7 @@
 use core::net::Ipv6Addr;
 
 use super::ip::IpProtocol;
+use super::ipv6::{self, Ipv6FragmentHeader, Ipv6Packet};
 use super::{byte, checksum, read_u16, read_u32, set_byte, write_u16, write_u32, WireError};
 
 /// Length of the ICMPv6 header (type, code, checksum, 4 bytes of rest).
@@ -122,6 +123,43 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
     pub fn set_rest(&mut self, v: u32) {
         write_u32(self.bm(), 4, v);
     }
+}
+
+/// The invoking packet quoted in an ICMPv6 error (RFC 4443 §2.4(c): as
+/// much as fits in the minimum MTU), walked to its upper-layer header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuotedIpv6<'a> {
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    /// Upper-layer protocol after the extension headers.
+    pub protocol: IpProtocol,
+    /// The fragment header of the quoted packet, if any.
+    pub fragment: Option<Ipv6FragmentHeader>,
+    /// Quoted bytes of the upper-layer header (and payload).
+    pub transport: &'a [u8],
+}
+
+/// RFC 4443 §2.4(c): decodes the quoted invoking packet; the quote may be cut
+/// short, so only the fixed header and the extension headers must be whole.
+pub fn parse_quoted(data: &[u8]) -> Result<QuotedIpv6<'_>, WireError> {
+    if data.len() < ipv6::HEADER_LEN {
+        return Err(WireError::Truncated);
+    }
+    let p = Ipv6Packet::new_unchecked(data);
+    if p.version() != 6 {
+        return Err(WireError::BadVersion);
+    }
+    let end = (ipv6::HEADER_LEN + usize::from(p.payload_len())).min(data.len());
+    let quoted = data.get(..end).unwrap_or(data);
+    let payload = quoted.get(ipv6::HEADER_LEN..).unwrap_or(&[]);
+    let walk = ipv6::walk_extensions_in(p.next_header(), payload)?;
+    Ok(QuotedIpv6 {
+        src: p.src_addr(),
+        dst: p.dst_addr(),
+        protocol: walk.upper,
+        fragment: walk.fragment,
+        transport: quoted.get(walk.offset..).unwrap_or(&[]),
+    })
 }
 
 /// A parsed ICMPv6 message.

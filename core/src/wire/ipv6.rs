@@ -131,48 +131,55 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     /// and destination-options headers to the upper-layer protocol; at most
     /// [`MAX_EXT_HEADERS`] headers.
     pub fn walk_extensions(&self) -> Result<Ipv6ExtWalk, WireError> {
-        let payload = self.payload();
-        let mut next = self.next_header();
-        let mut off = 0usize;
-        let mut fragment = None;
-        for i in 0..=MAX_EXT_HEADERS {
-            if !next.is_ipv6_extension() {
-                return Ok(Ipv6ExtWalk {
-                    upper: next,
-                    offset: HEADER_LEN + off,
-                    fragment,
-                });
-            }
-            if i == MAX_EXT_HEADERS {
-                break;
-            }
-            if next == IpProtocol::HopByHop && i != 0 {
-                return Err(WireError::BadOption);
-            }
-            let nh = IpProtocol::from(*payload.get(off).ok_or(WireError::Truncated)?);
-            let len = if next == IpProtocol::Ipv6Frag {
-                let field = read_u16(payload, off + 2).ok_or(WireError::Truncated)?;
-                let ident = read_u32(payload, off + 4).ok_or(WireError::Truncated)?;
-                fragment = Some(Ipv6FragmentHeader {
-                    next_header: nh,
-                    offset: field & 0xfff8,
-                    more_frags: field & 1 != 0,
-                    ident,
-                    header_offset: HEADER_LEN + off,
-                });
-                8
-            } else {
-                let ext = *payload.get(off + 1).ok_or(WireError::Truncated)?;
-                (usize::from(ext) + 1) * 8
-            };
-            if off + len > payload.len() {
-                return Err(WireError::Truncated);
-            }
-            off += len;
-            next = nh;
-        }
-        Err(WireError::Unsupported)
+        walk_extensions_in(self.next_header(), self.payload())
     }
+}
+
+/// RFC 8200 §4: the extension-header walk over `payload` (the bytes after
+/// the fixed header, possibly cut short as in an ICMPv6 error quote),
+/// starting from the fixed header's next-header value `first`. Offsets in
+/// the result count from the start of the IPv6 packet.
+pub fn walk_extensions_in(first: IpProtocol, payload: &[u8]) -> Result<Ipv6ExtWalk, WireError> {
+    let mut next = first;
+    let mut off = 0usize;
+    let mut fragment = None;
+    for i in 0..=MAX_EXT_HEADERS {
+        if !next.is_ipv6_extension() {
+            return Ok(Ipv6ExtWalk {
+                upper: next,
+                offset: HEADER_LEN + off,
+                fragment,
+            });
+        }
+        if i == MAX_EXT_HEADERS {
+            break;
+        }
+        if next == IpProtocol::HopByHop && i != 0 {
+            return Err(WireError::BadOption);
+        }
+        let nh = IpProtocol::from(*payload.get(off).ok_or(WireError::Truncated)?);
+        let len = if next == IpProtocol::Ipv6Frag {
+            let field = read_u16(payload, off + 2).ok_or(WireError::Truncated)?;
+            let ident = read_u32(payload, off + 4).ok_or(WireError::Truncated)?;
+            fragment = Some(Ipv6FragmentHeader {
+                next_header: nh,
+                offset: field & 0xfff8,
+                more_frags: field & 1 != 0,
+                ident,
+                header_offset: HEADER_LEN + off,
+            });
+            8
+        } else {
+            let ext = *payload.get(off + 1).ok_or(WireError::Truncated)?;
+            (usize::from(ext) + 1) * 8
+        };
+        if off + len > payload.len() {
+            return Err(WireError::Truncated);
+        }
+        off += len;
+        next = nh;
+    }
+    Err(WireError::Unsupported)
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
