@@ -762,3 +762,73 @@ fn server_connection_limit_drops_and_keeps_serving() {
         t.finish(&mut net);
     }
 }
+
+/// RFC 4987 §3.6: while cookies are in use, random ACKs guessing a cookie
+/// (spoofed sources and the attacker's own) create no connection and hold
+/// no memory; a transfer in progress finishes byte-exact.
+#[test]
+fn cookie_guessing_acks_open_nothing() {
+    let acks = env_usize("TCPKIT_FLOOD_SEGMENTS", 20_000);
+    let cb = Config {
+        syn_backlog: 1,
+        ..config(15)
+    };
+    let (mut net, l) = listening_net(cb);
+    let (c, s) = net.open(l, 80);
+    let mut t = Transfer::new(c, s, 200_000, 81);
+    t.step(&mut net);
+    // Fill the SYN queue so cookies are live.
+    for i in 0..4u16 {
+        let seg = tcp4("10.9.0.1", 1000 + i, B4, 80, 7, 0, 0x02, &[]);
+        net.b
+            .feed(net.now, &ipv4_packet("10.9.0.1", B4, 6, &seg, None))
+            .unwrap();
+    }
+    net.pump();
+    assert!(net.b.counters().syn_cookies_sent >= 1);
+    let before = *net.b.counters();
+    let mut rng = Rng(0x5eed_0003);
+    let mut held = 0isize;
+    for k in 0..acks {
+        let r = rng.next();
+        let src = if k % 2 == 0 {
+            Ipv4Addr::from(0x0a00_0001 | ((r as u32) & 0x00ff_fffe)).to_string()
+        } else {
+            A4.to_string()
+        };
+        let seg = tcp4(
+            &src,
+            (r >> 32) as u16 | 1024,
+            B4,
+            80,
+            (r >> 8) as u32,
+            rng.u32(),
+            0x10,
+            &[],
+        );
+        let m0 = live();
+        let _ = net.b.feed(net.now, &ipv4_packet(&src, B4, 6, &seg, None));
+        held += live() - m0;
+        net.pump();
+        if k % 2000 == 0 {
+            t.step(&mut net);
+            net.run(5);
+        }
+    }
+    let after = *net.b.counters();
+    println!(
+        "cookie guessing: {acks} ACKs, cookies failed {}, accepted {}, RSTs {}, heap held {held} B",
+        after.syn_cookies_failed - before.syn_cookies_failed,
+        after.syn_cookies_accepted - before.syn_cookies_accepted,
+        after.rst_sent - before.rst_sent
+    );
+    assert_eq!(
+        after.syn_cookies_accepted, before.syn_cookies_accepted,
+        "a guessed cookie opened a connection"
+    );
+    assert!(after.syn_cookies_failed - before.syn_cookies_failed >= acks as u64 / 2);
+    assert!(after.connections_opened == before.connections_opened);
+    assert!(held < 16 * 1024, "guessing ACKs held {held} B");
+    assert_eq!(net.b.accept(l), Err(Error::WouldBlock));
+    t.finish(&mut net);
+}
