@@ -832,3 +832,84 @@ fn cookie_guessing_acks_open_nothing() {
     assert_eq!(net.b.accept(l), Err(Error::WouldBlock));
     t.finish(&mut net);
 }
+
+// ----------------------------------------------------------------------
+// forged ICMP errors
+// ----------------------------------------------------------------------
+
+/// An ICMPv4 destination-unreachable from `router` to `to`, quoting a TCP
+/// segment `qsrc:qsport -> qdst:qdport` with sequence number `seq`.
+fn icmp_unreach(
+    router: &str,
+    to: &str,
+    code: u8,
+    mtu: u16,
+    quote: (&str, u16, &str, u16, u32),
+) -> Vec<u8> {
+    let (qs, qsp, qd, qdp, seq) = quote;
+    let tcp = tcp4(qs, qsp, qd, qdp, seq, 0, 0x10, &[0u8; 8]);
+    let inner = ipv4_packet(qs, qd, 6, &tcp, None);
+    let mut icmp = vec![3u8, code, 0, 0, 0, 0];
+    icmp.extend_from_slice(&mtu.to_be_bytes());
+    icmp.extend_from_slice(&inner[..48]);
+    let c = util::csum(&icmp, 0);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    ipv4_packet(router, to, 1, &icmp, None)
+}
+
+/// RFC 5927 §4.1 / RFC 1122 §4.2.3.9: forged ICMP errors (port and host
+/// unreachable, fragmentation needed with a tiny MTU) quoting the sender's
+/// 4-tuple with random sequence numbers neither abort nor shrink a transfer:
+/// errors whose quoted sequence number is outside the unacknowledged data
+/// are ignored, and soft errors never abort an established connection.
+#[test]
+fn forged_icmp_errors_neither_abort_nor_shrink() {
+    let n = env_usize("TCPKIT_FLOOD_SEGMENTS", 20_000) / 10;
+    let (mut net, l) = listening_net(config(16));
+    let (c, s) = net.open(l, 80);
+    let port = net.local_port(c);
+    let mss_before = net.a.info(c).unwrap().mss;
+    let mut t = Transfer::new(c, s, 1_000_000, 91);
+    let mut rng = Rng(0x5eed_0004);
+    let mut fed = 0;
+    for round in 0..50 {
+        t.step(&mut net);
+        net.run(2);
+        t.step(&mut net);
+        for k in 0..n / 50 {
+            let (code, mtu) = [(3u8, 0u16), (1, 0), (4, 296), (4, 68), (2, 0)][(round + k) % 5];
+            let seq = rng.u32();
+            let pkt = icmp_unreach("10.0.0.254", A4, code, mtu, (A4, port, B4, 80, seq));
+            let _ = net.a.feed(net.now, &pkt);
+            fed += 1;
+        }
+    }
+    let info = net.a.info(c).unwrap();
+    let cnt = *net.a.counters();
+    println!(
+        "forged ICMP: {fed} errors, ignored {}, delivered {}, pmtu updates {}, mss {} -> {}",
+        cnt.icmp_errors_ignored, cnt.icmp_errors_delivered, cnt.pmtu_updates, mss_before, info.mss
+    );
+    assert!(fed > 0);
+    assert!(cnt.icmp_errors_ignored > 0, "no forged error was ignored");
+    assert_eq!(info.mss, mss_before, "a forged frag-needed lowered the MSS");
+    t.finish(&mut net);
+    assert_eq!(net.a.state(c), Ok(tcpkit::stack::State::Established));
+}
+
+/// The genuine article: a frag-needed quoting data in flight lowers the MSS
+/// (so the forged-error test above can fail).
+#[test]
+fn genuine_frag_needed_lowers_the_mss() {
+    let (mut net, l) = listening_net(config(17));
+    let (c, _s) = net.open(l, 80);
+    let port = net.local_port(c);
+    net.a.send(c, &pattern(5000, 3)).unwrap();
+    let n = net.a.poll_transmit(net.now, &mut net.buf).unwrap();
+    assert!(n > 1000);
+    let seq = u32::from_be_bytes([net.buf[24], net.buf[25], net.buf[26], net.buf[27]]);
+    let pkt = icmp_unreach("10.0.0.254", A4, 4, 1280, (A4, port, B4, 80, seq));
+    net.a.feed(net.now, &pkt).unwrap();
+    assert!(net.a.counters().icmp_errors_delivered >= 1);
+    assert!(net.a.info(c).unwrap().mss <= 1240, "{:?}", net.a.info(c));
+}
