@@ -375,3 +375,56 @@ fn poll_transmit_keeps_a_packet_that_does_not_fit() {
     p.settle();
     assert!(p.b.counters().connections_active == 1);
 }
+
+#[test]
+fn events_are_edge_triggered_and_at_most_one_per_kind() {
+    let mut p = Pair::new();
+    let (c, s, _) = connect_pair(&mut p, B4, 80);
+    p.a.set_option(c, tcpkit::stack::ConnOption::NoDelay, 1)
+        .expect("nodelay");
+    assert_eq!(p.a.get_option(c, tcpkit::stack::ConnOption::NoDelay), Ok(1));
+    p.b.set_option(s, tcpkit::stack::ConnOption::UserData, 0xfeed)
+        .expect("user data");
+    for i in 0..10u8 {
+        p.a.send(c, &[i; 100]).expect("send");
+        p.settle();
+    }
+    let eb = drain(&mut p.b);
+    let readable: Vec<_> = eb
+        .iter()
+        .filter(|e| e.kind == EventKind::Readable)
+        .collect();
+    assert_eq!(readable.len(), 1, "one READABLE for ten segments: {eb:?}");
+    assert_eq!(readable[0].user_data, 0xfeed);
+    let mut got = Vec::new();
+    read_all(&mut p.b, s, &mut got);
+    assert_eq!(got.len(), 1000);
+    // The application found nothing: the next data raises READABLE again.
+    p.a.send(c, b"more").expect("send");
+    p.settle();
+    assert!(has(&drain(&mut p.b), EventKind::Readable, s.raw()));
+
+    // WRITABLE only after send returned WouldBlock, once room appears.
+    let chunk = vec![0u8; 64 * 1024];
+    let mut blocked = false;
+    for _ in 0..100 {
+        match p.a.send(c, &chunk) {
+            Ok(_) => {}
+            Err(Error::WouldBlock) => {
+                blocked = true;
+                break;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert!(blocked, "send buffer fills");
+    assert!(!has(&drain(&mut p.a), EventKind::Writable, c.raw()));
+    let mut sink = Vec::new();
+    p.run_until(Duration::from_secs(10), |p| {
+        read_all(&mut p.b, s, &mut sink);
+        false
+    });
+    let ea = drain(&mut p.a);
+    let writable = ea.iter().filter(|e| e.kind == EventKind::Writable).count();
+    assert_eq!(writable, 1, "{ea:?}");
+}

@@ -401,3 +401,44 @@ fn idle_connection_holds_no_buffer_memory() {
         std::mem::size_of::<tcpkit::tcp::Connection>()
     );
 }
+
+#[test]
+fn acks_are_processed_even_when_our_window_is_zero() {
+    let cfg = ConnConfig {
+        recv_buffer: 3000,
+        ..plain_cfg()
+    };
+    let mut h = est_cfg(&cfg, 65535);
+    h.conn.set_nodelay(true);
+    h.conn.send(b"ping").unwrap();
+    h.out();
+    let d = bytes(3000);
+    h.feed(A, 1, 1, 65535, &d);
+    assert_eq!(h.out().last().unwrap().window, 0);
+    // More data (unacceptable: our window is zero) carrying the ACK of "ping".
+    h.feed(A | P, 3001, 5, 65535, b"extra");
+    assert_eq!(
+        h.conn.info().bytes_acked,
+        4,
+        "ACK taken from an unacceptable segment"
+    );
+    let a = h.out();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].ack, 3001, "text dropped and ACKed");
+}
+
+#[test]
+fn ack_after_rto_carries_highest_sequence_sent() {
+    let mut h = est(65535);
+    h.conn.send(&bytes(2920)).unwrap();
+    assert_eq!(h.out().len(), 2);
+    h.fire_next_timer();
+    assert_eq!(h.out()[0].seq, 1, "go back to SND.UNA");
+    // Data from the peer needs an ACK; its SEQ must not be the pulled-back SND.NXT,
+    // or the peer would find it unacceptable and drop the ACK information.
+    h.feed(A | P, 1, 1, 65535, b"x");
+    h.advance(ms(40));
+    let a = h.out();
+    let ack = a.iter().find(|s| s.payload.is_empty()).expect("an ACK");
+    assert_eq!(ack.seq, 1 + 2920);
+}

@@ -21,10 +21,13 @@ struct LinkParams {
     loss_per_mille: u64,
     delay: Duration,
     jitter_us: u64,
+    /// Bytes the server sends back while receiving.
+    reverse: usize,
 }
 
 struct Outcome {
     received: Vec<u8>,
+    received_back: Vec<u8>,
     client_state: State,
     server_state: State,
     retransmits: u64,
@@ -49,6 +52,10 @@ fn run(seed: u64, size: usize, params: &LinkParams, cfg: &ConnConfig) -> Outcome
     let mut client_shut = false;
     let mut server_closed = false;
     let mut buf = vec![0u8; 16 * 1024];
+    let back: Vec<u8> = (0..params.reverse).map(|i| (i % 253) as u8).collect();
+    let mut written_back = 0usize;
+    let trace = std::env::var("LINK_TRACE").is_ok();
+    let mut received_back = Vec::with_capacity(params.reverse);
     for _ in 0..2_000_000 {
         // Applications.
         while written < size {
@@ -61,11 +68,23 @@ fn run(seed: u64, size: usize, params: &LinkParams, cfg: &ConnConfig) -> Outcome
             client.shutdown(now).unwrap();
             client_shut = true;
         }
+        loop {
+            match client.recv(&mut buf) {
+                Ok(n) if n > 0 => received_back.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
         if let Some(s) = server.as_mut() {
+            while written_back < back.len() {
+                match s.send(&back[written_back..]) {
+                    Ok(n) => written_back += n,
+                    Err(_) => break,
+                }
+            }
             loop {
                 match s.recv(&mut buf) {
                     Ok(0) => {
-                        if !server_closed {
+                        if !server_closed && written_back == back.len() {
                             s.close(now);
                             server_closed = true;
                         }
@@ -102,7 +121,22 @@ fn run(seed: u64, size: usize, params: &LinkParams, cfg: &ConnConfig) -> Outcome
                     options: seg.options,
                     payload,
                 };
-                if rng.chance(params.loss_per_mille, 1000) {
+                let lost = rng.chance(params.loss_per_mille, 1000);
+                if trace {
+                    eprintln!(
+                        "{:>10} {} seq={} ack={} fl={:02x} len={} win={} sack={:?}{}",
+                        (now - start).as_micros(),
+                        if to_server { "C->S" } else { "S->C" },
+                        pkt.seq.0,
+                        pkt.ack.0,
+                        pkt.flags.0,
+                        pkt.payload.len(),
+                        pkt.window,
+                        pkt.options.sack_blocks(),
+                        if lost { " LOST" } else { "" }
+                    );
+                }
+                if lost {
                     continue;
                 }
                 let at =
@@ -184,6 +218,7 @@ fn run(seed: u64, size: usize, params: &LinkParams, cfg: &ConnConfig) -> Outcome
     }
     Outcome {
         received,
+        received_back,
         client_state: client.state(),
         server_state: server.as_ref().map_or(State::Closed, |s| s.state()),
         retransmits: client.info().segs_retransmitted,
@@ -193,10 +228,22 @@ fn run(seed: u64, size: usize, params: &LinkParams, cfg: &ConnConfig) -> Outcome
 }
 
 fn check(seed: u64, size: usize, loss: u64, jitter_us: u64, cfg: &ConnConfig) -> Outcome {
+    check_both(seed, size, 0, loss, jitter_us, cfg)
+}
+
+fn check_both(
+    seed: u64,
+    size: usize,
+    reverse: usize,
+    loss: u64,
+    jitter_us: u64,
+    cfg: &ConnConfig,
+) -> Outcome {
     let params = LinkParams {
         loss_per_mille: loss,
         delay: Duration::from_millis(10),
         jitter_us,
+        reverse,
     };
     let out = run(seed, size, &params, cfg);
     let expect: Vec<u8> = (0..size)
@@ -217,6 +264,12 @@ fn check(seed: u64, size: usize, loss: u64, jitter_us: u64, cfg: &ConnConfig) ->
         out.client_state
     );
     assert_eq!(out.server_state, State::Closed, "seed {seed}: server");
+    let back: Vec<u8> = (0..reverse).map(|i| (i % 253) as u8).collect();
+    assert!(
+        out.received_back == back,
+        "seed {seed}: reverse direction differs ({} of {reverse} bytes)",
+        out.received_back.len()
+    );
     out
 }
 
@@ -293,4 +346,36 @@ fn sequence_wrap_during_transfer() {
     // 1 MiB transfer crosses the wrap.
     let seed = u64::from(0xffff_0000u32 ^ 0xdead_beef);
     check(seed, 1 << 20, 20, 4_000, &ConnConfig::default());
+}
+
+#[test]
+fn bidirectional_transfer_with_loss() {
+    for seed in 0..seeds(4) {
+        let cfg = if seed % 2 == 0 {
+            ConnConfig::default()
+        } else {
+            plain_cfg()
+        };
+        check_both(
+            400 + seed,
+            512 * 1024,
+            512 * 1024,
+            20 + (seed % 5) * 20,
+            4_000,
+            &cfg,
+        );
+    }
+}
+
+#[test]
+fn small_buffers_force_zero_windows_and_persist() {
+    let cfg = ConnConfig {
+        recv_buffer: 4096,
+        send_buffer: 8192,
+        ..ConnConfig::default()
+    };
+    for seed in 0..seeds(3) {
+        eprintln!("small buffers seed {}", 500 + seed);
+        check_both(500 + seed, 200 * 1024, 100 * 1024, 20, 2_000, &cfg);
+    }
 }

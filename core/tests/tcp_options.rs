@@ -223,3 +223,11 @@ fn peer_mss_smaller_than_ours_is_respected() {
     assert!(s.iter().all(|x| x.payload.len() <= 500));
     assert_eq!(s[0].payload.len(), 500);
 }
+
+#[test]
+fn timestamp_clock_matches_what_the_connection_sends() {
+    let mut h = Harness::client(&ts_cfg(), 4242, 2);
+    let syn = h.out();
+    let expected = tcpkit::tcp::connection::timestamp_clock(tcpkit::tcp::SeqNum(4242), h.now);
+    assert_eq!(syn[0].options.timestamps.unwrap().0, expected);
+}

@@ -22,15 +22,15 @@ macro_rules! fixture {
     };
 }
 
-const A4: Ipv4Addr = Ipv4Addr::new(10, 9, 1, 1);
-const R4: Ipv4Addr = Ipv4Addr::new(10, 9, 1, 2);
-const B4: Ipv4Addr = Ipv4Addr::new(10, 9, 2, 2);
+const A4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const R4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const B4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 
 fn a6() -> Ipv6Addr {
-    "fd00:1::1".parse().expect("addr")
+    "2001:db8::1".parse().expect("addr")
 }
 fn r6() -> Ipv6Addr {
-    "fd00:1::2".parse().expect("addr")
+    "2001:db8::2".parse().expect("addr")
 }
 
 /// Parses the IPv4 header, re-emits it and checks it is byte-identical.
@@ -335,7 +335,7 @@ fn ipv6_icmp_echo_and_packet_too_big() {
                 assert_eq!(inner.src_addr(), a6());
                 assert_eq!(
                     inner.dst_addr(),
-                    "fd00:2::2".parse::<Ipv6Addr>().expect("addr")
+                    "2001:db8:1::2".parse::<Ipv6Addr>().expect("addr")
                 );
             }
             other => panic!("unexpected {other:?}"),
@@ -419,4 +419,127 @@ fn corrupted_fixture_checksums_are_caught() {
     let (s, d) = (IpAddr::V6(a6()), IpAddr::V6(r6()));
     let r = UdpRepr::parse(&UdpPacket::new_checked(&b[40..]).expect("udp"), &s, &d);
     assert_eq!(r, Err(WireError::BadChecksum));
+}
+
+#[test]
+fn ipv4_options_skipped() {
+    let b = fixture!("ipv4_options_udp");
+    let p = Ipv4Packet::new_checked(&b[..]).expect("valid");
+    assert_eq!(p.header_len(), 24, "IHL 6");
+    assert_eq!(
+        p.options(),
+        &[1, 1, 1, 0],
+        "NOP NOP NOP EOL as set with IP_OPTIONS"
+    );
+    let r = Ipv4Repr::parse(&p).expect("repr");
+    assert_eq!((r.src, r.dst, r.protocol), (A4, R4, IpProtocol::Udp));
+    assert_eq!(r.payload_len, b.len() - 24);
+    let (s, d) = (IpAddr::V4(A4), IpAddr::V4(R4));
+    let u =
+        UdpRepr::parse(&UdpPacket::new_checked(p.payload()).expect("udp"), &s, &d).expect("udp");
+    assert_eq!(u.payload, b"ip options");
+    // Re-emitted without options: the same fields, a 20-byte header.
+    let mut out = vec![0u8; 20 + r.payload_len];
+    r.emit(&mut Ipv4Packet::new_unchecked(&mut out[..]))
+        .expect("emit");
+    out[20..].copy_from_slice(p.payload());
+    let back = Ipv4Packet::new_checked(&out[..]).expect("valid");
+    assert_eq!(back.header_len(), 20);
+    assert_eq!(Ipv4Repr::parse(&back), Ok(r));
+}
+
+#[test]
+fn ipv6_routing_header_udp() {
+    let b = fixture!("ipv6_routing_udp");
+    let (ip, walk) = ipv6(&b);
+    assert_eq!(ip.next_header, IpProtocol::Ipv6Route);
+    assert_eq!(
+        ip.dst,
+        r6(),
+        "SRv6 inline: the active segment is the destination"
+    );
+    assert_eq!(walk.upper, IpProtocol::Udp);
+    let srh_len = (usize::from(b[41]) + 1) * 8;
+    assert_eq!(b[42], 4, "routing type 4 (SRH)");
+    assert_eq!(walk.offset, 40 + srh_len);
+    // RFC 8200 §8.1: with a routing header the pseudo-header uses the final
+    // destination (here the original destination, 2001:db8:9::1).
+    let fin: Ipv6Addr = "2001:db8:9::1".parse().expect("addr");
+    let seg = &b[walk.offset..];
+    let (s, d) = (IpAddr::V6(a6()), IpAddr::V6(fin));
+    let u = UdpRepr::parse(&UdpPacket::new_checked(seg).expect("udp"), &s, &d).expect("udp");
+    assert_eq!(u.payload, b"routing");
+    let wrong = UdpRepr::parse(
+        &UdpPacket::new_checked(seg).expect("udp"),
+        &s,
+        &IpAddr::V6(r6()),
+    );
+    assert_eq!(wrong, Err(WireError::BadChecksum));
+    let mut out = vec![0u8; u.buffer_len()];
+    assert_eq!(u.emit(&mut out, &s, &d), Ok(seg.len()));
+    assert_eq!(out, seg);
+}
+
+/// RFC 5737 §3 / RFC 3849 §2: the documentation ranges, the only addresses
+/// the project's tests may use (TESTING.md).
+fn is_documentation(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v4) => matches!(
+            v4.octets(),
+            [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _]
+        ),
+        IpAddr::V6(v6) => v6.segments()[..2] == [0x2001, 0x0db8],
+    }
+}
+
+#[test]
+fn every_fixture_uses_documentation_addresses() {
+    assert!(!is_documentation(IpAddr::V4(Ipv4Addr::new(10, 9, 1, 1))));
+    assert!(!is_documentation(IpAddr::V6(Ipv6Addr::new(
+        0xfd00, 1, 0, 0, 0, 0, 0, 1
+    ))));
+    for (name, b) in [
+        ("ipv4_frag_first", fixture!("ipv4_frag_first")),
+        ("ipv4_frag_last", fixture!("ipv4_frag_last")),
+        ("ipv4_icmp_echo_reply", fixture!("ipv4_icmp_echo_reply")),
+        ("ipv4_icmp_echo_request", fixture!("ipv4_icmp_echo_request")),
+        ("ipv4_icmp_frag_needed", fixture!("ipv4_icmp_frag_needed")),
+        (
+            "ipv4_icmp_port_unreachable",
+            fixture!("ipv4_icmp_port_unreachable"),
+        ),
+        ("ipv4_options_udp", fixture!("ipv4_options_udp")),
+        ("ipv4_tcp_ack", fixture!("ipv4_tcp_ack")),
+        ("ipv4_tcp_data", fixture!("ipv4_tcp_data")),
+        ("ipv4_tcp_fin", fixture!("ipv4_tcp_fin")),
+        ("ipv4_tcp_rst", fixture!("ipv4_tcp_rst")),
+        ("ipv4_tcp_sack", fixture!("ipv4_tcp_sack")),
+        ("ipv4_tcp_syn", fixture!("ipv4_tcp_syn")),
+        ("ipv4_tcp_synack", fixture!("ipv4_tcp_synack")),
+        ("ipv4_udp", fixture!("ipv4_udp")),
+        ("ipv6_dstopts_udp", fixture!("ipv6_dstopts_udp")),
+        ("ipv6_frag_first", fixture!("ipv6_frag_first")),
+        ("ipv6_frag_last", fixture!("ipv6_frag_last")),
+        ("ipv6_hopopts_udp", fixture!("ipv6_hopopts_udp")),
+        ("ipv6_icmp_echo_reply", fixture!("ipv6_icmp_echo_reply")),
+        ("ipv6_icmp_echo_request", fixture!("ipv6_icmp_echo_request")),
+        (
+            "ipv6_icmp_packet_too_big",
+            fixture!("ipv6_icmp_packet_too_big"),
+        ),
+        ("ipv6_routing_udp", fixture!("ipv6_routing_udp")),
+        ("ipv6_tcp_syn", fixture!("ipv6_tcp_syn")),
+        ("ipv6_tcp_synack", fixture!("ipv6_tcp_synack")),
+        ("ipv6_udp", fixture!("ipv6_udp")),
+    ] {
+        let (src, dst): (IpAddr, IpAddr) = if name.starts_with("ipv4") {
+            let p = Ipv4Packet::new_checked(&b[..]).expect("valid IPv4");
+            (p.src_addr().into(), p.dst_addr().into())
+        } else {
+            let p = Ipv6Packet::new_checked(&b[..]).expect("valid IPv6");
+            (p.src_addr().into(), p.dst_addr().into())
+        };
+        assert!(is_documentation(src), "{name}: source {src}");
+        assert!(is_documentation(dst), "{name}: destination {dst}");
+    }
 }

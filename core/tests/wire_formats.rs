@@ -193,7 +193,7 @@ fn tcp_construct_deconstruct() {
     assert_eq!(p.window_len(), 512);
     assert_eq!(p.payload(), payload);
     assert!(p.verify_checksum_v4(SRC, DST));
-    assert!(!p.verify_checksum_v4(DST, Ipv4Addr::new(1, 2, 3, 4)));
+    assert!(!p.verify_checksum_v4(DST, Ipv4Addr::new(203, 0, 113, 4)));
     assert_eq!(TcpRepr::parse(&p), Ok(r));
     // emit_header + fused payload copy gives the same bytes.
     let mut b2 = vec![0u8; r.buffer_len()];
@@ -238,7 +238,7 @@ fn tcp_truncated_and_bad_lengths() {
     let mut short = vec![0u8; r.header_len() - 1];
     assert_eq!(r.emit_header(&mut short), 0);
     assert!(short.iter().all(|b| *b == 0));
-    let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+    let v6 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2));
     assert_eq!(
         r.emit(&mut buf, &IpAddr::V4(SRC), &v6),
         Err(WireError::Unsupported)
@@ -303,8 +303,8 @@ fn udp_construct_deconstruct_and_checksum_rules() {
         Ok(r)
     );
     let (s6, d6) = (
-        IpAddr::V6(Ipv6Addr::LOCALHOST),
-        IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2)),
     );
     assert_eq!(
         UdpRepr::parse(&UdpPacket::new_unchecked(&z[..]), &s6, &d6),

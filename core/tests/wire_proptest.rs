@@ -21,6 +21,15 @@ fn naive(data: &[u8], initial: u32) -> u16 {
     acc as u16
 }
 
+// Fixed addresses from the documentation ranges (RFC 5737, RFC 3849); the
+// second of each pair has many one bits so the checksum carries.
+const DOC4_A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const DOC4_B: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 255);
+const DOC6_A: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const DOC6_B: Ipv6Addr = Ipv6Addr::new(
+    0x2001, 0xdb8, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff,
+);
+
 fn v4() -> impl Strategy<Value = Ipv4Addr> {
     any::<[u8; 4]>().prop_map(Ipv4Addr::from)
 }
@@ -84,19 +93,13 @@ fn parse_everything(b: &[u8]) {
     let _ = p6.walk_extensions();
     let t = TcpPacket::new_unchecked(b);
     let _ = (t.header_len(), t.options(), t.payload(), t.options_bytes());
-    let _ = t.verify_checksum_v4(Ipv4Addr::LOCALHOST, Ipv4Addr::BROADCAST);
-    let _ = t.verify_checksum_v6(&Ipv6Addr::LOCALHOST, &Ipv6Addr::UNSPECIFIED);
+    let _ = t.verify_checksum_v4(DOC4_A, DOC4_B);
+    let _ = t.verify_checksum_v6(&DOC6_A, &DOC6_B);
     let _ = TcpRepr::parse_bytes(b);
     let _ = TcpOptions::parse(b);
     let u = UdpPacket::new_unchecked(b);
-    let (a, z) = (
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V4(Ipv4Addr::BROADCAST),
-    );
-    let (a6, z6) = (
-        IpAddr::V6(Ipv6Addr::LOCALHOST),
-        IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-    );
+    let (a, z) = (IpAddr::V4(DOC4_A), IpAddr::V4(DOC4_B));
+    let (a6, z6) = (IpAddr::V6(DOC6_A), IpAddr::V6(DOC6_B));
     let _ = (
         u.payload(),
         u.is_empty(),
@@ -118,7 +121,7 @@ fn parse_everything(b: &[u8]) {
     let _ = (
         i6.data(),
         i6.mtu(),
-        Icmpv6Repr::parse(&i6, &Ipv6Addr::LOCALHOST, &Ipv6Addr::LOCALHOST),
+        Icmpv6Repr::parse(&i6, &DOC6_A, &DOC6_A),
     );
 }
 
@@ -359,10 +362,10 @@ proptest! {
     fn setters_and_emitters_on_short_buffers_never_panic(len in 0usize..80, options in tcp_options()) {
         let mut b = vec![0u8; len];
         let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
-        p.set_src_addr(Ipv4Addr::LOCALHOST); p.set_total_len(60); p.fill_checksum(); p.set_frag(true, true, 8);
+        p.set_src_addr(DOC4_A); p.set_total_len(60); p.fill_checksum(); p.set_frag(true, true, 8);
         let _ = p.payload_mut();
         let mut p = Ipv6Packet::new_unchecked(&mut b[..]);
-        p.set_dst_addr(&Ipv6Addr::LOCALHOST); p.set_payload_len(100);
+        p.set_dst_addr(&DOC6_A); p.set_payload_len(100);
         let _ = p.payload_mut();
         let mut p = TcpPacket::new_unchecked(&mut b[..]);
         p.set_header_len(60); p.set_urgent_at(1); p.fill_checksum(0);
@@ -371,10 +374,10 @@ proptest! {
         let h = r.emit_header(&mut b);
         prop_assert!(h == 0 || h == r.header_len());
         prop_assert_eq!(h == 0, len < r.header_len());
-        let e = r.emit(&mut b, &IpAddr::V4(Ipv4Addr::LOCALHOST), &IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let e = r.emit(&mut b, &IpAddr::V4(DOC4_A), &IpAddr::V4(DOC4_A));
         prop_assert_eq!(e.is_ok(), len >= r.buffer_len());
         let _ = options.emit(&mut b);
-        let ir = Ipv4Repr { src: Ipv4Addr::LOCALHOST, dst: Ipv4Addr::LOCALHOST, protocol: IpProtocol::Tcp, ttl: 1, payload_len: 70_000,
+        let ir = Ipv4Repr { src: DOC4_A, dst: DOC4_A, protocol: IpProtocol::Tcp, ttl: 1, payload_len: 70_000,
                             dont_frag: false, more_frags: false, frag_offset: 0, ident: 0, dscp_ecn: 0 };
         prop_assert!(ir.emit(&mut Ipv4Packet::new_unchecked(&mut b[..])).is_err());
     }

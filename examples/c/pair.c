@@ -11,7 +11,8 @@
  * printed separately.
  *
  *   pair [--size BYTES] [--seed N] [--loss PERCENT] [--reorder PERCENT]
- *        [--latency-ms MS] [--rate-mbit MBIT] [--v6] [--quiet]
+ *        [--latency-ms MS] [--rate-mbit MBIT] [--v6] [--no-sack]
+ *        [--no-timestamps] [--newreno] [--pcap FILE] [--quiet]
  *
  * Exit status 0 only if every byte arrived once, in order, intact, and both
  * connections ended cleanly.
@@ -54,9 +55,13 @@ static uint64_t splitmix64(uint64_t x) {
 
 /* Byte i of the file: a function of i alone, so any range can be regenerated. */
 static void fill_data(uint8_t *dst, uint64_t offset, size_t n) {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    while (i < n) {
         uint64_t pos = offset + i;
-        dst[i] = (uint8_t)(splitmix64(pos >> 3) >> ((pos & 7) * 8));
+        uint64_t word = splitmix64(pos >> 3);
+        /* The rest of this 8-byte word, little-endian. */
+        for (unsigned k = (unsigned)(pos & 7); k < 8 && i < n; k++, i++)
+            dst[i] = (uint8_t)(word >> (k * 8));
     }
 }
 
@@ -139,10 +144,42 @@ typedef struct {
 
 static link_params params = {2.0, 1.0, 10000, 100e6};
 
+/* Optional capture of every packet put on the link (before faults), pcap
+   LINKTYPE_RAW, timestamps in virtual time: open it with tshark/wireshark. */
+static FILE *pcap;
+
+static void put32(FILE *f, uint32_t v) { fwrite(&v, 4, 1, f); }
+static void put16(FILE *f, uint16_t v) { fwrite(&v, 2, 1, f); }
+
+static void pcap_open(const char *path) {
+    pcap = fopen(path, "wb");
+    if (!pcap) {
+        perror(path);
+        exit(2);
+    }
+    put32(pcap, 0xa1b2c3d4u); /* native byte order, microseconds */
+    put16(pcap, 2);
+    put16(pcap, 4);
+    put32(pcap, 0);
+    put32(pcap, 0);
+    put32(pcap, 65535);
+    put32(pcap, 101); /* LINKTYPE_RAW: IPv4 or IPv6 */
+}
+
+static void pcap_write(uint64_t now, const uint8_t *data, size_t len) {
+    if (!pcap) return;
+    put32(pcap, (uint32_t)(now / 1000000u));
+    put32(pcap, (uint32_t)(now % 1000000u));
+    put32(pcap, (uint32_t)len);
+    put32(pcap, (uint32_t)len);
+    fwrite(data, 1, len, pcap);
+}
+
 /* Puts a packet on the wire: serialization at the link rate, latency, and
    the configured faults. */
 static void link_send(link_dir *l, uint64_t now, const uint8_t *data, size_t len) {
     l->sent++;
+    pcap_write(now, data, len);
     if (chance(params.loss_pct)) {
         l->dropped_random++;
         return;
@@ -318,19 +355,24 @@ static double wall_seconds(void) {
 
 static void usage(void) {
     fprintf(stderr, "usage: pair [--size BYTES] [--seed N] [--loss PCT] [--reorder PCT] "
-                    "[--latency-ms MS] [--rate-mbit MBIT] [--v6] [--quiet]\n");
+                    "[--latency-ms MS] [--rate-mbit MBIT] [--v6] [--no-sack] [--no-timestamps] "
+                    "[--newreno] [--pcap FILE] [--quiet]\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
     uint64_t size = 8u << 20, seed = 1;
-    int v6 = 0;
+    int v6 = 0, no_sack = 0, no_ts = 0, newreno = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--v6")) v6 = 1;
+        else if (!strcmp(a, "--no-sack")) no_sack = 1;
+        else if (!strcmp(a, "--no-timestamps")) no_ts = 1;
+        else if (!strcmp(a, "--newreno")) newreno = 1;
         else if (!v) usage();
+        else if (!strcmp(a, "--pcap")) pcap_open(v), i++;
         else if (!strcmp(a, "--size")) size = strtoull(v, NULL, 10), i++;
         else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10), i++;
         else if (!strcmp(a, "--loss")) params.loss_pct = strtod(v, NULL), i++;
@@ -344,6 +386,9 @@ int main(int argc, char **argv) {
 
     tcpkit_config cfg;
     tcpkit_config_default(&cfg);
+    if (no_sack) cfg.enable_sack = 0;
+    if (no_ts) cfg.enable_timestamps = 0;
+    if (newreno) cfg.congestion = TCPKIT_CC_NEWRENO;
     /* Fixed secrets: the run is reproducible for a given seed. */
     for (size_t i = 0; i < sizeof cfg.isn_secret; i++) cfg.isn_secret[i] = (uint8_t)(seed + i + 1);
     tcpkit_stack *a = NULL, *b = NULL;
@@ -388,9 +433,15 @@ int main(int argc, char **argv) {
         drain_transmit(b, now, &ba);
 
         while (!quiet && rx.received >= next_report && next_report <= size) {
-            printf("  %5.1f%%  %9" PRIu64 " bytes  sim %7.3f s  wall %6.3f s\n",
+            tcpkit_conn_info ci;
+            memset(&ci, 0, sizeof ci);
+            tcpkit_conn_get_info(a, tx.conn, &ci);
+            printf("  %5.1f%%  %9" PRIu64 " bytes  sim %7.3f s  wall %6.3f s  "
+                   "retransmitted %6" PRIu64 "  cwnd %8" PRIu64 "  srtt %6.2f ms\n",
                    100.0 * (double)rx.received / (double)size, rx.received, (double)now / 1e6,
-                   wall_seconds() - wall0);
+                   wall_seconds() - wall0, ci.segs_retransmitted, ci.cwnd,
+                   (double)ci.srtt_us / 1000.0);
+            fflush(stdout);
             next_report += size / 10 ? size / 10 : 1;
         }
         if (rx.eof && !done_at) done_at = now ? now : 1;
@@ -410,6 +461,13 @@ int main(int argc, char **argv) {
         link_deliver(&ba, now, a);
         if (next_deadline(a) <= now) CHECK(tcpkit_stack_handle_timeout(a, now));
         if (next_deadline(b) <= now) CHECK(tcpkit_stack_handle_timeout(b, now));
+        /* CONTRACT: after handle_timeout(now) the next deadline is later than now;
+           otherwise this loop could spin without time advancing. */
+        if (next_deadline(a) <= now || next_deadline(b) <= now) {
+            printf("contract violation: next_timeout <= now after handle_timeout(%" PRIu64 ")\n", now);
+            stalled = 1;
+            break;
+        }
     }
     double wall = wall_seconds() - wall0;
 
@@ -426,6 +484,10 @@ int main(int argc, char **argv) {
         printf("goodput: %.2f Mbit/s simulated (%.3f s virtual), %.2f Mbit/s wall-clock (%.3f s)\n",
                (double)rx.received * 8.0 / ((double)done_at / 1e6) / 1e6, (double)done_at / 1e6,
                wall > 0 ? (double)rx.received * 8.0 / wall / 1e6 : 0.0, wall);
+    if (done_at > 0)
+        printf("link utilization: %.1f%% of %.0f Mbit/s\n",
+               100.0 * (double)rx.received * 8.0 / ((double)done_at / 1e6) / params.rate_bps,
+               params.rate_bps / 1e6);
     printf("link a->b: %" PRIu64 " packets, %" PRIu64 " dropped at random, %" PRIu64
            " dropped by the queue, %" PRIu64 " reordered\n",
            ab.sent, ab.dropped_random, ab.dropped_queue, ab.reordered);
@@ -446,6 +508,7 @@ int main(int argc, char **argv) {
     if (tx.conn) tcpkit_close(a, tx.conn);
     if (rx.conn) tcpkit_close(b, rx.conn);
     if (rx.listener) tcpkit_listener_close(b, rx.listener);
+    if (pcap) fclose(pcap);
     link_free(&ab);
     link_free(&ba);
     tcpkit_stack_free(a);

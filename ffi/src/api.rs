@@ -799,10 +799,9 @@ pub unsafe extern "C" fn tcpkit_udp_recv_from(
         match st.udp_recv_from(UdpHandle::from_raw(u), buf) {
             Ok((n, addr)) => {
                 // SAFETY: checked non-NULL above.
-                unsafe {
-                    put(out_len, n);
-                    put(from, convert::endpoint_from_socket(&addr));
-                }
+                unsafe { put(out_len, n) };
+                // SAFETY: checked non-NULL above.
+                unsafe { put(from, convert::endpoint_from_socket(&addr)) };
                 TCPKIT_OK
             }
             // SAFETY: checked non-NULL above.
@@ -821,6 +820,10 @@ pub unsafe extern "C" fn tcpkit_udp_close(s: *mut tcpkit_stack, u: tcpkit_udp) -
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::undocumented_unsafe_blocks,
+    clippy::multiple_unsafe_ops_per_block
+)]
 mod tests {
     use super::*;
     use core::ptr;

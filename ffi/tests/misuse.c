@@ -36,6 +36,80 @@ static const char *current = "";
 
 #define TEST(name) current = name
 
+/* ---- layout: CONTRACT.md's fields, in CONTRACT.md's order ---- */
+
+#include <stddef.h>
+#define IN_ORDER(T, a, b) _Static_assert(offsetof(T, a) < offsetof(T, b), #T ": " #a " before " #b)
+_Static_assert(sizeof(tcpkit_result) == 4 && sizeof(tcpkit_event_kind) == 4, "uint32_t enums");
+_Static_assert(sizeof(tcpkit_state) == 4 && sizeof(tcpkit_option) == 4, "uint32_t enums");
+_Static_assert(sizeof(tcpkit_conn) == 8 && sizeof(tcpkit_listener) == 8 && sizeof(tcpkit_udp) == 8,
+               "uint64_t handles");
+_Static_assert(offsetof(tcpkit_endpoint, family) == 0 && offsetof(tcpkit_endpoint, addr) == 1,
+               "endpoint: family, addr");
+IN_ORDER(tcpkit_endpoint, addr, port);
+IN_ORDER(tcpkit_event, kind, handle);
+IN_ORDER(tcpkit_event, handle, reason);
+IN_ORDER(tcpkit_event, reason, user_data);
+IN_ORDER(tcpkit_config, mtu, isn_secret);
+IN_ORDER(tcpkit_config, isn_secret, send_buffer);
+IN_ORDER(tcpkit_config, send_buffer, recv_buffer);
+IN_ORDER(tcpkit_config, recv_buffer, max_connections);
+IN_ORDER(tcpkit_config, max_connections, syn_backlog);
+IN_ORDER(tcpkit_config, syn_backlog, time_wait_us);
+IN_ORDER(tcpkit_config, time_wait_us, fin_wait2_timeout_us);
+IN_ORDER(tcpkit_config, fin_wait2_timeout_us, initial_rto_us);
+IN_ORDER(tcpkit_config, initial_rto_us, min_rto_us);
+IN_ORDER(tcpkit_config, min_rto_us, max_rto_us);
+IN_ORDER(tcpkit_config, max_rto_us, max_retries);
+IN_ORDER(tcpkit_config, max_retries, delayed_ack_us);
+IN_ORDER(tcpkit_config, delayed_ack_us, initial_cwnd_segments);
+IN_ORDER(tcpkit_config, initial_cwnd_segments, congestion);
+IN_ORDER(tcpkit_config, congestion, enable_sack);
+IN_ORDER(tcpkit_config, enable_sack, enable_timestamps);
+IN_ORDER(tcpkit_config, enable_timestamps, enable_window_scale);
+IN_ORDER(tcpkit_config, enable_window_scale, accept_any_destination);
+IN_ORDER(tcpkit_config, accept_any_destination, reserved);
+_Static_assert(sizeof(((tcpkit_config *)0)->reserved) == 64, "config reserved[64]");
+IN_ORDER(tcpkit_conn_info, state, local);
+IN_ORDER(tcpkit_conn_info, local, remote);
+IN_ORDER(tcpkit_conn_info, remote, mss);
+IN_ORDER(tcpkit_conn_info, mss, srtt_us);
+IN_ORDER(tcpkit_conn_info, srtt_us, rttvar_us);
+IN_ORDER(tcpkit_conn_info, rttvar_us, rto_us);
+IN_ORDER(tcpkit_conn_info, rto_us, cwnd);
+IN_ORDER(tcpkit_conn_info, cwnd, ssthresh);
+IN_ORDER(tcpkit_conn_info, ssthresh, snd_wnd);
+IN_ORDER(tcpkit_conn_info, snd_wnd, rcv_wnd);
+IN_ORDER(tcpkit_conn_info, rcv_wnd, bytes_sent);
+IN_ORDER(tcpkit_conn_info, bytes_sent, bytes_acked);
+IN_ORDER(tcpkit_conn_info, bytes_acked, bytes_received);
+IN_ORDER(tcpkit_conn_info, bytes_received, bytes_unsent);
+IN_ORDER(tcpkit_conn_info, bytes_unsent, bytes_unacked);
+IN_ORDER(tcpkit_conn_info, bytes_unacked, bytes_readable);
+IN_ORDER(tcpkit_conn_info, bytes_readable, segs_sent);
+IN_ORDER(tcpkit_conn_info, segs_sent, segs_received);
+IN_ORDER(tcpkit_conn_info, segs_received, segs_retransmitted);
+IN_ORDER(tcpkit_conn_info, segs_retransmitted, timeouts);
+IN_ORDER(tcpkit_conn_info, timeouts, sack_recoveries);
+IN_ORDER(tcpkit_conn_info, sack_recoveries, reserved);
+_Static_assert(sizeof(((tcpkit_conn_info *)0)->reserved) == 64, "conn_info reserved[64]");
+IN_ORDER(tcpkit_counters, packets_in, packets_out);
+IN_ORDER(tcpkit_counters, packets_out, bytes_in);
+IN_ORDER(tcpkit_counters, bytes_in, bytes_out);
+IN_ORDER(tcpkit_counters, bytes_out, dropped_malformed);
+IN_ORDER(tcpkit_counters, dropped_malformed, dropped_checksum);
+IN_ORDER(tcpkit_counters, dropped_checksum, dropped_not_for_us);
+IN_ORDER(tcpkit_counters, dropped_not_for_us, dropped_no_listener);
+IN_ORDER(tcpkit_counters, dropped_no_listener, syn_cookies_sent);
+IN_ORDER(tcpkit_counters, syn_cookies_sent, syn_cookies_accepted);
+IN_ORDER(tcpkit_counters, syn_cookies_accepted, rst_sent);
+IN_ORDER(tcpkit_counters, rst_sent, challenge_acks_sent);
+IN_ORDER(tcpkit_counters, challenge_acks_sent, connections_opened);
+IN_ORDER(tcpkit_counters, connections_opened, connections_closed);
+IN_ORDER(tcpkit_counters, connections_closed, connections_active);
+IN_ORDER(tcpkit_counters, connections_active, reserved);
+_Static_assert(sizeof(((tcpkit_counters *)0)->reserved) == 128, "counters reserved[128]");
+
 /* ---- a loss-free wire between two stacks, recording events ---- */
 
 #define MAX_EVENTS 256

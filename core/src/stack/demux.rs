@@ -3,7 +3,9 @@
 
 use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use hashbrown::HashMap;
+use core::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use super::siphash::SipBuildHasher;
 
@@ -67,53 +69,77 @@ impl FlowKey {
     }
 }
 
-/// Flow key -> slot index.
+/// Flow key -> slot index. The table stores only the 4-byte slot index
+/// (5 bytes per bucket with hashbrown's control byte); keys are read from the
+/// slots through `key_of`, so the 36-byte key is not stored twice.
 #[derive(Debug)]
 pub struct Demux {
-    map: HashMap<FlowKey, u32, SipBuildHasher>,
+    table: HashTable<u32>,
+    hasher: SipBuildHasher,
 }
 
 impl Demux {
     pub fn new(k0: u64, k1: u64) -> Self {
         Demux {
-            map: HashMap::with_hasher(SipBuildHasher::new(k0, k1)),
+            table: HashTable::new(),
+            hasher: SipBuildHasher::new(k0, k1),
         }
     }
 
-    pub fn get(&self, key: &FlowKey) -> Option<u32> {
-        self.map.get(key).copied()
+    fn hash(&self, key: &FlowKey) -> u64 {
+        self.hasher.hash_one(key)
     }
 
-    pub fn contains(&self, key: &FlowKey) -> bool {
-        self.map.contains_key(key)
+    /// The slot holding `key`; `key_of(slot)` gives a slot's key.
+    pub fn get(&self, key: &FlowKey, key_of: impl Fn(u32) -> Option<FlowKey>) -> Option<u32> {
+        self.table
+            .find(self.hash(key), |&i| key_of(i).as_ref() == Some(key))
+            .copied()
     }
 
     /// Inserts; false (and no change) if the key is taken.
-    pub fn insert(&mut self, key: FlowKey, slot: u32) -> bool {
-        match self.map.entry(key) {
-            hashbrown::hash_map::Entry::Occupied(_) => false,
-            hashbrown::hash_map::Entry::Vacant(v) => {
-                v.insert(slot);
+    pub fn insert(
+        &mut self,
+        key: FlowKey,
+        slot: u32,
+        key_of: impl Fn(u32) -> Option<FlowKey>,
+    ) -> bool {
+        let h = self.hash(&key);
+        if self
+            .table
+            .find(h, |&i| key_of(i).as_ref() == Some(&key))
+            .is_some()
+        {
+            return false;
+        }
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(h, slot, |&i| key_of(i).map_or(0, |k| hasher.hash_one(k)));
+        true
+    }
+
+    /// Removes the entry of `slot` (whose key is `key`).
+    pub fn remove(&mut self, key: &FlowKey, slot: u32) -> bool {
+        match self.table.find_entry(self.hash(key), |&i| i == slot) {
+            Ok(e) => {
+                e.remove();
                 true
             }
+            Err(_) => false,
         }
     }
 
-    pub fn remove(&mut self, key: &FlowKey) -> Option<u32> {
-        self.map.remove(key)
-    }
-
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.table.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.table.is_empty()
     }
 
     /// Approximate heap bytes (buckets + control bytes), for memory accounting.
     pub fn heap_bytes(&self) -> usize {
-        self.map.capacity() * (core::mem::size_of::<(FlowKey, u32)>() + 1)
+        self.table.capacity() * (core::mem::size_of::<u32>() + 1)
     }
 }
 
@@ -129,16 +155,29 @@ mod tests {
     #[test]
     fn insert_lookup_remove_and_round_trip() {
         let mut d = Demux::new(1, 2);
-        let k = FlowKey::new(sa([192, 0, 2, 2], 80), sa([192, 0, 2, 1], 40000));
+        // Slot i holds key i (the stack's slab plays this part).
+        let keys: alloc::vec::Vec<FlowKey> = (0..2000u16)
+            .map(|p| FlowKey::new(sa([192, 0, 2, 2], 80), sa([192, 0, 2, 1], 10000 + p)))
+            .collect();
+        let key_of = |i: u32| keys.get(i as usize).copied();
+        let k = keys[7];
         assert_eq!(k.local(), sa([192, 0, 2, 2], 80));
-        assert_eq!(k.remote(), sa([192, 0, 2, 1], 40000));
-        assert!(d.insert(k, 7));
-        assert!(!d.insert(k, 8), "an identical 4-tuple is refused");
-        assert_eq!(d.get(&k), Some(7));
+        assert_eq!(k.remote(), sa([192, 0, 2, 1], 10007));
+        for i in 0..keys.len() as u32 {
+            assert!(
+                d.insert(keys[i as usize], i, key_of),
+                "grows and rehashes through key_of"
+            );
+        }
+        assert!(!d.insert(k, 8, key_of), "an identical 4-tuple is refused");
+        assert_eq!(d.get(&k, key_of), Some(7));
+        assert_eq!(d.get(&keys[1999], key_of), Some(1999));
         let swapped = FlowKey::new(k.remote(), k.local());
-        assert_eq!(d.get(&swapped), None);
-        assert_eq!(d.remove(&k), Some(7));
-        assert!(d.is_empty());
+        assert_eq!(d.get(&swapped, key_of), None);
+        assert!(d.remove(&k, 7));
+        assert!(!d.remove(&k, 7));
+        assert_eq!(d.get(&k, key_of), None);
+        assert_eq!(d.len(), 1999);
     }
 
     #[test]

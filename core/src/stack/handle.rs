@@ -45,12 +45,19 @@ struct Slot<T> {
     entry: Entry<T>,
 }
 
+/// Slots per chunk. The slab grows by whole chunks allocated to their exact
+/// size, so growth never copies slots and wastes at most one chunk (a doubling
+/// Vec would waste up to half of a large table).
+const CHUNK: usize = 1024;
+
 /// A slab: O(1) insert, remove and lookup; freed slots are reused (LIFO).
 #[derive(Debug)]
 pub struct Slab<T> {
-    slots: Vec<Slot<T>>,
+    chunks: Vec<Vec<Slot<T>>>,
     free_head: u32,
     len: usize,
+    /// Slots ever created (occupied or on the free list).
+    created: usize,
 }
 
 impl<T> Default for Slab<T> {
@@ -62,9 +69,10 @@ impl<T> Default for Slab<T> {
 impl<T> Slab<T> {
     pub const fn new() -> Self {
         Slab {
-            slots: Vec::new(),
+            chunks: Vec::new(),
             free_head: u32::MAX,
             len: 0,
+            created: 0,
         }
     }
 
@@ -77,40 +85,60 @@ impl<T> Slab<T> {
         self.len == 0
     }
 
-    /// Heap bytes of the slot array (for memory accounting).
+    /// Heap bytes of the slot arrays (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * core::mem::size_of::<Slot<T>>()
+        self.chunks.iter().map(|c| c.capacity()).sum::<usize>() * core::mem::size_of::<Slot<T>>()
+            + self.chunks.capacity() * core::mem::size_of::<Vec<Slot<T>>>()
+    }
+
+    fn slot(&self, index: u32) -> Option<&Slot<T>> {
+        let i = index as usize;
+        self.chunks.get(i / CHUNK)?.get(i % CHUNK)
+    }
+
+    fn slot_mut(&mut self, index: u32) -> Option<&mut Slot<T>> {
+        let i = index as usize;
+        self.chunks.get_mut(i / CHUNK)?.get_mut(i % CHUNK)
     }
 
     /// Stores `value`; returns (index, generation). None when 2^32 - 1 slots are used.
     pub fn insert(&mut self, value: T) -> Option<(u32, u32)> {
-        if let Some(slot) = self.slots.get_mut(self.free_head as usize) {
-            let index = self.free_head;
-            if let Entry::Vacant(next) = slot.entry {
-                self.free_head = next;
-            }
+        let head = self.free_head;
+        if let Some(slot) = self.slot_mut(head) {
+            let next = match slot.entry {
+                Entry::Vacant(next) => next,
+                Entry::Occupied(_) => u32::MAX,
+            };
             slot.entry = Entry::Occupied(value);
+            let generation = slot.generation;
+            self.free_head = next;
             self.len += 1;
-            return Some((index, slot.generation));
+            return Some((head, generation));
         }
-        let index = u32::try_from(self.slots.len())
+        let index = u32::try_from(self.created)
             .ok()
             .filter(|i| *i != u32::MAX)?;
-        self.slots.push(Slot {
+        if self.chunks.last().map_or(true, |c| c.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let chunk = self.chunks.last_mut()?;
+        chunk.push(Slot {
             generation: 1,
             entry: Entry::Occupied(value),
         });
+        self.created += 1;
         self.len += 1;
         Some((index, 1))
     }
 
     /// Removes the value at `index` (any generation) and bumps the generation.
     pub fn remove(&mut self, index: u32) -> Option<T> {
-        let slot = self.slots.get_mut(index as usize)?;
+        let free_head = self.free_head;
+        let slot = self.slot_mut(index)?;
         if let Entry::Vacant(_) = slot.entry {
             return None;
         }
-        let old = core::mem::replace(&mut slot.entry, Entry::Vacant(self.free_head));
+        let old = core::mem::replace(&mut slot.entry, Entry::Vacant(free_head));
         slot.generation = (slot.generation + 1) & GEN_MASK;
         if slot.generation == 0 {
             slot.generation = 1;
@@ -125,7 +153,7 @@ impl<T> Slab<T> {
 
     /// The value at `index` if its generation matches.
     pub fn get(&self, index: u32, generation: u32) -> Option<&T> {
-        let slot = self.slots.get(index as usize)?;
+        let slot = self.slot(index)?;
         match &slot.entry {
             Entry::Occupied(v) if slot.generation == generation => Some(v),
             _ => None,
@@ -133,7 +161,7 @@ impl<T> Slab<T> {
     }
 
     pub fn get_mut(&mut self, index: u32, generation: u32) -> Option<&mut T> {
-        let slot = self.slots.get_mut(index as usize)?;
+        let slot = self.slot_mut(index)?;
         match &mut slot.entry {
             Entry::Occupied(v) if slot.generation == generation => Some(v),
             _ => None,
@@ -142,14 +170,14 @@ impl<T> Slab<T> {
 
     /// The value at `index`, whatever its generation (internal references).
     pub fn at(&self, index: u32) -> Option<&T> {
-        match &self.slots.get(index as usize)?.entry {
+        match &self.slot(index)?.entry {
             Entry::Occupied(v) => Some(v),
             Entry::Vacant(_) => None,
         }
     }
 
     pub fn at_mut(&mut self, index: u32) -> Option<&mut T> {
-        match &mut self.slots.get_mut(index as usize)?.entry {
+        match &mut self.slot_mut(index)?.entry {
             Entry::Occupied(v) => Some(v),
             Entry::Vacant(_) => None,
         }
@@ -157,7 +185,7 @@ impl<T> Slab<T> {
 
     /// The current generation of an occupied slot.
     pub fn generation(&self, index: u32) -> Option<u32> {
-        let slot = self.slots.get(index as usize)?;
+        let slot = self.slot(index)?;
         match slot.entry {
             Entry::Occupied(_) => Some(slot.generation),
             Entry::Vacant(_) => None,
@@ -201,6 +229,20 @@ mod tests {
     }
 
     #[test]
+    fn grows_by_chunks_across_the_boundary() {
+        let mut s = Slab::new();
+        let n = CHUNK * 2 + 5;
+        let hs: Vec<(u32, u32)> = (0..n).filter_map(|i| s.insert(i)).collect();
+        assert_eq!(hs.len(), n);
+        for (i, (idx, g)) in hs.iter().enumerate() {
+            assert_eq!(s.get(*idx, *g), Some(&i));
+        }
+        assert_eq!(s.chunks.len(), 3);
+        assert!(s.heap_bytes() >= n * core::mem::size_of::<Slot<usize>>());
+        assert!(s.heap_bytes() <= (n + CHUNK) * core::mem::size_of::<Slot<usize>>() + 1024);
+    }
+
+    #[test]
     fn generation_wraps_but_skips_zero() {
         let mut s = Slab::new();
         let (i, _) = s.insert(0u8).unwrap_or_default();
@@ -208,7 +250,7 @@ mod tests {
             s.remove(i);
             s.insert(0u8);
         }
-        if let Some(slot) = s.slots.get_mut(i as usize) {
+        if let Some(slot) = s.slot_mut(i) {
             slot.generation = GEN_MASK;
         }
         s.remove(i);

@@ -139,7 +139,7 @@ impl Stack {
             SocketAddr::new(q.dst, q.dst_port),
         );
         self.counters.work_hash_lookups += 1;
-        let Some(idx) = self.demux.get(&key) else {
+        let Some(idx) = self.lookup(&key) else {
             self.counters.icmp_errors_ignored += 1;
             return;
         };

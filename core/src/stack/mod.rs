@@ -3,6 +3,32 @@
 //!
 //! This is the API the C ABI and the Python package map onto one to one
 //! (see docs/DESIGN.md and CONTRACT.md).
+//!
+//! Costs: `feed` is one keyed-hash lookup plus the connection's own work;
+//! `poll_transmit` pops the ready list; `poll_event` pops the event queue;
+//! `poll_timeout` peeks a heap; `handle_timeout` pops due heap entries.
+//! Nothing scans all connections. `Counters::work_*` count the visits so
+//! tests can check it.
+//!
+//! Every queue is bounded, with a policy when full:
+//! - connections (all states, orphans and TIME-WAIT included): `max_connections`;
+//!   `connect` returns `Limit`, a SYN beyond it is dropped (counted);
+//! - half-open connections per listener: `syn_backlog`, then SYN cookies
+//!   (RFC 4987 §3.6) that hold no state;
+//! - accept queue per listener: its backlog (clamped to 1..=65535); a SYN
+//!   meeting a full accept queue is dropped (the peer retries, like Linux), a
+//!   handshake completing into a full queue is reset;
+//! - events: at most one pending per kind per handle (edge-triggered);
+//! - stack-originated packets (RSTs, cookies, ICMP, UDP): 4096; beyond, new
+//!   ones are dropped (`udp_send_to` returns `WouldBlock`);
+//! - UDP receive queue: 256 datagrams or 256 KiB per socket, then drop (counted);
+//! - fragment reassembly: 64 datagrams and 1 MiB, the oldest is evicted;
+//!   30 s timeout;
+//! - ICMP errors we send: token bucket, 100/s, burst 50.
+//!
+//! Orphans (closed or aborted by the application) finish the FIN exchange,
+//! FIN-WAIT-2 (bounded by `fin_wait2_timeout`) and TIME-WAIT (`time_wait`)
+//! on their own and are freed when the connection is finished.
 
 pub mod config;
 pub mod counters;
@@ -281,8 +307,8 @@ struct ConnSlot {
     /// Events held until `accept` (passive connections).
     deferred: u8,
     flags: u8,
-    /// The reason of a deferred CLOSED event.
-    deferred_reason: Option<Error>,
+    /// The reason of a deferred CLOSED event (1 byte, unlike `Option<Error>`).
+    deferred_reason: Option<CloseReason>,
     /// One past the highest sequence number sent (for RFC 5927 checks of ICMP errors).
     snd_max: SeqNum,
 }
@@ -339,6 +365,8 @@ pub struct Stack {
     frag: Reassembler,
     icmp_limiter: icmp::RateLimiter,
     ip_id: u16,
+    /// TCP option bytes a data segment may carry (see `data_option_room`).
+    options_room: usize,
 }
 
 /// Listener map key: exact address, any IPv4, or any address.
@@ -347,6 +375,28 @@ enum ListenKey {
     Exact([u8; 16]),
     AnyV4,
     Any,
+}
+
+/// The most TCP option bytes a data segment can carry with this
+/// configuration: timestamps (12) and SACK blocks (3 with timestamps = 28,
+/// 4 without = 36), 40 at most (RFC 9293 §3.1, RFC 7323 §3, RFC 2018 §3).
+fn data_option_room(config: &Config) -> usize {
+    match (config.enable_timestamps, config.enable_sack) {
+        (true, true) => 40,
+        (false, true) => 36,
+        (true, false) => 12,
+        (false, false) => 0,
+    }
+}
+
+/// RFC 6691 §2 / RFC 1191 §3: the payload cap that keeps a data segment
+/// within the MTU whatever options it carries. `tcp::Connection` already
+/// subtracts timestamps from its MSS but not SACK blocks, so the stack
+/// reserves the option room here (costs up to 28 bytes per full segment with
+/// SACK on; drop to `ip + 20` once the connection accounts for its options).
+fn worst_case_headers(v6: bool, options_room: usize) -> usize {
+    let ip = if v6 { 40 } else { 20 };
+    ip + 20 + options_room
 }
 
 fn conn_error(e: ConnError) -> Error {
@@ -418,6 +468,7 @@ impl Stack {
             frag: Reassembler::new(FRAG_MAX_DATAGRAMS, FRAG_MAX_BYTES, FRAG_TIMEOUT),
             icmp_limiter: icmp::RateLimiter::new(),
             ip_id: 0,
+            options_room: data_option_room(&config),
             config,
         })
     }
@@ -658,17 +709,19 @@ impl Stack {
             let id = self.ip_id.wrapping_add(1);
             let now = self.now;
             let mtu = self.config.mtu as usize;
+            let options_room = self.options_room;
             let Some(slot) = self.conns.at_mut(idx) else {
                 continue;
             };
             slot.flags &= !F_READY;
             self.counters.work_conn_visits += 1;
             let v6 = slot.key.is_ipv6();
-            let ip_len = if v6 { 40 } else { 20 };
-            let max_payload = mtu.saturating_sub(ip_len + 20);
+            let max_payload = mtu.saturating_sub(worst_case_headers(v6, options_room));
             let (local, remote) = (slot.key.local(), slot.key.remote());
             let Some(seg) = slot.conn.poll_transmit(now, max_payload) else {
-                self.after(idx);
+                // Nothing after all (window or cwnd closed): leave the ready
+                // list until something else touches it, so this loop ends.
+                self.after_inner(idx, false);
                 continue;
             };
             let hdr = packet::TcpOut {
@@ -838,6 +891,10 @@ impl Stack {
     /// completed passive open to the accept queue, put it on the ready list,
     /// re-arm its timer, and free it when it is finished and nobody holds it.
     fn after(&mut self, idx: u32) {
+        self.after_inner(idx, true);
+    }
+
+    fn after_inner(&mut self, idx: u32, requeue: bool) {
         let handle = self.conn_handle(idx);
         let now = self.now;
         let Some(slot) = self.conns.at_mut(idx) else {
@@ -856,7 +913,10 @@ impl Stack {
                 ConnEvent::Readable => (EventKind::Readable, None),
                 ConnEvent::Writable => (EventKind::Writable, None),
                 ConnEvent::PeerClosed => (EventKind::PeerClosed, None),
-                ConnEvent::Closed(r) => (EventKind::Closed, close_reason_error(r)),
+                ConnEvent::Closed(r) => {
+                    slot.deferred_reason = Some(r);
+                    (EventKind::Closed, close_reason_error(r))
+                }
             };
             if slot.flags & F_ORPHAN != 0 {
                 continue;
@@ -865,16 +925,13 @@ impl Stack {
                 // CONNECTED is for active opens only; the rest waits for accept.
                 if kind != EventKind::Connected {
                     slot.deferred |= events::bit(kind);
-                    if kind == EventKind::Closed {
-                        slot.deferred_reason = reason;
-                    }
                 }
                 continue;
             }
             self.events.push(&mut slot.pending, kind, handle, reason);
         }
         // Ready list.
-        if slot.flags & F_READY == 0 && slot.conn.wants_transmit() {
+        if requeue && slot.flags & F_READY == 0 && slot.conn.wants_transmit() {
             slot.flags |= F_READY;
             self.ready.push_back(idx);
         }
@@ -917,9 +974,7 @@ impl Stack {
                 l.syn_count = l.syn_count.saturating_sub(1);
                 if finished {
                     // Reset or timed out during the handshake: never shown to the application.
-                    if let Some(s) = self.conns.at_mut(idx) {
-                        s.flags |= F_ORPHAN;
-                    }
+                    self.mark_orphan(idx);
                     return;
                 }
                 if l.accept_queue.len() >= l.backlog as usize {
@@ -944,8 +999,8 @@ impl Stack {
     /// Abort a connection nobody will ever accept; the stack sends the RST and frees it.
     fn orphan_abort(&mut self, idx: u32) {
         let now = self.now;
+        self.mark_orphan(idx);
         if let Some(s) = self.conns.at_mut(idx) {
-            s.flags |= F_ORPHAN;
             s.flags &= !(F_IN_ACCEPT_QUEUE | F_SYN_QUEUED);
             s.conn.abort(now);
             if s.flags & F_READY == 0 && s.conn.wants_transmit() {
@@ -954,6 +1009,17 @@ impl Stack {
             }
         }
         self.reap_if_finished(idx);
+    }
+
+    /// The application (or the listener) let go of the connection: its handle
+    /// is invalid and the stack finishes it alone.
+    fn mark_orphan(&mut self, idx: u32) {
+        if let Some(s) = self.conns.at_mut(idx) {
+            if s.flags & F_ORPHAN == 0 {
+                s.flags |= F_ORPHAN;
+                self.counters.orphans_active += 1;
+            }
+        }
     }
 
     /// Frees a finished connection unless the application still holds its
@@ -982,7 +1048,7 @@ impl Stack {
                 l.syn_count = l.syn_count.saturating_sub(1);
             }
         }
-        self.demux.remove(&slot.key);
+        self.demux.remove(&slot.key, idx);
         self.counters.connections_closed += 1;
         self.counters.connections_active = self.conns.len() as u64;
         if slot.flags & F_ORPHAN != 0 {
@@ -1015,12 +1081,19 @@ impl Stack {
             snd_max: SeqNum(0),
         };
         let (idx, _) = self.conns.insert(slot).ok_or(Error::Limit)?;
-        if !self.demux.insert(key, idx) {
+        let conns = &self.conns;
+        if !self.demux.insert(key, idx, |i| conns.at(i).map(|s| s.key)) {
             self.conns.remove(idx);
             return Err(Error::AddrInUse);
         }
         self.counters.connections_active = self.conns.len() as u64;
         Ok(idx)
+    }
+
+    /// Demux: the slot of a 4-tuple.
+    fn lookup(&self, key: &FlowKey) -> Option<u32> {
+        let conns = &self.conns;
+        self.demux.get(key, |i| conns.at(i).map(|s| s.key))
     }
 
     /// The slot of an application-held connection handle.
@@ -1138,7 +1211,7 @@ impl Stack {
         ] {
             if deferred & events::bit(kind) != 0 {
                 let reason = if kind == EventKind::Closed {
-                    slot.deferred_reason
+                    slot.deferred_reason.and_then(close_reason_error)
                 } else {
                     None
                 };
@@ -1213,16 +1286,18 @@ impl Stack {
         let mut local = local;
         if local.port() == 0 {
             let demux = &self.demux;
+            let conns = &self.conns;
             let probes = &mut self.counters.work_hash_lookups;
             let port = self.ports.pick(local.ip(), Some(remote), |p| {
                 *probes += 1;
-                demux.contains(&FlowKey::new(SocketAddr::new(local.ip(), p), remote))
+                let k = FlowKey::new(SocketAddr::new(local.ip(), p), remote);
+                demux.get(&k, |i| conns.at(i).map(|s| s.key)).is_some()
             })?;
             local.set_port(port);
         }
         let key = FlowKey::new(local, remote);
         self.counters.work_hash_lookups += 1;
-        if self.demux.contains(&key) {
+        if self.lookup(&key).is_some() {
             return Err(Error::AddrInUse);
         }
         let iss = self.isn.isn(self.now, &key);
@@ -1279,10 +1354,9 @@ impl Stack {
             } else {
                 s.conn.close(now);
             }
-            s.flags |= F_ORPHAN;
-            self.counters.orphans_active += 1;
             self.counters.work_conn_visits += 1;
         }
+        self.mark_orphan(i);
         self.after(i);
         Ok(())
     }
@@ -1396,5 +1470,19 @@ impl Stack {
             },
             ConnOption::UserData => s.user_data,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the stack keeps beside each connection stays small.
+    #[test]
+    fn slot_overhead_beside_the_connection_is_small() {
+        let extra = core::mem::size_of::<ConnSlot>() - core::mem::size_of::<Connection>();
+        assert!(extra <= 80, "ConnSlot adds {extra} bytes");
+        let slab_slot = core::mem::size_of::<handle::Slab<ConnSlot>>();
+        assert!(slab_slot < 64);
     }
 }

@@ -7,7 +7,7 @@ use super::demux::FlowKey;
 use super::packet::{self, TcpIn, TcpOut};
 use super::syncookie::SynCookies;
 use super::{Outgoing, PacketError, Stack, F_SYN_QUEUED, F_UNACCEPTED};
-use crate::tcp::connection::{Connection, Segment, SegmentOutcome};
+use crate::tcp::connection::{timestamp_clock, Connection, Segment, SegmentOutcome};
 use crate::tcp::options::window_shift_for;
 use crate::tcp::SeqNum;
 use crate::wire::tcp::{TcpFlags, TcpOptions};
@@ -30,15 +30,6 @@ fn segment<'a>(seg: &TcpIn<'a>) -> Segment<'a> {
     }
 }
 
-/// The TSval clock the connection built from this cookie will use: 1 ms
-/// ticks plus an offset derived from the ISS (RFC 7323 §5.4). It must equal
-/// `tcp::connection`'s `ts_val` (offset `ts_offset_from_iss`), so the
-/// cookie's TSval is not "newer" than the connection's later ones (PAWS).
-fn connection_ts_clock(now: crate::time::Instant, iss: u32) -> u32 {
-    let offset = iss.wrapping_mul(0x9e37_79b1).rotate_left(13);
-    (now.as_millis() as u32).wrapping_add(offset)
-}
-
 impl Stack {
     pub(super) fn feed_tcp(
         &mut self,
@@ -55,7 +46,7 @@ impl Stack {
             SocketAddr::new(src, seg.src_port),
         );
         self.counters.work_hash_lookups += 1;
-        if let Some(idx) = self.demux.get(&key) {
+        if let Some(idx) = self.lookup(&key) {
             let now = self.now;
             let Some(slot) = self.conns.at_mut(idx) else {
                 return Ok(());
@@ -175,7 +166,8 @@ impl Stack {
                 None
             };
             let sack = cfg.enable_sack && seg.options.sack_permitted;
-            let clock = connection_ts_clock(self.now, isn);
+            // The clock the connection built from this cookie will use (PAWS-consistent).
+            let clock = timestamp_clock(SeqNum(isn), self.now);
             options.timestamps = Some((SynCookies::encode_tsval(clock, peer_ws, sack), tsval));
             options.sack_permitted = sack;
             if peer_ws.is_some() {

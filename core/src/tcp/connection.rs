@@ -259,6 +259,13 @@ fn ts_offset_from_iss(iss: SeqNum) -> u32 {
     iss.0.wrapping_mul(0x9e37_79b1).rotate_left(13)
 }
 
+/// The TSval a connection with this ISS sends at `now`: 1 ms ticks plus the
+/// per-connection offset (RFC 7323 §5.4). Public so SYN cookies can use the
+/// same clock as the connection later built from them.
+pub fn timestamp_clock(iss: SeqNum, now: Instant) -> u32 {
+    (now.as_millis() as u32).wrapping_add(ts_offset_from_iss(iss))
+}
+
 impl Connection {
     fn new(cfg: &ConnConfig, iss: SeqNum, now: Instant, state: State) -> Connection {
         let offer = Offer {
@@ -443,6 +450,11 @@ impl Connection {
     /// Our timestamp clock: 1 ms ticks plus a per-connection offset (RFC 7323 §5.4).
     pub(super) fn ts_val(&self, now: Instant) -> u32 {
         (now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Whether timestamps were negotiated (RFC 7323).
+    pub fn timestamps_enabled(&self) -> bool {
+        self.neg.timestamps
     }
 
     /// Keep the TSval of a SYN as TS.Recent (RFC 7323 §4.3).
@@ -929,8 +941,15 @@ impl Connection {
         if nothing_outstanding {
             return;
         }
-        self.retries = self.retries.saturating_add(1);
         self.stats.timeouts += 1;
+        // A peer that shrank its window to zero but still answers is probed,
+        // not timed out (RFC 9293 §3.8.6.1; Linux does the same).
+        let zero_window_peer_alive = self.snd_wnd == 0
+            && self.state.is_synchronized()
+            && now.saturating_duration_since(self.last_recv) <= self.opts.max_rto;
+        if !zero_window_peer_alive {
+            self.retries = self.retries.saturating_add(1);
+        }
         if self.retries > self.opts.max_retries {
             self.enter_closed(CloseReason::TimedOut);
             return;

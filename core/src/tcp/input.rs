@@ -114,11 +114,24 @@ impl Connection {
                 return outcome;
             }
         }
+        if self.state == State::SynReceived
+            && seg.flags.syn()
+            && seg.flags.ack()
+            && seg.seq == self.irs
+            && !seg.flags.rst()
+        {
+            return self.syn_ack_in_simultaneous_open(now, seg);
+        }
         if self.paws_rejects(now, seg) {
             self.ack_now = true;
             return SegmentOutcome::Dropped;
         }
         if !self.segment_is_acceptable(seg) {
+            if let Some(ack_only) = self.ack_part_of_zero_window_segment(seg) {
+                let outcome = self.segment_in_synchronized(now, &ack_only);
+                self.ack_now = true;
+                return outcome;
+            }
             return self.drop_unacceptable(now, seg);
         }
         self.last_recv = now;
@@ -145,6 +158,21 @@ impl Connection {
         self.arm_keepalive(now);
         self.process_text_and_fin(now, seg);
         SegmentOutcome::Accepted
+    }
+
+    /// Simultaneous open: the peer's SYN-ACK repeats its SYN; drop the SYN
+    /// (already seen) and use the ACK (RFC 9293 §3.5 figure 8; trimming per §3.10.7.4).
+    fn syn_ack_in_simultaneous_open(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
+        let trimmed = Segment {
+            seq: seg.seq + 1,
+            flags: crate::wire::TcpFlags(seg.flags.0 & !crate::wire::TcpFlags::SYN.0),
+            ..*seg
+        };
+        let outcome = self.segment_in_synchronized(now, &trimmed);
+        if outcome == SegmentOutcome::Accepted {
+            self.ack_now = true;
+        }
+        outcome
     }
 
     /// A new SYN in TIME-WAIT above the old sequence space may reopen (RFC 9293 §3.10.7.4 note, RFC 6191).
@@ -193,6 +221,22 @@ impl Connection {
                 seq.in_window(self.rcv_nxt, wnd) || last.in_window(self.rcv_nxt, wnd)
             }
         }
+    }
+
+    /// With a zero receive window, valid ACKs must still be processed
+    /// (RFC 9293 §3.10.7.4): keep the ACK of an in-sequence segment, drop its text and FIN.
+    fn ack_part_of_zero_window_segment<'a>(&self, seg: &Segment<'a>) -> Option<Segment<'a>> {
+        let zero_window = self.acceptance_window() == 0;
+        let ackable = seg.flags.ack() && !seg.flags.syn() && !seg.flags.rst();
+        if !(zero_window && ackable && seg.seq == self.rcv_nxt && seg.seq_len() > 0) {
+            return None;
+        }
+        let flags = crate::wire::TcpFlags(seg.flags.0 & !crate::wire::TcpFlags::FIN.0);
+        Some(Segment {
+            flags,
+            payload: &[],
+            ..*seg
+        })
     }
 
     /// Unacceptable: ACK it unless it is a RST (RFC 9293 §3.10.7.4; RFC 5961 §3.2 drops the RST).

@@ -90,12 +90,16 @@ impl Connection {
     }
 
     /// A bare ACK if one is owed.
+    /// A bare ACK carries the highest sequence number sent: after an RTO pulls
+    /// SND.NXT back, an older one would be unacceptable to the peer, which
+    /// would drop its ACK information and answer with an ACK of its own, for ever
+    /// (RFC 9293 §3.10.7.4 acceptability; Linux sends SND.NXT = our SND.MAX).
     fn plan_pure_ack(&mut self) -> Option<Plan> {
         if !self.ack_now {
             return None;
         }
         Some(Plan {
-            seq: self.snd_nxt,
+            seq: self.snd_max,
             flags: TcpFlags::ACK,
             data_off: 0,
             len: 0,

@@ -249,8 +249,8 @@ mod tests {
 
     #[test]
     fn pseudo_headers_match_byte_layout() {
-        let s = Ipv4Addr::new(192, 168, 1, 2);
-        let d = Ipv4Addr::new(10, 0, 0, 1);
+        let s = Ipv4Addr::new(192, 0, 2, 1);
+        let d = Ipv4Addr::new(203, 0, 113, 255);
         let mut ph = [0u8; 12];
         ph[..4].copy_from_slice(&s.octets());
         ph[4..8].copy_from_slice(&d.octets());
@@ -259,7 +259,7 @@ mod tests {
         assert_eq!(fold(pseudo_header_v4(s, d, 6, 1234)), naive(&ph, 0));
 
         let s6: Ipv6Addr = "2001:db8::1".parse().expect("addr");
-        let d6: Ipv6Addr = "fe80::ffff:1".parse().expect("addr");
+        let d6: Ipv6Addr = "2001:db8:ffff::ffff:1".parse().expect("addr");
         let mut ph6 = [0u8; 40];
         ph6[..16].copy_from_slice(&s6.octets());
         ph6[16..32].copy_from_slice(&d6.octets());

@@ -313,10 +313,10 @@ impl Ipv4Repr {
 mod tests {
     use super::*;
 
-    // A kernel ICMP echo request header 10.0.0.1 -> 10.0.0.2, 84 bytes, DF.
+    // A kernel ICMP echo request header 192.0.2.1 -> 192.0.2.2, 84 bytes, DF.
     const HDR: [u8; 20] = [
-        0x45, 0x00, 0x00, 0x54, 0x12, 0x34, 0x40, 0x00, 0x40, 0x01, 0x00, 0x00, 10, 0, 0, 1, 10, 0,
-        0, 2,
+        0x45, 0x00, 0x00, 0x54, 0x12, 0x34, 0x40, 0x00, 0x40, 0x01, 0x00, 0x00, 192, 0, 2, 1, 192,
+        0, 2, 2,
     ];
 
     fn packet() -> [u8; 84] {
@@ -340,8 +340,8 @@ mod tests {
         assert!(!p.is_fragment());
         assert_eq!(p.ttl(), 64);
         assert_eq!(p.protocol(), IpProtocol::Icmp);
-        assert_eq!(p.src_addr(), Ipv4Addr::new(10, 0, 0, 1));
-        assert_eq!(p.dst_addr(), Ipv4Addr::new(10, 0, 0, 2));
+        assert_eq!(p.src_addr(), Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(p.dst_addr(), Ipv4Addr::new(192, 0, 2, 2));
         assert!(p.verify_checksum());
         assert_eq!(p.payload().len(), 64);
     }

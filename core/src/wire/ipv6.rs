@@ -288,7 +288,10 @@ mod tests {
         b[4..6].copy_from_slice(&payload_len.to_be_bytes());
         b[6] = next;
         b[7] = 64;
+        // 2001:db8::1 -> 2001:db8::2 (RFC 3849 documentation prefix).
+        b[8..12].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
         b[23] = 1;
+        b[24..28].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
         b[39] = 2;
         b
     }
@@ -303,7 +306,7 @@ mod tests {
         assert_eq!(p.traffic_class(), 0);
         assert_eq!(p.next_header(), IpProtocol::Tcp);
         assert_eq!(p.hop_limit(), 64);
-        assert_eq!(p.src_addr(), Ipv6Addr::LOCALHOST);
+        assert_eq!(p.src_addr(), Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
         assert_eq!(p.payload().len(), 20);
         let r = Ipv6Repr::parse(&p).expect("valid");
         let mut out = [0u8; 40];
