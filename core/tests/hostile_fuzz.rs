@@ -242,20 +242,30 @@ fn live_fixture_segments_reach_the_connection() {
     assert_eq!(after.state, info.state);
 }
 
-/// Writes the seed corpora into `fuzz/corpus/<target>/` when
-/// `TCPKIT_WRITE_CORPUS=1` (run once after the fixtures change).
+/// The committed seed corpora `fuzz/corpus/<target>/seed-*` are exactly what
+/// the kernel fixtures give; `TCPKIT_WRITE_CORPUS=1` rewrites them.
 #[test]
-fn write_corpus_when_asked() {
-    if std::env::var("TCPKIT_WRITE_CORPUS").as_deref() != Ok("1") {
-        return;
-    }
+fn committed_corpus_matches_the_fixtures() {
+    let write = std::env::var("TCPKIT_WRITE_CORPUS").as_deref() == Ok("1");
     let fx = fixtures();
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus");
     for t in targets::TARGETS {
         let dir = format!("{root}/{t}");
-        std::fs::create_dir_all(&dir).unwrap();
-        for (i, s) in targets::seed_inputs(t, &fx).iter().enumerate() {
-            std::fs::write(format!("{dir}/seed-{i:03}"), s).unwrap();
+        let seeds = targets::seed_inputs(t, &fx);
+        if write {
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        for (i, s) in seeds.iter().enumerate() {
+            let path = format!("{dir}/seed-{i:03}");
+            if write {
+                std::fs::write(&path, s).unwrap();
+            } else {
+                let on_disk = std::fs::read(&path).unwrap_or_default();
+                assert!(
+                    &on_disk == s,
+                    "{path} is stale: run with TCPKIT_WRITE_CORPUS=1"
+                );
+            }
         }
     }
 }

@@ -175,15 +175,23 @@ fn seed_program_opens_a_connection() {
     assert!(st.bytes_sent > 0 && st.bytes_received > 0, "{st:?}");
 }
 
-/// Writes the seed programs into `fuzz/corpus/c_abi/` when `TCPKIT_WRITE_CORPUS=1`.
+/// The committed corpus `fuzz/corpus/c_abi/seed-*` holds the seed programs;
+/// `TCPKIT_WRITE_CORPUS=1` rewrites it.
 #[test]
-fn write_corpus_when_asked() {
-    if std::env::var("TCPKIT_WRITE_CORPUS").as_deref() != Ok("1") {
-        return;
-    }
+fn committed_corpus_matches_the_seeds() {
+    let write = std::env::var("TCPKIT_WRITE_CORPUS").as_deref() == Ok("1");
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/c_abi");
-    std::fs::create_dir_all(dir).unwrap();
     for (i, s) in seeds().iter().enumerate() {
-        std::fs::write(format!("{dir}/seed-{i:03}"), s).unwrap();
+        let path = format!("{dir}/seed-{i:03}");
+        if write {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(&path, s).unwrap();
+        } else {
+            let on_disk = std::fs::read(&path).unwrap_or_default();
+            assert!(
+                &on_disk == s,
+                "{path} is stale: run with TCPKIT_WRITE_CORPUS=1"
+            );
+        }
     }
 }
