@@ -6,7 +6,7 @@ use core::net::{IpAddr, SocketAddr};
 use super::demux::FlowKey;
 use super::packet::{self, TcpIn, TcpOut};
 use super::syncookie::SynCookies;
-use super::{Outgoing, PacketError, Stack, F_SYN_QUEUED, F_UNACCEPTED};
+use super::{Outgoing, PacketError, Stack, F_ORPHAN, F_SYN_QUEUED, F_UNACCEPTED};
 use crate::tcp::connection::{timestamp_clock, Connection, Segment, SegmentOutcome};
 use crate::tcp::options::window_shift_for;
 use crate::tcp::SeqNum;
@@ -53,7 +53,10 @@ impl Stack {
             };
             self.counters.work_conn_visits += 1;
             let outcome = slot.conn.handle_segment(now, &segment(&seg));
-            if outcome != SegmentOutcome::ReopenFromTimeWait {
+            // The application may still hold a TIME-WAIT connection's handle
+            // (valid until close): then the SYN is ignored and the peer retries.
+            let held = slot.flags & F_ORPHAN == 0;
+            if outcome != SegmentOutcome::ReopenFromTimeWait || held {
                 self.after(idx);
                 return Ok(());
             }
