@@ -14,7 +14,6 @@ pub mod rtt;
 pub mod segment;
 pub mod send;
 pub mod seq;
-mod standin;
 pub mod state;
 pub mod timers;
 

@@ -1,1 +1,584 @@
-//! (being written)
+//! Receive buffer with in-place out-of-order reassembly.
+//!
+//! One ring of at most `limit` bytes (the receive window) holds both the
+//! in-order bytes the application has yet to read and out-of-order bytes,
+//! each written at its own position. Holes are tracked as a small, capped set
+//! of received ranges, so memory is bounded by the window we advertise,
+//! never by what a sender chooses to send.
+//!
+//! Overlaps and duplicates: the later copy overwrites the earlier one in
+//! place (a correct peer sends identical bytes; bytes already readable are
+//! never rewritten because writes are trimmed at RCV.NXT).
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// Most out-of-order ranges tracked. A segment that would need one more is
+/// dropped (`write` returns 0); the sender retransmits it later.
+pub const MAX_RANGES: usize = 32;
+/// Smallest allocation the ring grows to on first use.
+const MIN_ALLOC: usize = 4096;
+
+/// One out-of-order range `[start, end)` with the time it last changed.
+#[derive(Clone, Copy, Debug)]
+struct OooRange {
+    start: u64,
+    end: u64,
+    /// Larger = changed more recently (RFC 2018 §4 ordering).
+    stamp: u64,
+}
+
+/// Receive ring with in-place reassembly. Offsets are u64 stream offsets,
+/// 0 = first byte after the peer's SYN.
+#[derive(Clone, Debug, Default)]
+pub struct RecvBuffer {
+    /// Ring storage; its length is the capacity.
+    buf: Vec<u8>,
+    /// Index in `buf` of the byte at `read_off`.
+    head: usize,
+    /// Stream offset of the next byte the application reads.
+    read_off: u64,
+    /// In-order bytes at `[read_off, read_off + readable)`.
+    readable: usize,
+    limit: usize,
+    /// Out-of-order ranges above RCV.NXT: sorted, disjoint, non-adjacent.
+    ooo: Vec<OooRange>,
+    stamp: u64,
+    /// Most recent duplicate range received, for a D-SACK block (RFC 2883 §4).
+    dsack: Option<(u64, u64)>,
+}
+
+impl RecvBuffer {
+    /// An empty buffer whose window is `limit` bytes; allocates nothing yet.
+    pub fn new(limit: usize) -> Self {
+        RecvBuffer {
+            limit,
+            ..Default::default()
+        }
+    }
+
+    /// Change the window size. Data already stored beyond a lowered limit is
+    /// kept; only new writes are bounded by the new limit.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// RCV.NXT as a stream offset.
+    pub fn next_offset(&self) -> u64 {
+        self.read_off.saturating_add(self.readable as u64)
+    }
+
+    /// Contiguous bytes the application can read.
+    pub fn readable(&self) -> usize {
+        self.readable
+    }
+
+    /// Room to advertise: limit minus unread in-order bytes.
+    pub fn window(&self) -> usize {
+        self.limit.saturating_sub(self.readable)
+    }
+
+    /// Store the in-window part of a segment at its place (RFC 9293 §3.10.7.4
+    /// "seventh, process the segment text"; RFC 9293 §3.4 window trimming).
+    /// Returns how far RCV.NXT advanced. Out-of-order data returns 0; a
+    /// segment that would need more than [`MAX_RANGES`] ranges is dropped.
+    pub fn write(&mut self, offset: u64, data: &[u8]) -> usize {
+        let rcv_nxt = self.next_offset();
+        self.note_duplicate(offset, data.len(), rcv_nxt);
+        let Some((s, e)) = self.trim_to_window(offset, data.len()) else {
+            return 0;
+        };
+        if s > rcv_nxt && !self.can_track(s, e) {
+            return 0;
+        }
+        // In-window, so both differences fit in usize (they are <= limit / data.len()).
+        let (Ok(src_lo), Ok(src_hi), Ok(rel)) = (
+            usize::try_from(s - offset),
+            usize::try_from(e - offset),
+            usize::try_from(s - self.read_off),
+        ) else {
+            return 0;
+        };
+        let Some(bytes) = data.get(src_lo..src_hi) else {
+            return 0;
+        };
+        if !self.reserve(rel.saturating_add(bytes.len())) {
+            return 0;
+        }
+        self.copy_in(rel, bytes);
+        if s == rcv_nxt {
+            self.readable += bytes.len();
+            self.absorb_contiguous();
+        } else {
+            self.insert_range(s, e);
+        }
+        let advanced = self.next_offset() - rcv_nxt;
+        usize::try_from(advanced).unwrap_or(usize::MAX)
+    }
+
+    /// Remember data we already hold: the part below RCV.NXT, or a segment
+    /// wholly inside an out-of-order range (RFC 2883 §4, §4.1).
+    fn note_duplicate(&mut self, offset: u64, len: usize, rcv_nxt: u64) {
+        if len == 0 {
+            return;
+        }
+        let end = offset.saturating_add(len as u64);
+        if offset < rcv_nxt {
+            self.dsack = Some((offset, end.min(rcv_nxt)));
+            return;
+        }
+        let i = self.ooo.partition_point(|r| r.end < end);
+        if let Some(r) = self.ooo.get(i) {
+            if r.start <= offset && end <= r.end {
+                self.dsack = Some((offset, end));
+            }
+        }
+    }
+
+    /// The latest duplicate range received since the last call, as
+    /// `[start, end)`, to report as the first SACK block (RFC 2883 §4).
+    pub fn take_dsack(&mut self) -> Option<(u64, u64)> {
+        self.dsack.take()
+    }
+
+    /// Clip `[offset, offset+len)` to `[RCV.NXT, RCV.NXT-read + limit)` (RFC 9293 §3.10.7.4 acceptability).
+    fn trim_to_window(&self, offset: u64, len: usize) -> Option<(u64, u64)> {
+        let end = offset.saturating_add(len as u64);
+        let window_end = self.read_off.saturating_add(self.limit as u64);
+        let s = offset.max(self.next_offset());
+        let e = end.min(window_end);
+        (s < e).then_some((s, e))
+    }
+
+    /// Whether `[s, e)` fits in the range set: it merges into an existing range or a slot is free.
+    fn can_track(&self, s: u64, e: u64) -> bool {
+        if self.ooo.len() < MAX_RANGES {
+            return true;
+        }
+        let i = self.ooo.partition_point(|r| r.end < s);
+        self.ooo.get(i).is_some_and(|r| r.start <= e)
+    }
+
+    /// Grow the ring so relative positions below `need` fit, never past what the window allows.
+    fn reserve(&mut self, need: usize) -> bool {
+        let cap = self.buf.len();
+        if need <= cap {
+            return true;
+        }
+        let mut new_cap = cap.max(MIN_ALLOC);
+        while new_cap < need {
+            new_cap = new_cap.saturating_mul(2);
+        }
+        // `need` is within the window, so this caps the ring at the limit.
+        let new_cap = new_cap.min(self.limit.max(need));
+        let mut new_buf = vec![0u8; new_cap];
+        // Rotate so that `head` becomes index 0; all live positions are < cap.
+        let (a, b) = self.buf.split_at(self.head.min(cap));
+        new_buf[..b.len()].copy_from_slice(b);
+        new_buf[b.len()..b.len() + a.len()].copy_from_slice(a);
+        self.buf = new_buf;
+        self.head = 0;
+        true
+    }
+
+    /// Copy `bytes` to relative position `rel` (caller reserved room), wrapping.
+    fn copy_in(&mut self, rel: usize, bytes: &[u8]) {
+        let cap = self.buf.len();
+        if cap == 0 || bytes.is_empty() {
+            return;
+        }
+        let pos = (self.head + rel) % cap;
+        let first = bytes.len().min(cap - pos);
+        let (a, b) = bytes.split_at(first);
+        self.buf[pos..pos + first].copy_from_slice(a);
+        self.buf[..b.len()].copy_from_slice(b);
+    }
+
+    /// Advance RCV.NXT over out-of-order ranges that now touch it (RFC 9293 §3.10.7.4).
+    fn absorb_contiguous(&mut self) {
+        let mut nxt = self.next_offset();
+        let mut gone = 0;
+        for r in &self.ooo {
+            if r.start > nxt {
+                break;
+            }
+            nxt = nxt.max(r.end);
+            gone += 1;
+        }
+        self.ooo.drain(..gone);
+        let readable = nxt - self.read_off;
+        self.readable = usize::try_from(readable).unwrap_or(usize::MAX);
+    }
+
+    /// Merge `[s, e)` into the sorted range set, stamped as most recent (RFC 2018 §4).
+    fn insert_range(&mut self, s: u64, e: u64) {
+        if self.ooo.capacity() == 0 {
+            // One allocation at the first hole, never per segment.
+            self.ooo.reserve_exact(MAX_RANGES);
+        }
+        self.stamp += 1;
+        let i = self.ooo.partition_point(|r| r.end < s);
+        let j = self.ooo.partition_point(|r| r.start <= e);
+        if i < j {
+            let lo = s.min(self.ooo[i].start);
+            let hi = e.max(self.ooo[j - 1].end);
+            self.ooo.drain(i + 1..j);
+            self.ooo[i] = OooRange {
+                start: lo,
+                end: hi,
+                stamp: self.stamp,
+            };
+        } else {
+            let r = OooRange {
+                start: s,
+                end: e,
+                stamp: self.stamp,
+            };
+            self.ooo.insert(i, r);
+        }
+    }
+
+    /// Copy up to `buf.len()` in-order bytes out; returns the count.
+    pub fn read(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.readable);
+        let cap = self.buf.len();
+        if n == 0 || cap == 0 {
+            return 0;
+        }
+        let first = n.min(cap - self.head);
+        buf[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
+        buf[first..n].copy_from_slice(&self.buf[..n - first]);
+        self.head = (self.head + n) % cap;
+        self.readable -= n;
+        self.read_off += n as u64;
+        n
+    }
+
+    /// The readable bytes as up to two slices, without consuming them.
+    pub fn peek(&self) -> (&[u8], &[u8]) {
+        let cap = self.buf.len();
+        if cap == 0 || self.readable == 0 {
+            return (&[], &[]);
+        }
+        let first = self.readable.min(cap - self.head);
+        (
+            &self.buf[self.head..self.head + first],
+            &self.buf[..self.readable - first],
+        )
+    }
+
+    /// Whether data above a hole is buffered.
+    pub fn has_out_of_order(&self) -> bool {
+        !self.ooo.is_empty()
+    }
+
+    /// Up to 4 out-of-order ranges for SACK, most recently changed first, then
+    /// the others by recency (RFC 2018 §4). The caller trims to option space.
+    pub fn sack_ranges(&self, out: &mut [(u64, u64); 4]) -> usize {
+        let mut n = 0;
+        let mut below = u64::MAX;
+        while n < out.len() {
+            // Next most recent stamp below the last one taken: O(ranges) each.
+            let mut best: Option<&OooRange> = None;
+            for r in &self.ooo {
+                if r.stamp < below && best.map_or(true, |b| r.stamp > b.stamp) {
+                    best = Some(r);
+                }
+            }
+            let Some(r) = best else { break };
+            out[n] = (r.start, r.end);
+            below = r.stamp;
+            n += 1;
+        }
+        n
+    }
+
+    /// Heap memory held, for accounting.
+    pub fn heap_bytes(&self) -> usize {
+        self.buf.capacity() + self.ooo.capacity() * core::mem::size_of::<OooRange>()
+    }
+
+    /// Drop the allocation when nothing is buffered (idle connections).
+    pub fn release_if_empty(&mut self) {
+        if self.readable == 0 && self.ooo.is_empty() {
+            self.buf = Vec::new();
+            self.ooo = Vec::new();
+            self.head = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    fn read_all(b: &mut RecvBuffer) -> Vec<u8> {
+        let mut out = vec![0u8; b.readable()];
+        let n = b.read(&mut out);
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn allocates_lazily_and_releases() {
+        let mut b = RecvBuffer::new(65_535);
+        assert_eq!(b.heap_bytes(), 0);
+        assert_eq!(b.write(0, b""), 0);
+        assert_eq!(b.heap_bytes(), 0);
+        assert_eq!(b.write(0, b"abc"), 3);
+        assert!(b.heap_bytes() > 0);
+        assert_eq!(read_all(&mut b), b"abc");
+        b.release_if_empty();
+        assert_eq!(b.heap_bytes(), 0);
+        assert_eq!(b.next_offset(), 3);
+        assert_eq!(b.write(3, b"de"), 2);
+        assert_eq!(read_all(&mut b), b"de");
+    }
+
+    #[test]
+    fn in_order_advances_and_window_shrinks() {
+        let mut b = RecvBuffer::new(10);
+        assert_eq!(b.window(), 10);
+        assert_eq!(b.write(0, b"0123"), 4);
+        assert_eq!(b.readable(), 4);
+        assert_eq!(b.window(), 6);
+        // Beyond the window is trimmed.
+        assert_eq!(b.write(4, b"456789abcdef"), 6);
+        assert_eq!(b.window(), 0);
+        assert_eq!(b.write(10, b"x"), 0);
+        assert_eq!(read_all(&mut b), b"0123456789");
+        assert_eq!(b.window(), 10);
+    }
+
+    #[test]
+    fn out_of_order_fills_in_place() {
+        let mut b = RecvBuffer::new(100);
+        assert_eq!(b.write(5, b"fgh"), 0);
+        assert!(b.has_out_of_order());
+        assert_eq!(b.readable(), 0);
+        assert_eq!(b.write(10, b"klm"), 0);
+        // Filling the first hole absorbs 5..8, stops at the hole 8..10.
+        assert_eq!(b.write(0, b"abcde"), 8);
+        assert_eq!(b.write(8, b"ij"), 5);
+        assert!(!b.has_out_of_order());
+        assert_eq!(read_all(&mut b), b"abcdefghijklm");
+    }
+
+    #[test]
+    fn duplicates_and_overlaps() {
+        let mut b = RecvBuffer::new(100);
+        b.write(0, b"abc");
+        // Old duplicate: ignored.
+        assert_eq!(b.write(0, b"abc"), 0);
+        // Partial overlap with RCV.NXT: only the new part counts.
+        assert_eq!(b.write(1, b"bcdef"), 3);
+        b.write(10, b"klmn");
+        b.write(8, b"ijkl"); // overlaps the OOO range
+        let mut s = [(0u64, 0u64); 4];
+        assert_eq!(b.sack_ranges(&mut s), 1);
+        assert_eq!(s[0], (8, 14));
+        assert_eq!(b.write(6, b"gh"), 8);
+        assert_eq!(read_all(&mut b), b"abcdefghijklmn");
+    }
+
+    #[test]
+    fn offsets_outside_window_are_ignored() {
+        let mut b = RecvBuffer::new(50);
+        assert_eq!(b.write(u64::MAX - 2, b"zzzzz"), 0);
+        assert_eq!(b.write(50, b"x"), 0);
+        assert_eq!(b.write(1_000_000, &[1; 1000]), 0);
+        assert!(!b.has_out_of_order());
+        assert_eq!(b.heap_bytes(), 0);
+        assert_eq!(b.write(0, b""), 0);
+        // Window edge accepted.
+        assert_eq!(b.write(49, b"yz"), 0);
+        assert!(b.has_out_of_order());
+        let mut s = [(0u64, 0u64); 4];
+        b.sack_ranges(&mut s);
+        assert_eq!(s[0], (49, 50));
+    }
+
+    #[test]
+    fn range_cap_drops_segment_needing_new_range() {
+        let mut b = RecvBuffer::new(100_000);
+        for k in 0..MAX_RANGES as u64 {
+            assert_eq!(b.write(10 + k * 10, b"xx"), 0);
+        }
+        let heap = b.heap_bytes();
+        // A 33rd disjoint range is refused.
+        b.write(10_000, b"yy");
+        let mut s = [(0u64, 0u64); 4];
+        b.sack_ranges(&mut s);
+        assert_ne!(s[0], (10_000, 10_002));
+        assert_eq!(b.heap_bytes(), heap);
+        // Extending an existing range is still accepted.
+        b.write(12, b"zz");
+        b.sack_ranges(&mut s);
+        assert_eq!(s[0], (10, 14));
+        // In-order data always is.
+        assert_eq!(b.write(0, &[0; 10]), 14);
+    }
+
+    #[test]
+    fn sack_ranges_most_recent_first() {
+        let mut b = RecvBuffer::new(1000);
+        b.write(100, b"a");
+        b.write(300, b"b");
+        b.write(200, b"c");
+        b.write(400, b"d");
+        b.write(500, b"e");
+        let mut s = [(0u64, 0u64); 4];
+        assert_eq!(b.sack_ranges(&mut s), 4);
+        assert_eq!(s, [(500, 501), (400, 401), (200, 201), (300, 301)]);
+        // Extending an old range makes it the first block.
+        b.write(101, b"f");
+        assert_eq!(b.sack_ranges(&mut s), 4);
+        assert_eq!(s[0], (100, 102));
+        assert_eq!(s[1], (500, 501));
+    }
+
+    #[test]
+    fn wraps_around_ring() {
+        let mut b = RecvBuffer::new(MIN_ALLOC);
+        let data: Vec<u8> = (0..3 * MIN_ALLOC).map(|i| (i % 253) as u8).collect();
+        let mut got = Vec::new();
+        let mut off = 0;
+        while off < data.len() {
+            let end = (off + 1500).min(data.len());
+            // Send the second half first to exercise OOO at the wrap.
+            let mid = off + (end - off) / 2;
+            b.write(mid as u64, &data[mid..end]);
+            b.write(off as u64, &data[off..mid]);
+            off = b.next_offset() as usize;
+            let mut tmp = vec![0u8; 1000];
+            let n = b.read(&mut tmp);
+            got.extend_from_slice(&tmp[..n]);
+            assert!(b.heap_bytes() <= MIN_ALLOC + MAX_RANGES * 24);
+        }
+        got.extend(read_all(&mut b));
+        assert_eq!(got, data);
+    }
+
+    #[test]
+    fn duplicates_are_reported_for_dsack() {
+        let mut b = RecvBuffer::new(1000);
+        b.write(0, b"0123456789");
+        assert_eq!(b.take_dsack(), None);
+        // Entirely old.
+        b.write(2, b"234");
+        assert_eq!(b.take_dsack(), Some((2, 5)));
+        assert_eq!(b.take_dsack(), None);
+        // Partly old: only the duplicate part (RFC 2883 §4.1.1).
+        assert_eq!(b.write(8, b"89ab"), 2);
+        assert_eq!(b.take_dsack(), Some((8, 10)));
+        // Duplicate of out-of-order data; the containing block is reported first.
+        b.write(20, b"klmnop");
+        assert_eq!(b.take_dsack(), None);
+        b.write(22, b"mn");
+        assert_eq!(b.take_dsack(), Some((22, 24)));
+        let mut s = [(0u64, 0u64); 4];
+        b.write(40, b"z");
+        b.write(22, b"mn");
+        assert_eq!(b.sack_ranges(&mut s), 2);
+        assert_eq!(s[0], (20, 26));
+        // Partial overlap with out-of-order data is not a D-SACK.
+        b.take_dsack();
+        b.write(25, b"pq");
+        assert_eq!(b.take_dsack(), None);
+        // Empty segments never are.
+        b.write(0, b"");
+        assert_eq!(b.take_dsack(), None);
+    }
+
+    #[test]
+    fn out_of_order_flood_stays_within_window_memory() {
+        let limit = 65_535;
+        let mut b = RecvBuffer::new(limit);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let payload = [0xabu8; 1460];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Offsets everywhere: inside the window, just past it, far away.
+            let off = match x % 3 {
+                0 => 1 + x % (limit as u64),
+                1 => limit as u64 + x % 10_000,
+                _ => x,
+            };
+            let len = (x >> 32) as usize % payload.len();
+            assert_eq!(b.write(off, &payload[..len]), 0);
+        }
+        assert_eq!(b.readable(), 0);
+        assert!(b.has_out_of_order());
+        assert!(
+            b.heap_bytes() <= limit + MAX_RANGES * core::mem::size_of::<OooRange>(),
+            "heap {}",
+            b.heap_bytes()
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn random_arrival_orders_reassemble_exactly(
+            len in 1usize..6000,
+            limit in 1usize..9000,
+            cuts in proptest::collection::vec(0usize..6000, 0..60),
+            extra in proptest::collection::vec((0usize..6000, 1usize..700), 0..20),
+            seed in any::<u64>(),
+        ) {
+            let stream: Vec<u8> = (0..len).map(|i| (i as u64 ^ seed.rotate_left(i as u32 % 64)) as u8).collect();
+            // Segments: a partition of the stream, plus overlapping duplicates.
+            let mut points: Vec<usize> = cuts.into_iter().map(|c| c % len).collect();
+            points.push(0);
+            points.push(len);
+            points.sort_unstable();
+            points.dedup();
+            let mut segs: Vec<(usize, usize)> = points.windows(2).map(|w| (w[0], w[1])).collect();
+            for (s, l) in extra {
+                let s = s % len;
+                segs.push((s, (s + l).min(len)));
+            }
+            let mut rng = seed | 1;
+            let mut next = || { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; rng };
+            let mut b = RecvBuffer::new(limit);
+            let mut out = Vec::new();
+            let mut tmp = vec![0u8; 997];
+            let mut passes = 0;
+            while out.len() < len {
+                passes += 1;
+                prop_assert!(passes <= segs.len() + len / limit + 2, "no progress");
+                // Shuffle (Fisher-Yates) and deliver everything, reading at random.
+                for i in (1..segs.len()).rev() {
+                    let j = (next() % (i as u64 + 1)) as usize;
+                    segs.swap(i, j);
+                }
+                for &(s, e) in &segs {
+                    let before = b.next_offset();
+                    let adv = b.write(s as u64, &stream[s..e]);
+                    prop_assert_eq!(b.next_offset(), before + adv as u64);
+                    prop_assert!(b.buf.len() <= limit.max(1));
+                    prop_assert!(b.readable() <= limit);
+                    prop_assert!(b.ooo.len() <= MAX_RANGES);
+                    if next() % 3 == 0 {
+                        let want = (next() % 997) as usize;
+                        let n = b.read(&mut tmp[..want]);
+                        out.extend_from_slice(&tmp[..n]);
+                    }
+                }
+                out.extend(read_all(&mut b));
+            }
+            prop_assert_eq!(&out[..], &stream[..]);
+            prop_assert!(!b.has_out_of_order());
+            b.release_if_empty();
+            prop_assert_eq!(b.heap_bytes(), 0);
+        }
+    }
+}

@@ -747,4 +747,127 @@ mod tests {
         sb.release_if_empty();
         assert_eq!(sb.heap_bytes(), 0);
     }
+
+    mod model {
+        use super::super::*;
+        use alloc::collections::{BTreeSet, VecDeque};
+        use alloc::vec::Vec;
+        use proptest::prelude::*;
+
+        fn model_ranges(set: &BTreeSet<u64>) -> usize {
+            let mut n = 0;
+            let mut prev: Option<u64> = None;
+            for &o in set {
+                if prev.map_or(true, |p| p + 1 != o) {
+                    n += 1;
+                }
+                prev = Some(o);
+            }
+            n
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+            /// The scoreboard agrees with a byte-set model, and pipe/next_seg
+            /// agree with RFC 6675's per-byte definitions.
+            #[test]
+            fn scoreboard_matches_byte_model(
+                acks in proptest::collection::vec(
+                    (0u64..40, proptest::collection::vec((0u64..1200, 1u64..120), 0..5)),
+                    1..40),
+                mss in 1u32..150,
+                rxt in 0u64..1200,
+            ) {
+                const SND_MAX: u64 = 1100;
+                let mut sb = Scoreboard::new();
+                let mut model = BTreeSet::new();
+                let mut cum = 0u64;
+                let mut capped = false;
+                for (adv, raw) in acks {
+                    cum = (cum + adv).min(SND_MAX);
+                    let blocks: Vec<(u64, u64)> = raw.iter().map(|&(s, l)| (s, s + l)).collect();
+                    let before_set: Vec<u64> = (0..SND_MAX).filter(|&o| sb.is_sacked(o) && o >= cum).collect();
+                    let u = sb.on_ack(cum, &blocks, SND_MAX);
+                    // Model: RFC 2883 D-SACK rule, then add clamped valid blocks.
+                    let dsack = match blocks.first() {
+                        Some(&(s0, e0)) if s0 < e0 => s0 < cum || blocks.get(1).is_some_and(|&(s1, e1)| s1 <= s0 && e0 <= e1),
+                        _ => false,
+                    };
+                    prop_assert_eq!(u.dsack, dsack);
+                    model.retain(|&o| o >= cum);
+                    for &(s, e) in blocks.iter().skip(usize::from(dsack)) {
+                        if s < e && e > cum && e <= SND_MAX {
+                            for o in s.max(cum)..e { model.insert(o); }
+                        }
+                    }
+                    if model_ranges(&model) > MAX_SACK_RANGES { capped = true; }
+                    prop_assert!(sb.range_count() <= MAX_SACK_RANGES);
+                    let mut count = 0;
+                    for o in 0..SND_MAX + 10 {
+                        let got = sb.is_sacked(o);
+                        if got { count += 1; prop_assert!(model.contains(&o), "sacked {} not in model", o); }
+                        if !capped { prop_assert_eq!(got, model.contains(&o), "offset {}", o); }
+                    }
+                    prop_assert_eq!(count, sb.sacked_bytes());
+                    if !capped {
+                        let newly = model.iter().filter(|o| !before_set.contains(o)).count() as u64;
+                        prop_assert_eq!(u.newly_sacked, newly);
+                    }
+                    // SetPipe per byte (RFC 6675 §4).
+                    let high_rxt = rxt.max(cum);
+                    let mut pipe = 0;
+                    for o in cum..SND_MAX {
+                        if !sb.is_sacked(o) {
+                            if !sb.is_lost(o, mss) { pipe += 1; }
+                            if o < high_rxt { pipe += 1; }
+                        }
+                    }
+                    prop_assert_eq!(sb.pipe(cum, SND_MAX, high_rxt, mss), pipe);
+                    // NextSeg rules 1 / 3 per byte.
+                    let highest = sb.highest_sacked().unwrap_or(0);
+                    let s3 = (high_rxt..highest.min(SND_MAX)).find(|&o| !sb.is_sacked(o));
+                    let s1 = s3.filter(|&o| sb.is_lost(o, mss));
+                    prop_assert_eq!(sb.next_seg(cum, SND_MAX, high_rxt, mss).map(|x| x.0), s3);
+                    prop_assert_eq!(sb.next_lost_seg(cum, SND_MAX, high_rxt, mss).map(|x| x.0), s1);
+                    if let Some((o, len)) = sb.next_seg(cum, SND_MAX, high_rxt, mss) {
+                        prop_assert!(len >= 1 && len <= mss);
+                        for b in o..o + u64::from(len) { prop_assert!(!sb.is_sacked(b)); }
+                    }
+                }
+            }
+
+            /// SendBuffer behaves like a deque of bytes under random push/ack.
+            #[test]
+            fn send_buffer_matches_deque(
+                ops in proptest::collection::vec((any::<bool>(), 0usize..5000), 1..80),
+                limit in 1usize..20000,
+            ) {
+                let mut b = SendBuffer::new(limit);
+                let mut model: VecDeque<u8> = VecDeque::new();
+                let mut start = 0u64;
+                let mut counter = 0u8;
+                for (is_push, n) in ops {
+                    if is_push {
+                        let data: Vec<u8> = (0..n).map(|_| { counter = counter.wrapping_add(31); counter }).collect();
+                        let took = b.push(&data);
+                        prop_assert_eq!(took, n.min(limit - model.len()));
+                        model.extend(&data[..took]);
+                    } else {
+                        let to = start + (n as u64 % (model.len() as u64 + 1));
+                        let freed = b.release_to(to);
+                        prop_assert_eq!(freed as u64, to - start);
+                        model.drain(..freed);
+                        start = to;
+                    }
+                    prop_assert!(b.heap_bytes() <= limit.max(1));
+                    prop_assert_eq!(b.start_offset(), start);
+                    prop_assert_eq!(b.len(), model.len());
+                    let (x, y) = b.slices(start, usize::MAX);
+                    let got: Vec<u8> = x.iter().chain(y).copied().collect();
+                    let want: Vec<u8> = model.iter().copied().collect();
+                    prop_assert_eq!(got, want);
+                }
+            }
+        }
+    }
 }

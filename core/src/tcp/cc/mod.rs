@@ -186,4 +186,51 @@ mod tests {
         assert_eq!(Congestion::from_raw(3), None);
         assert_eq!(Congestion::default(), Congestion::Cubic);
     }
+
+    mod random_events {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+            /// Any event sequence keeps the RFC floors: ssthresh >= 2 SMSS after
+            /// a loss, cwnd = 1 SMSS right after an RTO, cwnd <= IW after idle.
+            #[test]
+            fn random_event_sequences_keep_invariants(
+                kind in prop_oneof![Just(Congestion::NewReno), Just(Congestion::Cubic)],
+                mss in 1u32..9000,
+                iw in 0u32..20,
+                events in proptest::collection::vec((0u8..5, any::<u32>(), 0u64..5_000_000), 1..200),
+            ) {
+                let mut c = Controller::new(kind, mss, iw);
+                prop_assert_eq!(c.cwnd(), initial_window(mss, iw));
+                let mut now = Instant::ZERO;
+                for (ev, x, dt) in events {
+                    now += Duration::from_micros(dt);
+                    match ev {
+                        0 | 1 => {
+                            let before = c.cwnd();
+                            c.on_ack(now, x % (4 * mss), Some(Duration::from_micros(dt / 10 + 1)));
+                            prop_assert!(c.cwnd() >= before, "ACK shrank cwnd");
+                        }
+                        2 => {
+                            c.on_congestion_event(now, x);
+                            prop_assert!(c.ssthresh() >= 2 * mss);
+                            prop_assert_eq!(c.cwnd(), c.ssthresh());
+                        }
+                        3 => {
+                            c.on_retransmission_timeout(now, x);
+                            prop_assert_eq!(c.cwnd(), mss);
+                            prop_assert!(c.ssthresh() >= 2 * mss);
+                        }
+                        _ => {
+                            let before = c.cwnd();
+                            c.on_idle_restart(now, Duration::from_secs(1));
+                            prop_assert_eq!(c.cwnd(), before.min(initial_window(mss, iw)));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
