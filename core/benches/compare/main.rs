@@ -175,8 +175,21 @@ fn bench_bulk(runs: usize, bytes: usize) -> f64 {
     ));
     let mut tk1500 = 0.0;
     for mtu in [1500usize, 9000, 65535] {
-        let t: Vec<f64> = (0..runs).map(|_| tk::bulk(mtu, bytes)).collect();
-        let s: Vec<f64> = (0..runs).map(|_| smol::bulk(mtu, bytes)).collect();
+        // TCPKIT_BENCH_IMPL=tcpkit|smoltcp runs one side only (for profiling).
+        let only = std::env::var("TCPKIT_BENCH_IMPL").unwrap_or_default();
+        // One untimed run each first: page faults of a fresh heap are not the stack's cost.
+        let t: Vec<f64> = (0..=runs)
+            .filter(|_| only != "smoltcp")
+            .map(|_| tk::bulk(mtu, bytes))
+            .collect();
+        let s: Vec<f64> = (0..=runs)
+            .filter(|_| only != "tcpkit")
+            .map(|_| smol::bulk(mtu, bytes))
+            .collect();
+        let (t, s) = (
+            t.get(1..).unwrap_or(&[]).to_vec(),
+            s.get(1..).unwrap_or(&[]).to_vec(),
+        );
         let (t, s) = (median(t), median(s));
         if mtu == 1500 {
             tk1500 = t;
