@@ -361,11 +361,54 @@ fn bench_idle(n: usize) {
     println!();
     println!("== idle established connections in one stack (tcpkit)");
     let (heap_per, rss, secs) = tk::idle(n);
-    println!(
-        "{:<44} {:>12}  bytes",
-        "size_of::<tcp::Connection>()",
-        std::mem::size_of::<tcpkit::tcp::connection::Connection>()
-    );
+    use std::mem::size_of;
+    use tcpkit::tcp;
+    // Where the per-connection bytes are (public parts of tcp::Connection).
+    for (name, size) in [
+        ("size_of::<tcp::Connection>()", size_of::<tcp::Connection>()),
+        (
+            "  of which tcp::timers::Timers",
+            size_of::<tcp::timers::Timers>(),
+        ),
+        (
+            "  of which tcp::cc::Controller",
+            size_of::<tcp::cc::Controller>(),
+        ),
+        (
+            "  of which tcp::rtt::RttEstimator",
+            size_of::<tcp::rtt::RttEstimator>(),
+        ),
+        (
+            "  of which tcp::send::SendBuffer",
+            size_of::<tcp::send::SendBuffer>(),
+        ),
+        (
+            "  of which tcp::send::Scoreboard",
+            size_of::<tcp::send::Scoreboard>(),
+        ),
+        (
+            "  of which tcp::recv::RecvBuffer",
+            size_of::<tcp::recv::RecvBuffer>(),
+        ),
+        (
+            "  of which tcp::options::Negotiated",
+            size_of::<tcp::options::Negotiated>(),
+        ),
+        (
+            "  of which tcp::options::Offer",
+            size_of::<tcp::options::Offer>(),
+        ),
+        (
+            "stack::demux::FlowKey",
+            size_of::<tcpkit::stack::demux::FlowKey>(),
+        ),
+        (
+            "stack::timer::Entry",
+            size_of::<tcpkit::stack::timer::Entry>(),
+        ),
+    ] {
+        println!("{name:<44} {size:>12}  bytes");
+    }
     println!("{:<44} {n:>12}", "connections (ends in the measured stack)");
     println!(
         "{:<44} {heap_per:>12.1}  bytes (target <= 512)",
