@@ -3,7 +3,8 @@
 # floor, and the same bulk transfer through the C ABI and through Python.
 # Figures, not tests. Env knobs: see core/benches/compare/main.rs
 # (TCPKIT_BENCH_RUNS, TCPKIT_BENCH_MB, ...); TCPKIT_BENCH_PY=0 skips building
-# the Python package (the row is then skipped unless it is already built).
+# (re)building the Python package (the row then uses whatever is installed in
+# target/bench/pyvenv, or is skipped).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -44,11 +45,12 @@ fi
 
 # ---- 3. Python ----
 PY=$OUT/pyvenv/bin/python
-if [ "${TCPKIT_BENCH_PY:-1}" != 0 ] && ! "$PY" -c 'import tcpkit' 2>/dev/null; then
+# Rebuilt every time (incremental, shares target/), so the row measures this tree.
+if [ "${TCPKIT_BENCH_PY:-1}" != 0 ]; then
   echo "building the Python package (release) into $OUT/pyvenv ..."
   { [ -x "$PY" ] || python3 -m venv "$OUT/pyvenv"; } &&
     MATURIN_PEP517_ARGS="--profile release" CARGO_TARGET_DIR="$ROOT/target" \
-      timeout 900 "$PY" -m pip install -q --disable-pip-version-check ./python >"$OUT/py-build.log" 2>&1 ||
+      timeout 900 "$PY" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python >"$OUT/py-build.log" 2>&1 ||
     echo "(Python build failed, see $OUT/py-build.log)"
 fi
 P_ROW=""
