@@ -16,6 +16,7 @@
 //! - `TCPKIT_BENCH_SMOL_SCALE_MAX` largest count for smoltcp, default 10000
 //! - `TCPKIT_BENCH_IDLE` idle connections for the RSS figure, default 1000000
 //! - `TCPKIT_BENCH_ONLY` comma list of sections: bulk,floor,cycles,scale,idle
+//! - `TCPKIT_BENCH_IMPL` tcpkit|smoltcp, `TCPKIT_BENCH_MTUS` e.g. 1500: bulk subset, for profiling
 
 mod smol;
 mod tk;
@@ -174,7 +175,12 @@ fn bench_bulk(runs: usize, bytes: usize) -> f64 {
         bytes >> 20
     ));
     let mut tk1500 = 0.0;
-    for mtu in [1500usize, 9000, 65535] {
+    // TCPKIT_BENCH_MTUS=1500,9000 limits the MTUs (for profiling).
+    let mtus: Vec<usize> = std::env::var("TCPKIT_BENCH_MTUS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|m| m.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1500, 9000, 65535]);
+    for mtu in mtus {
         // TCPKIT_BENCH_IMPL=tcpkit|smoltcp runs one side only (for profiling).
         let only = std::env::var("TCPKIT_BENCH_IMPL").unwrap_or_default();
         // One untimed run each first: page faults of a fresh heap are not the stack's cost.
