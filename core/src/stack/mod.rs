@@ -1,1 +1,1463 @@
-//! Many connections: demux, listeners, ICMP, UDP, timers, events. (being written)
+//! Many connections: address set, demux, listeners, SYN cookies, ICMP, UDP,
+//! fragment reassembly, timers, ready lists, events and counters.
+//!
+//! This is the API the C ABI and the Python package map onto one to one
+//! (see docs/DESIGN.md and CONTRACT.md).
+//!
+//! Costs: `feed` is one keyed-hash lookup plus the connection's own work;
+//! `poll_transmit` pops the ready list; `poll_event` pops the event queue;
+//! `poll_timeout` peeks a heap; `handle_timeout` pops due heap entries.
+//! Nothing scans all connections. `Counters::work_*` count the visits so
+//! tests can check it.
+//!
+//! Every queue is bounded, with a policy when full:
+//! - connections (all states, orphans and TIME-WAIT included): `max_connections`;
+//!   `connect` returns `Limit`, a SYN beyond it is dropped (counted);
+//! - half-open connections per listener: `syn_backlog`, then SYN cookies
+//!   (RFC 4987 §3.6) that hold no state;
+//! - accept queue per listener: its backlog (clamped to 1..=65535); a SYN
+//!   meeting a full accept queue is dropped (the peer retries, like Linux), a
+//!   handshake completing into a full queue is reset;
+//! - events: at most one pending per kind per handle (edge-triggered);
+//! - stack-originated packets (RSTs, cookies, ICMP, UDP): 4096; beyond, new
+//!   ones are dropped (`udp_send_to` returns `WouldBlock`);
+//! - UDP receive queue: 256 datagrams or 256 KiB per socket, then drop (counted);
+//! - fragment reassembly: 64 datagrams and 1 MiB, the oldest is evicted;
+//!   30 s timeout;
+//! - ICMP errors we send: token bucket, 100/s, burst 50.
+//!
+//! Orphans (closed or aborted by the application) finish the FIN exchange,
+//! FIN-WAIT-2 (bounded by `fin_wait2_timeout`) and TIME-WAIT (`time_wait`)
+//! on their own and are freed when the connection is finished.
+
+pub mod config;
+pub mod counters;
+pub mod demux;
+pub mod events;
+pub mod frag;
+pub mod handle;
+pub mod icmp;
+pub mod isn;
+pub mod packet;
+pub mod ports;
+pub mod siphash;
+pub mod syncookie;
+mod tcp_input;
+pub mod timer;
+mod udp;
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use core::net::{IpAddr, SocketAddr};
+
+use crate::tcp::connection::{CloseReason, ConnConfig, ConnError, ConnEvent, Connection};
+use crate::tcp::SeqNum;
+use crate::time::{Duration, Instant};
+
+pub use crate::tcp::state::State;
+pub use config::{Config, Congestion};
+pub use counters::Counters;
+
+use demux::{addr16, Demux, FlowKey};
+use events::EventQueue;
+use frag::{FragKey, FragOutcome, Reassembler};
+use handle::{Kind, Slab};
+use isn::IsnGenerator;
+use ports::PortAllocator;
+use syncookie::SynCookies;
+use timer::TimerQueue;
+
+/// Errors of stack commands (C: `tcpkit_result` minus the packet errors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Error {
+    /// Nothing now: no packet, event, data, room, pending connection or timer.
+    WouldBlock,
+    InvalidArgument,
+    InvalidHandle,
+    InvalidState,
+    AddrInUse,
+    NoPorts,
+    Limit,
+    Refused,
+    Reset,
+    TimedOut,
+    Closed,
+    /// No local address of that family.
+    AddrNotAvailable,
+    /// The output buffer is too small; `needed` bytes are required.
+    BufferTooSmall {
+        needed: usize,
+    },
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::WouldBlock => f.write_str("would block"),
+            Error::InvalidArgument => f.write_str("invalid argument"),
+            Error::InvalidHandle => f.write_str("invalid handle"),
+            Error::InvalidState => f.write_str("invalid state"),
+            Error::AddrInUse => f.write_str("address in use"),
+            Error::NoPorts => f.write_str("no free ephemeral port"),
+            Error::Limit => f.write_str("resource limit reached"),
+            Error::Refused => f.write_str("connection refused"),
+            Error::Reset => f.write_str("connection reset"),
+            Error::TimedOut => f.write_str("timed out"),
+            Error::Closed => f.write_str("closed"),
+            Error::AddrNotAvailable => f.write_str("no local address of that family"),
+            Error::BufferTooSmall { needed } => {
+                write!(f, "buffer too small, {needed} bytes needed")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+/// Why `feed` did not take a packet. Each is counted; none changes any connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PacketError {
+    Malformed,
+    Checksum,
+    NotForUs,
+}
+
+impl core::fmt::Display for PacketError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            PacketError::Malformed => "malformed packet",
+            PacketError::Checksum => "bad checksum",
+            PacketError::NotForUs => "packet not for us",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for PacketError {}
+
+macro_rules! handle_type {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(u64);
+        impl $name {
+            /// The C value (never 0 for a handle the stack gave out).
+            pub const fn raw(self) -> u64 {
+                self.0
+            }
+            /// Wraps a C value; the stack checks it on use.
+            pub const fn from_raw(raw: u64) -> Self {
+                $name(raw)
+            }
+        }
+    };
+}
+
+handle_type!(
+    /// A connection handle.
+    ConnHandle
+);
+handle_type!(
+    /// A listener handle.
+    ListenerHandle
+);
+handle_type!(
+    /// A UDP socket handle.
+    UdpHandle
+);
+
+/// Where a listener accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ListenAddr {
+    /// Every IPv4 and IPv6 address (C: family 6 or 0, all-zero address).
+    Any,
+    /// Every IPv4 address (C: family 4, all-zero address).
+    AnyV4,
+    /// One address; wins over a wildcard listener on the same port.
+    Exact(IpAddr),
+}
+
+/// Event kinds with their C values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Connected = 1,
+    Acceptable = 2,
+    Readable = 3,
+    Writable = 4,
+    PeerClosed = 5,
+    Closed = 6,
+}
+
+/// One event. `handle` is the listener for `Acceptable`, else the connection
+/// or UDP socket. `reason` is set only for `Closed` that was not orderly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub kind: EventKind,
+    pub handle: u64,
+    pub reason: Option<Error>,
+    pub user_data: u64,
+}
+
+/// Per-connection options with their C values; values are u64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnOption {
+    NoDelay = 1,
+    KeepAliveIdleUs = 2,
+    KeepAliveIntervalUs = 3,
+    /// 0: keep-alive off.
+    KeepAliveCount = 4,
+    UserTimeoutUs = 5,
+    SendBuffer = 6,
+    RecvBuffer = 7,
+    /// 1 NewReno, 2 Cubic.
+    Congestion = 8,
+    UserData = 9,
+}
+
+impl ConnOption {
+    /// The option with C value `v`, None for unknown values.
+    pub fn from_u32(v: u32) -> Option<ConnOption> {
+        Some(match v {
+            1 => ConnOption::NoDelay,
+            2 => ConnOption::KeepAliveIdleUs,
+            3 => ConnOption::KeepAliveIntervalUs,
+            4 => ConnOption::KeepAliveCount,
+            5 => ConnOption::UserTimeoutUs,
+            6 => ConnOption::SendBuffer,
+            7 => ConnOption::RecvBuffer,
+            8 => ConnOption::Congestion,
+            9 => ConnOption::UserData,
+            _ => return None,
+        })
+    }
+}
+
+/// A snapshot of one connection (fields of `tcpkit_conn_info`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    pub state: State,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub mss: u32,
+    pub srtt_us: u64,
+    pub rttvar_us: u64,
+    pub rto_us: u64,
+    pub cwnd: u64,
+    pub ssthresh: u64,
+    pub snd_wnd: u64,
+    pub rcv_wnd: u64,
+    pub bytes_sent: u64,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+    pub bytes_unsent: u64,
+    pub bytes_unacked: u64,
+    pub bytes_readable: u64,
+    pub segs_sent: u64,
+    pub segs_received: u64,
+    pub segs_retransmitted: u64,
+    pub timeouts: u64,
+    pub sack_recoveries: u64,
+}
+
+/// A packet the stack itself originates (not from a connection), queued for
+/// `poll_transmit`. Control segments are built at emission time (no
+/// allocation); ICMP and UDP packets are built when queued, into pooled buffers.
+#[derive(Debug)]
+enum Outgoing {
+    Tcp { key: FlowKey, hdr: packet::TcpOut },
+    Raw(Vec<u8>),
+}
+
+/// Most stack-originated packets waiting for `poll_transmit`; beyond it new ones are dropped.
+const MAX_OUTGOING: usize = 4096;
+/// Most local addresses.
+const MAX_ADDRESSES: usize = 64;
+/// Fragment reassembly bounds: datagrams in progress, buffer bytes, timeout
+/// (RFC 791 suggests 15 s to start; RFC 8200 §4.5 says 60 s; one value for both).
+const FRAG_MAX_DATAGRAMS: usize = 64;
+const FRAG_MAX_BYTES: usize = 1 << 20;
+const FRAG_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Slot flags.
+const F_READY: u8 = 1;
+/// The application closed or aborted: the handle is invalid, the stack finishes the connection.
+const F_ORPHAN: u8 = 2;
+/// Passive connection not yet accepted (in SYN-RECEIVED or in the accept queue).
+const F_UNACCEPTED: u8 = 4;
+/// Passive connection counted in its listener's SYN queue.
+const F_SYN_QUEUED: u8 = 8;
+/// In its listener's accept queue.
+const F_IN_ACCEPT_QUEUE: u8 = 16;
+/// The connection reached ESTABLISHED (counted in connections_opened).
+const F_OPENED: u8 = 32;
+
+/// One connection and what the stack keeps beside it.
+#[derive(Debug)]
+struct ConnSlot {
+    conn: Connection,
+    key: FlowKey,
+    user_data: u64,
+    /// Earliest deadline this slot has in the timer queue.
+    armed: Option<Instant>,
+    /// Listener (index, generation) of a passive connection not yet accepted.
+    listener: (u32, u32),
+    /// Event kinds queued and not yet popped.
+    pending: u8,
+    /// Events held until `accept` (passive connections).
+    deferred: u8,
+    flags: u8,
+    /// The reason of a deferred CLOSED event (1 byte, unlike `Option<Error>`).
+    deferred_reason: Option<CloseReason>,
+    /// One past the highest sequence number sent (for RFC 5927 checks of ICMP errors).
+    snd_max: SeqNum,
+}
+
+#[derive(Debug)]
+struct Listener {
+    addr: ListenAddr,
+    port: u16,
+    backlog: u32,
+    /// Half-open connections (SYN-RECEIVED) of this listener.
+    syn_count: u32,
+    accept_queue: VecDeque<u32>,
+    pending: u8,
+}
+
+/// Most datagrams and bytes a UDP socket queues before dropping.
+const UDP_QUEUE_DATAGRAMS: usize = 256;
+const UDP_QUEUE_BYTES: usize = 256 * 1024;
+
+#[derive(Debug)]
+struct UdpSocket {
+    local: SocketAddr,
+    queue: VecDeque<(SocketAddr, Vec<u8>)>,
+    queued_bytes: usize,
+    pending: u8,
+}
+
+/// The stack. See the module docs and CONTRACT.md for the loop.
+#[derive(Debug)]
+pub struct Stack {
+    config: Config,
+    cfg_v4: ConnConfig,
+    cfg_v6: ConnConfig,
+    counters: Counters,
+    now: Instant,
+    addrs: Vec<IpAddr>,
+    conns: Slab<ConnSlot>,
+    demux: Demux,
+    listeners: Slab<Listener>,
+    /// (address or unspecified, port) -> listener; exact addresses win over wildcards.
+    listen_map: BTreeMap<(ListenKey, u16), u32>,
+    udp: Slab<UdpSocket>,
+    udp_map: BTreeMap<([u8; 16], u16), u32>,
+    isn: IsnGenerator,
+    ports: PortAllocator,
+    cookies: SynCookies,
+    timers: TimerQueue,
+    ready: VecDeque<u32>,
+    events: EventQueue,
+    outgoing: VecDeque<Outgoing>,
+    pool: Vec<Vec<u8>>,
+    /// A connection segment that did not fit the caller's buffer, kept for the next call.
+    stash: Option<Vec<u8>>,
+    frag: Reassembler,
+    icmp_limiter: icmp::RateLimiter,
+    ip_id: u16,
+}
+
+/// Listener map key: exact address, any IPv4, or any address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum ListenKey {
+    Exact([u8; 16]),
+    AnyV4,
+    Any,
+}
+
+fn conn_error(e: ConnError) -> Error {
+    match e {
+        ConnError::WouldBlock => Error::WouldBlock,
+        ConnError::InvalidState => Error::InvalidState,
+        ConnError::Closed => Error::Closed,
+        ConnError::Reset => Error::Reset,
+        ConnError::Refused => Error::Refused,
+        ConnError::TimedOut => Error::TimedOut,
+    }
+}
+
+fn close_reason_error(r: CloseReason) -> Option<Error> {
+    match r {
+        CloseReason::Orderly => None,
+        CloseReason::Refused => Some(Error::Refused),
+        CloseReason::Reset => Some(Error::Reset),
+        CloseReason::TimedOut => Some(Error::TimedOut),
+    }
+}
+
+/// A usable unicast address (not unspecified, multicast or IPv4 broadcast).
+fn is_unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => !a.is_unspecified() && !a.is_multicast() && !a.is_broadcast(),
+        IpAddr::V6(a) => !a.is_unspecified() && !a.is_multicast(),
+    }
+}
+
+impl Stack {
+    /// A stack with `config` (validated: `InvalidArgument` for nonsense).
+    pub fn new(config: Config) -> Result<Stack, Error> {
+        config.validate()?;
+        let (dk0, dk1) = siphash::keys_from(&config.isn_secret, 0);
+        let (ik0, ik1) = siphash::keys_from(&config.isn_secret, 1);
+        // Distinct keys per use, derived from the one secret.
+        let derive = |label: u64| {
+            (
+                siphash::siphash(ik0, ik1, &label.to_le_bytes()),
+                siphash::siphash(ik1, ik0, &label.to_le_bytes()),
+            )
+        };
+        let (pk0, pk1) = derive(1);
+        let (ck0, ck1) = derive(2);
+        let cfg_v4 = Self::conn_config(&config, 20);
+        let cfg_v6 = Self::conn_config(&config, 40);
+        Ok(Stack {
+            cfg_v4,
+            cfg_v6,
+            counters: Counters::default(),
+            now: Instant::ZERO,
+            addrs: Vec::new(),
+            conns: Slab::new(),
+            demux: Demux::new(dk0, dk1),
+            listeners: Slab::new(),
+            listen_map: BTreeMap::new(),
+            udp: Slab::new(),
+            udp_map: BTreeMap::new(),
+            isn: IsnGenerator::new(ik0, ik1),
+            ports: PortAllocator::new(pk0, pk1),
+            cookies: SynCookies::new(ck0, ck1),
+            timers: TimerQueue::new(),
+            ready: VecDeque::new(),
+            events: EventQueue::new(),
+            outgoing: VecDeque::new(),
+            pool: Vec::new(),
+            stash: None,
+            frag: Reassembler::new(FRAG_MAX_DATAGRAMS, FRAG_MAX_BYTES, FRAG_TIMEOUT),
+            icmp_limiter: icmp::RateLimiter::new(),
+            ip_id: 0,
+            config,
+        })
+    }
+
+    /// Per-family connection configuration: MSS = MTU - IP header - 20 (RFC 9293 §3.7.1).
+    fn conn_config(config: &Config, ip_header: u32) -> ConnConfig {
+        let mss = config
+            .mtu
+            .saturating_sub(ip_header + 20)
+            .min(u32::from(u16::MAX));
+        ConnConfig {
+            mss: mss as u16,
+            send_buffer: config.send_buffer,
+            recv_buffer: config.recv_buffer,
+            time_wait: config.time_wait,
+            fin_wait2_timeout: config.fin_wait2_timeout,
+            initial_rto: config.initial_rto,
+            min_rto: config.min_rto,
+            max_rto: config.max_rto,
+            max_retries: config.max_retries,
+            delayed_ack: config.delayed_ack,
+            initial_cwnd_segments: config.initial_cwnd_segments,
+            congestion: config.congestion,
+            enable_sack: config.enable_sack,
+            enable_timestamps: config.enable_timestamps,
+            enable_window_scale: config.enable_window_scale,
+            ..ConnConfig::default()
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn touch(&mut self, now: Instant) {
+        // The host's clock never goes backwards; ignore it if it does.
+        self.now = self.now.max(now);
+    }
+
+    /// Adds a local address. The first address of each family is the source for `connect`.
+    pub fn add_address(&mut self, ip: IpAddr) -> Result<(), Error> {
+        if !is_unicast(ip) || (ip.is_ipv6() && !self.config.ipv6_capable()) {
+            return Err(Error::InvalidArgument);
+        }
+        if self.addrs.contains(&ip) {
+            return Ok(());
+        }
+        if self.addrs.len() >= MAX_ADDRESSES {
+            return Err(Error::Limit);
+        }
+        self.addrs.push(ip);
+        Ok(())
+    }
+
+    fn is_local(&self, ip: IpAddr) -> bool {
+        self.addrs.contains(&ip)
+    }
+
+    fn first_address(&self, v6: bool) -> Option<IpAddr> {
+        self.addrs.iter().copied().find(|a| a.is_ipv6() == v6)
+    }
+
+    fn next_ip_id(&mut self) -> u16 {
+        self.ip_id = self.ip_id.wrapping_add(1);
+        self.ip_id
+    }
+
+    // ------------------------------------------------------------------
+    // Input
+    // ------------------------------------------------------------------
+
+    /// Takes one received IP packet. OK for every well-formed packet
+    /// addressed to the stack, whatever TCP does with it.
+    pub fn feed(&mut self, now: Instant, packet: &[u8]) -> Result<(), PacketError> {
+        self.touch(now);
+        self.counters.packets_in += 1;
+        self.counters.bytes_in += packet.len() as u64;
+        let ip = match packet::parse_ip(packet) {
+            Ok(ip) => ip,
+            Err(e) => return Err(self.count_packet_error(e)),
+        };
+        let for_us = self.is_local(ip.dst)
+            || (self.config.accept_any_destination
+                && is_unicast(ip.dst)
+                && ip.proto == packet::PROTO_TCP);
+        if !for_us {
+            return Err(self.count_packet_error(PacketError::NotForUs));
+        }
+        if !is_unicast(ip.src) {
+            // RFC 1122 §3.2.1.3: a source must be a unicast address.
+            return Err(self.count_packet_error(PacketError::Malformed));
+        }
+        if let Some(f) = ip.frag {
+            return self.feed_fragment(ip.src, ip.dst, ip.proto, f, ip.payload);
+        }
+        self.feed_transport(ip.src, ip.dst, ip.proto, ip.payload, packet)
+    }
+
+    fn count_packet_error(&mut self, e: PacketError) -> PacketError {
+        match e {
+            PacketError::Malformed => self.counters.dropped_malformed += 1,
+            PacketError::Checksum => self.counters.dropped_checksum += 1,
+            PacketError::NotForUs => self.counters.dropped_not_for_us += 1,
+        }
+        e
+    }
+
+    /// RFC 791 §3.2 / RFC 8200 §4.5: hold fragments until the datagram is whole.
+    fn feed_fragment(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        f: packet::FragInfo,
+        payload: &[u8],
+    ) -> Result<(), PacketError> {
+        self.counters.fragments_in += 1;
+        let key = FragKey {
+            src: addr16(src),
+            dst: addr16(dst),
+            id: f.id,
+            proto: if dst.is_ipv6() { 0 } else { proto },
+            v6: dst.is_ipv6(),
+        };
+        match self
+            .frag
+            .insert(self.now, key, f.offset, f.more, proto, payload)
+        {
+            FragOutcome::Stored => Ok(()),
+            FragOutcome::Dropped => {
+                self.counters.fragments_dropped += 1;
+                Ok(())
+            }
+            FragOutcome::Complete(proto, data) => {
+                self.counters.fragments_reassembled += 1;
+                // No original packet to quote in ICMP errors: pass the payload alone.
+                self.feed_transport(src, dst, proto, &data, &[])
+            }
+        }
+    }
+
+    /// Dispatches a whole transport payload. `packet` is the original IP packet
+    /// (for ICMP quotes), empty after reassembly.
+    fn feed_transport(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        payload: &[u8],
+        packet: &[u8],
+    ) -> Result<(), PacketError> {
+        let r = match proto {
+            packet::PROTO_TCP => self.feed_tcp(src, dst, payload),
+            packet::PROTO_UDP => self.feed_udp(src, dst, payload, packet),
+            packet::PROTO_ICMP if src.is_ipv4() => self.feed_icmp(src, dst, payload),
+            packet::PROTO_ICMPV6 if src.is_ipv6() => self.feed_icmp(src, dst, payload),
+            _ => {
+                self.counters.dropped_unknown_protocol += 1;
+                Ok(())
+            }
+        };
+        r.map_err(|e| self.count_packet_error(e))
+    }
+
+    // ------------------------------------------------------------------
+    // Output
+    // ------------------------------------------------------------------
+
+    /// Writes one whole IP packet into `buf`; `WouldBlock` when there is none,
+    /// `BufferTooSmall { needed }` (packet kept) when `buf` is too small.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Result<usize, Error> {
+        self.touch(now);
+        let n = self.transmit_one(buf)?;
+        self.counters.packets_out += 1;
+        self.counters.bytes_out += n as u64;
+        Ok(n)
+    }
+
+    fn transmit_one(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        if let Some(p) = self.stash.take() {
+            return match buf.get_mut(..p.len()) {
+                Some(dst) => {
+                    dst.copy_from_slice(&p);
+                    let n = p.len();
+                    self.recycle(p);
+                    Ok(n)
+                }
+                None => {
+                    let needed = p.len();
+                    self.stash = Some(p);
+                    Err(Error::BufferTooSmall { needed })
+                }
+            };
+        }
+        if let Some(n) = self.transmit_outgoing(buf)? {
+            return Ok(n);
+        }
+        self.transmit_connection(buf)
+    }
+
+    /// Stack-originated packets first: they are few and answer the peer's packets.
+    fn transmit_outgoing(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
+        let Some(front) = self.outgoing.front() else {
+            return Ok(None);
+        };
+        let needed = match front {
+            Outgoing::Tcp { key, hdr } => {
+                packet::tcp_packet_len(key.local().is_ipv6(), &hdr.options, 0)
+            }
+            Outgoing::Raw(p) => p.len(),
+        };
+        if buf.len() < needed {
+            return Err(Error::BufferTooSmall { needed });
+        }
+        let id = self.next_ip_id();
+        let n = match self.outgoing.pop_front() {
+            Some(Outgoing::Tcp { key, hdr }) => {
+                packet::emit_tcp(buf, key.local(), key.remote(), id, &hdr, (&[], &[]))
+            }
+            Some(Outgoing::Raw(p)) => {
+                let n = p.len();
+                if let Some(dst) = buf.get_mut(..n) {
+                    dst.copy_from_slice(&p);
+                }
+                self.recycle(p);
+                n
+            }
+            None => return Ok(None),
+        };
+        Ok(Some(n))
+    }
+
+    /// Round robin over the ready list: one segment from the first connection
+    /// that has one; it goes to the back if it has more.
+    fn transmit_connection(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        while let Some(idx) = self.ready.pop_front() {
+            let id = self.ip_id.wrapping_add(1);
+            let now = self.now;
+            let mtu = self.config.mtu as usize;
+            let Some(slot) = self.conns.at_mut(idx) else {
+                continue;
+            };
+            slot.flags &= !F_READY;
+            self.counters.work_conn_visits += 1;
+            let v6 = slot.key.is_ipv6();
+            let ip_len = if v6 { 40 } else { 20 };
+            let max_payload = mtu.saturating_sub(ip_len + 20);
+            let (local, remote) = (slot.key.local(), slot.key.remote());
+            let Some(seg) = slot.conn.poll_transmit(now, max_payload) else {
+                // Nothing after all (window or cwnd closed): leave the ready
+                // list until something else touches it, so this loop ends.
+                self.after_inner(idx, false);
+                continue;
+            };
+            let hdr = packet::TcpOut {
+                seq: seg.seq.0,
+                ack: seg.ack.0,
+                flags: seg.flags,
+                window: seg.window,
+                options: seg.options,
+            };
+            let end = seg.seq
+                + (seg.payload_len() as u32)
+                + u32::from(seg.flags.syn())
+                + u32::from(seg.flags.fin());
+            let first = seg.flags.syn() && !seg.flags.ack();
+            let needed = packet::tcp_packet_len(v6, &hdr.options, seg.payload_len());
+            let result = if buf.len() >= needed {
+                Ok(packet::emit_tcp(buf, local, remote, id, &hdr, seg.payload))
+            } else {
+                let mut p = self.pool.pop().unwrap_or_default();
+                p.clear();
+                p.resize(needed, 0);
+                packet::emit_tcp(&mut p, local, remote, id, &hdr, seg.payload);
+                self.stash = Some(p);
+                Err(Error::BufferTooSmall { needed })
+            };
+            if hdr.flags.rst() {
+                self.counters.rst_sent += 1;
+            }
+            if let Some(slot) = self.conns.at_mut(idx) {
+                if first || end > slot.snd_max || slot.snd_max == SeqNum(0) {
+                    slot.snd_max = end;
+                }
+            }
+            self.ip_id = id;
+            self.after(idx);
+            return result;
+        }
+        Err(Error::WouldBlock)
+    }
+
+    fn recycle(&mut self, p: Vec<u8>) {
+        if self.pool.len() < 64 {
+            self.pool.push(p);
+        }
+    }
+
+    /// Queues a stack-originated packet; dropped when the queue is full.
+    fn queue_outgoing(&mut self, o: Outgoing) -> bool {
+        if self.outgoing.len() >= MAX_OUTGOING {
+            if let Outgoing::Raw(p) = o {
+                self.recycle(p);
+            }
+            return false;
+        }
+        if let Outgoing::Tcp { hdr, .. } = &o {
+            if hdr.flags.rst() {
+                self.counters.rst_sent += 1;
+            }
+        }
+        self.outgoing.push_back(o);
+        true
+    }
+
+    /// A pooled buffer of `len` zero bytes.
+    fn buffer(&mut self, len: usize) -> Vec<u8> {
+        let mut p = self.pool.pop().unwrap_or_default();
+        p.clear();
+        p.resize(len, 0);
+        p
+    }
+
+    // ------------------------------------------------------------------
+    // Events and timers
+    // ------------------------------------------------------------------
+
+    /// The next event, if any. Events naming a handle that was closed since are skipped.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        while let Some(q) = self.events.pop() {
+            let b = events::bit(q.kind);
+            let user_data = if let Some((i, g)) = handle::decode(Kind::Conn, q.handle) {
+                match self.conns.get_mut(i, g) {
+                    Some(s) if s.flags & F_ORPHAN == 0 => {
+                        s.pending &= !b;
+                        s.user_data
+                    }
+                    _ => continue,
+                }
+            } else if let Some((i, g)) = handle::decode(Kind::Listener, q.handle) {
+                match self.listeners.get_mut(i, g) {
+                    Some(l) => {
+                        l.pending &= !b;
+                        0
+                    }
+                    None => continue,
+                }
+            } else if let Some((i, g)) = handle::decode(Kind::Udp, q.handle) {
+                match self.udp.get_mut(i, g) {
+                    Some(u) => {
+                        u.pending &= !b;
+                        0
+                    }
+                    None => continue,
+                }
+            } else {
+                continue;
+            };
+            return Some(Event {
+                kind: q.kind,
+                handle: q.handle,
+                reason: q.reason,
+                user_data,
+            });
+        }
+        None
+    }
+
+    /// When `handle_timeout` must next be called; None: no timer.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.timers.next_deadline(), self.frag.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs the timers due at `now`; safe to call spuriously. Afterwards
+    /// `poll_timeout` is later than `now` (or None).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.touch(now);
+        let now = self.now;
+        self.frag.expire(now);
+        self.counters.fragments_timed_out = self.frag.timed_out;
+        while let Some(e) = self.timers.pop_due(now) {
+            self.counters.work_timer_ops += 1;
+            let Some(slot) = self.conns.get_mut(e.index, e.generation) else {
+                continue;
+            };
+            if slot.armed != Some(e.deadline) {
+                continue; // superseded by an earlier deadline that already ran
+            }
+            slot.armed = None;
+            self.counters.work_conn_visits += 1;
+            if slot.conn.poll_timeout().is_some_and(|d| d <= now) {
+                slot.conn.handle_timeout(now);
+            }
+            self.after(e.index);
+        }
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Heap bytes the stack's own tables use (slabs, demux, timer heap), for memory accounting.
+    pub fn table_heap_bytes(&self) -> usize {
+        self.conns.heap_bytes() + self.demux.heap_bytes() + self.timers.heap_bytes()
+    }
+
+    // ------------------------------------------------------------------
+    // Per-connection bookkeeping
+    // ------------------------------------------------------------------
+
+    fn conn_handle(&self, idx: u32) -> u64 {
+        handle::encode(Kind::Conn, idx, self.conns.generation(idx).unwrap_or(0))
+    }
+
+    /// After anything touched connection `idx`: collect its events, promote a
+    /// completed passive open to the accept queue, put it on the ready list,
+    /// re-arm its timer, and free it when it is finished and nobody holds it.
+    fn after(&mut self, idx: u32) {
+        self.after_inner(idx, true);
+    }
+
+    fn after_inner(&mut self, idx: u32, requeue: bool) {
+        let handle = self.conn_handle(idx);
+        let now = self.now;
+        let Some(slot) = self.conns.at_mut(idx) else {
+            return;
+        };
+        // Events.
+        while let Some(ev) = slot.conn.poll_event() {
+            let (kind, reason) = match ev {
+                ConnEvent::Connected => {
+                    if slot.flags & F_OPENED == 0 {
+                        slot.flags |= F_OPENED;
+                        self.counters.connections_opened += 1;
+                    }
+                    (EventKind::Connected, None)
+                }
+                ConnEvent::Readable => (EventKind::Readable, None),
+                ConnEvent::Writable => (EventKind::Writable, None),
+                ConnEvent::PeerClosed => (EventKind::PeerClosed, None),
+                ConnEvent::Closed(r) => {
+                    slot.deferred_reason = Some(r);
+                    (EventKind::Closed, close_reason_error(r))
+                }
+            };
+            if slot.flags & F_ORPHAN != 0 {
+                continue;
+            }
+            if slot.flags & F_UNACCEPTED != 0 {
+                // CONNECTED is for active opens only; the rest waits for accept.
+                if kind != EventKind::Connected {
+                    slot.deferred |= events::bit(kind);
+                }
+                continue;
+            }
+            self.events.push(&mut slot.pending, kind, handle, reason);
+        }
+        // Ready list.
+        if requeue && slot.flags & F_READY == 0 && slot.conn.wants_transmit() {
+            slot.flags |= F_READY;
+            self.ready.push_back(idx);
+        }
+        // Timer: never at or before now, so handle_timeout always makes progress.
+        let deadline = slot
+            .conn
+            .poll_timeout()
+            .map(|d| d.max(now + Duration::from_micros(1)));
+        let generation = self.conns.generation(idx).unwrap_or(0);
+        if let Some(slot) = self.conns.at_mut(idx) {
+            let before = self.timers.ops;
+            self.timers
+                .schedule(idx, generation, deadline, &mut slot.armed);
+            self.counters.work_timer_ops += self.timers.ops - before;
+        }
+        self.promote_passive(idx);
+        self.reap_if_finished(idx);
+    }
+
+    /// A passive connection that left SYN-RECEIVED joins its listener's accept
+    /// queue (ACCEPTABLE when the queue was empty), or is reset if the queue is
+    /// full or the listener is gone.
+    fn promote_passive(&mut self, idx: u32) {
+        let Some(slot) = self.conns.at_mut(idx) else {
+            return;
+        };
+        if slot.flags & F_SYN_QUEUED == 0 || slot.conn.state() == State::SynReceived {
+            return;
+        }
+        slot.flags &= !F_SYN_QUEUED;
+        let (li, lg) = slot.listener;
+        let finished = slot.conn.state() == State::Closed;
+        if slot.flags & F_OPENED == 0 && !finished {
+            slot.flags |= F_OPENED;
+            self.counters.connections_opened += 1;
+        }
+        let lhandle = handle::encode(Kind::Listener, li, lg);
+        match self.listeners.get_mut(li, lg) {
+            Some(l) => {
+                l.syn_count = l.syn_count.saturating_sub(1);
+                if finished {
+                    // Reset or timed out during the handshake: never shown to the application.
+                    self.mark_orphan(idx);
+                    return;
+                }
+                if l.accept_queue.len() >= l.backlog as usize {
+                    self.counters.dropped_listen_overflow += 1;
+                    self.orphan_abort(idx);
+                    return;
+                }
+                let was_empty = l.accept_queue.is_empty();
+                l.accept_queue.push_back(idx);
+                if was_empty {
+                    self.events
+                        .push(&mut l.pending, EventKind::Acceptable, lhandle, None);
+                }
+                if let Some(s) = self.conns.at_mut(idx) {
+                    s.flags |= F_IN_ACCEPT_QUEUE;
+                }
+            }
+            None => self.orphan_abort(idx),
+        }
+    }
+
+    /// Abort a connection nobody will ever accept; the stack sends the RST and frees it.
+    fn orphan_abort(&mut self, idx: u32) {
+        let now = self.now;
+        self.mark_orphan(idx);
+        if let Some(s) = self.conns.at_mut(idx) {
+            s.flags &= !(F_IN_ACCEPT_QUEUE | F_SYN_QUEUED);
+            s.conn.abort(now);
+            if s.flags & F_READY == 0 && s.conn.wants_transmit() {
+                s.flags |= F_READY;
+                self.ready.push_back(idx);
+            }
+        }
+        self.reap_if_finished(idx);
+    }
+
+    /// The application (or the listener) let go of the connection: its handle
+    /// is invalid and the stack finishes it alone.
+    fn mark_orphan(&mut self, idx: u32) {
+        if let Some(s) = self.conns.at_mut(idx) {
+            if s.flags & F_ORPHAN == 0 {
+                s.flags |= F_ORPHAN;
+                self.counters.orphans_active += 1;
+            }
+        }
+    }
+
+    /// Frees a finished connection unless the application still holds its
+    /// handle (it stays valid after CLOSED until close/abort).
+    fn reap_if_finished(&mut self, idx: u32) {
+        let Some(slot) = self.conns.at(idx) else {
+            return;
+        };
+        if !slot.conn.is_finished() {
+            return;
+        }
+        let held = slot.flags & F_ORPHAN == 0
+            && (slot.flags & (F_UNACCEPTED | F_IN_ACCEPT_QUEUE)) != F_UNACCEPTED;
+        if held {
+            return;
+        }
+        self.free_slot(idx);
+    }
+
+    fn free_slot(&mut self, idx: u32) {
+        let Some(slot) = self.conns.remove(idx) else {
+            return;
+        };
+        if slot.flags & F_SYN_QUEUED != 0 {
+            if let Some(l) = self.listeners.get_mut(slot.listener.0, slot.listener.1) {
+                l.syn_count = l.syn_count.saturating_sub(1);
+            }
+        }
+        self.demux.remove(&slot.key, idx);
+        self.counters.connections_closed += 1;
+        self.counters.connections_active = self.conns.len() as u64;
+        if slot.flags & F_ORPHAN != 0 {
+            self.counters.orphans_reaped += 1;
+            self.counters.orphans_active = self.counters.orphans_active.saturating_sub(1);
+        }
+    }
+
+    /// Inserts a new connection; `Error::Limit` at `max_connections`.
+    fn insert_conn(
+        &mut self,
+        conn: Connection,
+        key: FlowKey,
+        flags: u8,
+        listener: (u32, u32),
+    ) -> Result<u32, Error> {
+        if self.conns.len() >= self.config.max_connections as usize {
+            return Err(Error::Limit);
+        }
+        let slot = ConnSlot {
+            conn,
+            key,
+            user_data: 0,
+            armed: None,
+            listener,
+            pending: 0,
+            deferred: 0,
+            flags,
+            deferred_reason: None,
+            snd_max: SeqNum(0),
+        };
+        let (idx, _) = self.conns.insert(slot).ok_or(Error::Limit)?;
+        let conns = &self.conns;
+        if !self.demux.insert(key, idx, |i| conns.at(i).map(|s| s.key)) {
+            self.conns.remove(idx);
+            return Err(Error::AddrInUse);
+        }
+        self.counters.connections_active = self.conns.len() as u64;
+        Ok(idx)
+    }
+
+    /// Demux: the slot of a 4-tuple.
+    fn lookup(&self, key: &FlowKey) -> Option<u32> {
+        let conns = &self.conns;
+        self.demux.get(key, |i| conns.at(i).map(|s| s.key))
+    }
+
+    /// The slot of an application-held connection handle.
+    fn slot_index(&self, c: ConnHandle) -> Result<u32, Error> {
+        let (i, g) = handle::decode(Kind::Conn, c.raw()).ok_or(Error::InvalidHandle)?;
+        match self.conns.get(i, g) {
+            Some(s) if s.flags & (F_ORPHAN | F_UNACCEPTED) == 0 => Ok(i),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+
+    fn slot(&self, c: ConnHandle) -> Result<&ConnSlot, Error> {
+        let i = self.slot_index(c)?;
+        self.conns.at(i).ok_or(Error::InvalidHandle)
+    }
+
+    /// Runs `f` on an application-held connection, then does the bookkeeping.
+    fn with_conn<R>(
+        &mut self,
+        c: ConnHandle,
+        f: impl FnOnce(&mut ConnSlot, Instant) -> R,
+    ) -> Result<R, Error> {
+        let i = self.slot_index(c)?;
+        let now = self.now;
+        let slot = self.conns.at_mut(i).ok_or(Error::InvalidHandle)?;
+        self.counters.work_conn_visits += 1;
+        let r = f(slot, now);
+        self.after(i);
+        Ok(r)
+    }
+
+    // ------------------------------------------------------------------
+    // Commands
+    // ------------------------------------------------------------------
+
+    /// Listens on `addr`:`port`. `backlog` (accept queue) is clamped to 1..=65535.
+    /// Port 0 is allowed only in `accept_any_destination` mode (any port).
+    pub fn listen(
+        &mut self,
+        addr: ListenAddr,
+        port: u16,
+        backlog: u32,
+    ) -> Result<ListenerHandle, Error> {
+        let key = match addr {
+            ListenAddr::Any => ListenKey::Any,
+            ListenAddr::AnyV4 => ListenKey::AnyV4,
+            ListenAddr::Exact(ip) => {
+                if !is_unicast(ip) {
+                    return Err(Error::InvalidArgument);
+                }
+                if !self.is_local(ip) && !self.config.accept_any_destination {
+                    return Err(Error::AddrNotAvailable);
+                }
+                ListenKey::Exact(addr16(ip))
+            }
+        };
+        let wildcard = !matches!(key, ListenKey::Exact(_));
+        if port == 0 && !(wildcard && self.config.accept_any_destination) {
+            return Err(Error::InvalidArgument);
+        }
+        if self.listen_map.contains_key(&(key, port)) {
+            return Err(Error::AddrInUse);
+        }
+        let l = Listener {
+            addr,
+            port,
+            backlog: backlog.clamp(1, config::MAX_BACKLOG),
+            syn_count: 0,
+            accept_queue: VecDeque::new(),
+            pending: 0,
+        };
+        let (i, g) = self.listeners.insert(l).ok_or(Error::Limit)?;
+        self.listen_map.insert((key, port), i);
+        Ok(ListenerHandle(handle::encode(Kind::Listener, i, g)))
+    }
+
+    /// The listener for a SYN to `dst`:`port`: exact address first, then any
+    /// IPv4 (for IPv4), then any; in tun2socks mode also port-0 wildcards.
+    fn find_listener(&self, dst: IpAddr, port: u16) -> Option<u32> {
+        let exact = ListenKey::Exact(addr16(dst));
+        let any_v4 = dst.is_ipv4().then_some(ListenKey::AnyV4);
+        let port0 = if self.config.accept_any_destination {
+            Some(0)
+        } else {
+            None
+        };
+        let candidates = [
+            Some((exact, port)),
+            any_v4.map(|k| (k, port)),
+            Some((ListenKey::Any, port)),
+            any_v4.zip(port0),
+            port0.map(|p| (ListenKey::Any, p)),
+        ];
+        candidates
+            .into_iter()
+            .flatten()
+            .find_map(|k| self.listen_map.get(&k).copied())
+    }
+
+    /// Takes the oldest established connection from the accept queue.
+    pub fn accept(&mut self, l: ListenerHandle) -> Result<ConnHandle, Error> {
+        let (li, lg) = handle::decode(Kind::Listener, l.raw()).ok_or(Error::InvalidHandle)?;
+        let listener = self.listeners.get_mut(li, lg).ok_or(Error::InvalidHandle)?;
+        let idx = listener.accept_queue.pop_front().ok_or(Error::WouldBlock)?;
+        let handle = self.conn_handle(idx);
+        let slot = self.conns.at_mut(idx).ok_or(Error::InvalidState)?;
+        slot.flags &= !(F_UNACCEPTED | F_IN_ACCEPT_QUEUE);
+        slot.listener = (u32::MAX, 0);
+        let deferred = core::mem::take(&mut slot.deferred);
+        for kind in [
+            EventKind::Readable,
+            EventKind::Writable,
+            EventKind::PeerClosed,
+            EventKind::Closed,
+        ] {
+            if deferred & events::bit(kind) != 0 {
+                let reason = if kind == EventKind::Closed {
+                    slot.deferred_reason.and_then(close_reason_error)
+                } else {
+                    None
+                };
+                self.events.push(&mut slot.pending, kind, handle, reason);
+            }
+        }
+        self.counters.work_conn_visits += 1;
+        Ok(ConnHandle(handle))
+    }
+
+    /// Closes a listener; connections still in its accept queue are refused (RST).
+    pub fn listener_close(&mut self, l: ListenerHandle) -> Result<(), Error> {
+        let (li, lg) = handle::decode(Kind::Listener, l.raw()).ok_or(Error::InvalidHandle)?;
+        let listener = self.listeners.get(li, lg).ok_or(Error::InvalidHandle)?;
+        let key = match listener.addr {
+            ListenAddr::Any => ListenKey::Any,
+            ListenAddr::AnyV4 => ListenKey::AnyV4,
+            ListenAddr::Exact(ip) => ListenKey::Exact(addr16(ip)),
+        };
+        self.listen_map.remove(&(key, listener.port));
+        let Some(listener) = self.listeners.remove(li) else {
+            return Err(Error::InvalidHandle);
+        };
+        for idx in listener.accept_queue {
+            self.orphan_abort(idx);
+        }
+        // Half-open connections of this listener are reset when their handshake
+        // completes (promote_passive finds the listener gone).
+        Ok(())
+    }
+
+    /// Opens a connection to `remote` from the first local address of its
+    /// family; `local_port` 0 picks an ephemeral port (RFC 6056).
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local_port: u16,
+    ) -> Result<ConnHandle, Error> {
+        self.touch(now);
+        let ip = self
+            .first_address(remote.is_ipv6())
+            .ok_or(Error::AddrNotAvailable)?;
+        self.open(SocketAddr::new(ip, local_port), remote)
+    }
+
+    /// Opens a connection naming both ends (port 0 in `local`: ephemeral).
+    pub fn connect_from(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnHandle, Error> {
+        self.touch(now);
+        if local.is_ipv6() != remote.is_ipv6() || !is_unicast(local.ip()) {
+            return Err(Error::InvalidArgument);
+        }
+        if !self.is_local(local.ip()) && !self.config.accept_any_destination {
+            return Err(Error::AddrNotAvailable);
+        }
+        self.open(local, remote)
+    }
+
+    /// RFC 9293 §3.10.1 OPEN (active): ISN per RFC 6528, SYN via poll_transmit.
+    fn open(&mut self, local: SocketAddr, remote: SocketAddr) -> Result<ConnHandle, Error> {
+        if !is_unicast(remote.ip()) || remote.port() == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        if self.conns.len() >= self.config.max_connections as usize {
+            return Err(Error::Limit);
+        }
+        let mut local = local;
+        if local.port() == 0 {
+            let demux = &self.demux;
+            let conns = &self.conns;
+            let probes = &mut self.counters.work_hash_lookups;
+            let port = self.ports.pick(local.ip(), Some(remote), |p| {
+                *probes += 1;
+                let k = FlowKey::new(SocketAddr::new(local.ip(), p), remote);
+                demux.get(&k, |i| conns.at(i).map(|s| s.key)).is_some()
+            })?;
+            local.set_port(port);
+        }
+        let key = FlowKey::new(local, remote);
+        self.counters.work_hash_lookups += 1;
+        if self.lookup(&key).is_some() {
+            return Err(Error::AddrInUse);
+        }
+        let iss = self.isn.isn(self.now, &key);
+        let cfg = if remote.is_ipv6() {
+            &self.cfg_v6
+        } else {
+            &self.cfg_v4
+        };
+        let conn = Connection::connect(cfg, iss, self.now);
+        let idx = self.insert_conn(conn, key, 0, (u32::MAX, 0))?;
+        self.after(idx);
+        Ok(ConnHandle(self.conn_handle(idx)))
+    }
+
+    /// Queues data; OK with at least one byte, or WouldBlock (then WRITABLE follows).
+    pub fn send(&mut self, c: ConnHandle, data: &[u8]) -> Result<usize, Error> {
+        self.with_conn(c, |s, _| s.conn.send(data))?
+            .map_err(conn_error)
+    }
+
+    /// Reads data; OK(0) only at end of stream. A zero-length buffer is InvalidArgument.
+    pub fn recv(&mut self, c: ConnHandle, buf: &mut [u8]) -> Result<usize, Error> {
+        if buf.is_empty() {
+            self.slot_index(c)?;
+            return Err(Error::InvalidArgument);
+        }
+        self.with_conn(c, |s, _| s.conn.recv(buf))?
+            .map_err(conn_error)
+    }
+
+    /// Sends FIN after the queued data; `send` then returns Closed.
+    pub fn shutdown(&mut self, c: ConnHandle) -> Result<(), Error> {
+        self.with_conn(c, |s, now| s.conn.shutdown(now))?
+            .map_err(conn_error)
+    }
+
+    /// Closes the handle: the stack finishes the FIN exchange and TIME-WAIT on
+    /// its own (unread data: RST, RFC 2525). OK also on an ended connection.
+    pub fn close(&mut self, c: ConnHandle) -> Result<(), Error> {
+        self.release(c, false)
+    }
+
+    /// Aborts: RST if synchronized, and the handle becomes invalid.
+    pub fn abort(&mut self, c: ConnHandle) -> Result<(), Error> {
+        self.release(c, true)
+    }
+
+    fn release(&mut self, c: ConnHandle, abort: bool) -> Result<(), Error> {
+        let i = self.slot_index(c)?;
+        let now = self.now;
+        if let Some(s) = self.conns.at_mut(i) {
+            if abort {
+                s.conn.abort(now);
+            } else {
+                s.conn.close(now);
+            }
+            self.counters.work_conn_visits += 1;
+        }
+        self.mark_orphan(i);
+        self.after(i);
+        Ok(())
+    }
+
+    pub fn state(&self, c: ConnHandle) -> Result<State, Error> {
+        Ok(self.slot(c)?.conn.state())
+    }
+
+    pub fn info(&self, c: ConnHandle) -> Result<ConnInfo, Error> {
+        let s = self.slot(c)?;
+        let i = s.conn.info();
+        Ok(ConnInfo {
+            state: i.state,
+            local: s.key.local(),
+            remote: s.key.remote(),
+            mss: i.mss,
+            srtt_us: i.srtt_us,
+            rttvar_us: i.rttvar_us,
+            rto_us: i.rto_us,
+            cwnd: i.cwnd,
+            ssthresh: i.ssthresh,
+            snd_wnd: i.snd_wnd,
+            rcv_wnd: i.rcv_wnd,
+            bytes_sent: i.bytes_sent,
+            bytes_acked: i.bytes_acked,
+            bytes_received: i.bytes_received,
+            bytes_unsent: i.bytes_unsent,
+            bytes_unacked: i.bytes_unacked,
+            bytes_readable: i.bytes_readable,
+            segs_sent: i.segs_sent,
+            segs_received: i.segs_received,
+            segs_retransmitted: i.segs_retransmitted,
+            timeouts: i.timeouts,
+            sack_recoveries: i.sack_recoveries,
+        })
+    }
+
+    /// The local end; in tun2socks mode, the original destination.
+    pub fn local_endpoint(&self, c: ConnHandle) -> Result<SocketAddr, Error> {
+        Ok(self.slot(c)?.key.local())
+    }
+
+    pub fn remote_endpoint(&self, c: ConnHandle) -> Result<SocketAddr, Error> {
+        Ok(self.slot(c)?.key.remote())
+    }
+
+    /// Sets a per-connection option; unknown values are InvalidArgument.
+    pub fn set_option(&mut self, c: ConnHandle, opt: ConnOption, value: u64) -> Result<(), Error> {
+        let to_u32 = |v: u64| u32::try_from(v).map_err(|_| Error::InvalidArgument);
+        let buffer = |v: u64| {
+            let v = u32::try_from(v).unwrap_or(u32::MAX);
+            if v == 0 {
+                Err(Error::InvalidArgument)
+            } else {
+                Ok(v.clamp(config::MIN_BUFFER, config::MAX_BUFFER))
+            }
+        };
+        let us = Duration::from_micros;
+        let checked: Result<(), Error> = match opt {
+            ConnOption::Congestion if value != 1 && value != 2 => Err(Error::InvalidArgument),
+            ConnOption::KeepAliveCount => to_u32(value).map(|_| ()),
+            ConnOption::SendBuffer | ConnOption::RecvBuffer => buffer(value).map(|_| ()),
+            _ => Ok(()),
+        };
+        checked?;
+        self.with_conn(c, |s, now| match opt {
+            ConnOption::NoDelay => s.conn.set_nodelay(value != 0),
+            ConnOption::KeepAliveIdleUs => {
+                let (_, iv, n) = s.conn.keepalive();
+                s.conn.set_keepalive(now, us(value), iv, n);
+            }
+            ConnOption::KeepAliveIntervalUs => {
+                let (idle, _, n) = s.conn.keepalive();
+                s.conn.set_keepalive(now, idle, us(value), n);
+            }
+            ConnOption::KeepAliveCount => {
+                let (idle, iv, _) = s.conn.keepalive();
+                s.conn
+                    .set_keepalive(now, idle, iv, u32::try_from(value).unwrap_or(u32::MAX));
+            }
+            ConnOption::UserTimeoutUs => s.conn.set_user_timeout(us(value)),
+            ConnOption::SendBuffer => s
+                .conn
+                .set_send_buffer(buffer(value).unwrap_or(config::MIN_BUFFER)),
+            ConnOption::RecvBuffer => s
+                .conn
+                .set_recv_buffer(buffer(value).unwrap_or(config::MIN_BUFFER)),
+            ConnOption::Congestion => s.conn.set_congestion(if value == 1 {
+                Congestion::NewReno
+            } else {
+                Congestion::Cubic
+            }),
+            ConnOption::UserData => s.user_data = value,
+        })
+    }
+
+    pub fn get_option(&self, c: ConnHandle, opt: ConnOption) -> Result<u64, Error> {
+        let s = self.slot(c)?;
+        let conn = &s.conn;
+        Ok(match opt {
+            ConnOption::NoDelay => u64::from(conn.nodelay()),
+            ConnOption::KeepAliveIdleUs => conn.keepalive().0.as_micros(),
+            ConnOption::KeepAliveIntervalUs => conn.keepalive().1.as_micros(),
+            ConnOption::KeepAliveCount => u64::from(conn.keepalive().2),
+            ConnOption::UserTimeoutUs => conn.user_timeout().as_micros(),
+            ConnOption::SendBuffer => u64::from(conn.send_buffer()),
+            ConnOption::RecvBuffer => u64::from(conn.recv_buffer()),
+            ConnOption::Congestion => match conn.congestion() {
+                Congestion::NewReno => 1,
+                Congestion::Cubic => 2,
+            },
+            ConnOption::UserData => s.user_data,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the stack keeps beside each connection stays small.
+    #[test]
+    fn slot_overhead_beside_the_connection_is_small() {
+        let extra = core::mem::size_of::<ConnSlot>() - core::mem::size_of::<Connection>();
+        assert!(extra <= 80, "ConnSlot adds {extra} bytes");
+        let slab_slot = core::mem::size_of::<handle::Slab<ConnSlot>>();
+        assert!(slab_slot < 64);
+    }
+}

@@ -5,8 +5,9 @@
 
 use crate::tcp::cc::{Congestion, CongestionControl, Controller};
 use crate::tcp::options::{self, Negotiated, Offer};
+use crate::tcp::recv::RecvBuffer;
 use crate::tcp::rtt::RttEstimator;
-use crate::tcp::standin::{RecvBuffer, SendBuffer};
+use crate::tcp::send::{Scoreboard, SendBuffer};
 use crate::tcp::state::State;
 use crate::tcp::timers::{self, Timers};
 use crate::tcp::SeqNum;
@@ -160,6 +161,7 @@ pub(super) struct UserOptions {
     pub fin_wait2_timeout: Duration,
     pub congestion: Congestion,
     pub initial_cwnd_segments: u32,
+    pub max_rto: Duration,
 }
 
 /// One TCP connection (RFC 9293 TCB plus extensions).
@@ -209,6 +211,8 @@ pub struct Connection {
     pub(super) timers: Timers,
     pub(super) retries: u32,
     pub(super) probes: u32,
+    /// RTO doublings since the last RTT sample (RFC 6298 §5.5).
+    pub(super) rto_backoff: u32,
     pub(super) persist_backoff: u32,
     pub(super) last_recv: Instant,
     pub(super) last_send: Instant,
@@ -221,9 +225,18 @@ pub struct Connection {
     pub(super) in_recovery: bool,
     /// A retransmission to send before new data (fast retransmit, partial ACK).
     pub(super) rexmit_seq: Option<SeqNum>,
+    /// RFC 6675 scoreboard and HighRxt (a stream offset).
+    pub(super) scoreboard: Scoreboard,
+    pub(super) high_rxt: u64,
+    /// RFC 6937 PRR state.
+    pub(super) recover_fs: u32,
+    pub(super) prr_delivered: u32,
+    pub(super) prr_out: u32,
     // --- pending output ---
     pub(super) pending_rst: Option<(SeqNum, SeqNum, bool)>,
     pub(super) ack_now: bool,
+    /// A duplicate range to report first in the next SACK option (RFC 2883).
+    pub(super) pending_dsack: Option<(u64, u64)>,
     pub(super) unacked_rcv_bytes: u32,
     /// A persist or keep-alive timer asked for a probe or a forced send.
     pub(super) probe_pending: bool,
@@ -244,6 +257,13 @@ pub struct Connection {
 /// Timestamp clock offset derived from the ISS, so TSval does not reveal uptime (RFC 7323 §7.1).
 fn ts_offset_from_iss(iss: SeqNum) -> u32 {
     iss.0.wrapping_mul(0x9e37_79b1).rotate_left(13)
+}
+
+/// The TSval a connection with this ISS sends at `now`: 1 ms ticks plus the
+/// per-connection offset (RFC 7323 §5.4). Public so SYN cookies can use the
+/// same clock as the connection later built from them.
+pub fn timestamp_clock(iss: SeqNum, now: Instant) -> u32 {
+    (now.as_millis() as u32).wrapping_add(ts_offset_from_iss(iss))
 }
 
 impl Connection {
@@ -299,6 +319,7 @@ impl Connection {
             timers: Timers::default(),
             retries: 0,
             probes: 0,
+            rto_backoff: 0,
             persist_backoff: 0,
             last_recv: now,
             last_send: now,
@@ -309,8 +330,14 @@ impl Connection {
             recover: iss,
             in_recovery: false,
             rexmit_seq: None,
+            scoreboard: Scoreboard::new(),
+            high_rxt: 0,
+            recover_fs: 1,
+            prr_delivered: 0,
+            prr_out: 0,
             pending_rst: None,
             ack_now: false,
+            pending_dsack: None,
             unacked_rcv_bytes: 0,
             probe_pending: false,
             force_send: false,
@@ -334,6 +361,7 @@ impl Connection {
                 fin_wait2_timeout: cfg.fin_wait2_timeout,
                 congestion: cfg.congestion,
                 initial_cwnd_segments: cfg.initial_cwnd_segments,
+                max_rto: cfg.max_rto,
             },
             stats: Stats::default(),
         }
@@ -402,6 +430,12 @@ impl Connection {
     pub(super) fn apply_negotiation(&mut self, peer: &crate::wire::tcp::TcpOptions) {
         self.neg = options::negotiate(&self.offer, peer);
         self.update_effective_mss();
+        // The initial window depends on the negotiated MSS (RFC 6928 §2).
+        self.cc = Controller::new(
+            self.opts.congestion,
+            u32::from(self.eff_mss),
+            self.opts.initial_cwnd_segments,
+        );
     }
 
     /// Effective send MSS = min(peer MSS, path MSS) - TS bytes (RFC 6691 §2).
@@ -416,6 +450,11 @@ impl Connection {
     /// Our timestamp clock: 1 ms ticks plus a per-connection offset (RFC 7323 §5.4).
     pub(super) fn ts_val(&self, now: Instant) -> u32 {
         (now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Whether timestamps were negotiated (RFC 7323).
+    pub fn timestamps_enabled(&self) -> bool {
+        self.neg.timestamps
     }
 
     /// Keep the TSval of a SYN as TS.Recent (RFC 7323 §4.3).
@@ -711,7 +750,7 @@ impl Connection {
             mss: u32::from(self.eff_mss),
             srtt_us: self.rtt.srtt().map_or(0, |d| d.as_micros()),
             rttvar_us: self.rtt.rttvar().as_micros(),
-            rto_us: self.rtt.rto().as_micros(),
+            rto_us: self.rto().as_micros(),
             cwnd: u64::from(self.cc.cwnd()),
             ssthresh: u64::from(self.cc.ssthresh()),
             snd_wnd: u64::from(self.snd_wnd),
@@ -808,6 +847,21 @@ impl Connection {
     // Timers
     // ------------------------------------------------------------------
 
+    /// The current RTO: the estimator's value doubled per timeout, capped at
+    /// max_rto (RFC 6298 §5.5). The doubling is kept here, on the clamped
+    /// value, so it also works while SRTT + 4·RTTVAR is below min_rto.
+    pub(super) fn rto(&self) -> Duration {
+        let base = self.rtt.rto();
+        base.saturating_mul(1u64 << self.rto_backoff.min(16))
+            .min(self.opts.max_rto.max(base))
+    }
+
+    /// A valid RTT measurement updates the estimator and ends the backoff (RFC 6298 §5.7).
+    pub(super) fn take_rtt_sample(&mut self, rtt: Duration) {
+        self.rtt.on_sample(rtt);
+        self.rto_backoff = 0;
+    }
+
     /// Deadline of the RFC 5482 user timeout, if data is waiting for an ACK.
     pub(super) fn user_timeout_deadline(&self) -> Instant {
         let waiting = self.snd_max != self.snd_una || self.timers.persist != Instant::MAX;
@@ -887,8 +941,15 @@ impl Connection {
         if nothing_outstanding {
             return;
         }
-        self.retries = self.retries.saturating_add(1);
         self.stats.timeouts += 1;
+        // A peer that shrank its window to zero but still answers is probed,
+        // not timed out (RFC 9293 §3.8.6.1; Linux does the same).
+        let zero_window_peer_alive = self.snd_wnd == 0
+            && self.state.is_synchronized()
+            && now.saturating_duration_since(self.last_recv) <= self.opts.max_rto;
+        if !zero_window_peer_alive {
+            self.retries = self.retries.saturating_add(1);
+        }
         if self.retries > self.opts.max_retries {
             self.enter_closed(CloseReason::TimedOut);
             return;
@@ -897,7 +958,7 @@ impl Connection {
             let flight = self.snd_max - self.snd_una;
             self.cc.on_retransmission_timeout(now, flight);
         }
-        self.rtt.backoff();
+        self.rto_backoff = (self.rto_backoff + 1).min(16);
         self.in_recovery = false;
         self.dupacks = 0;
         // RFC 6582 §3.2 step 4: after an RTO, recovery may not start until SND.MAX is acked.
@@ -907,7 +968,7 @@ impl Connection {
         // Karn's rule (RFC 6298 §3): no sample from a retransmitted segment.
         self.rtt_probe = None;
         self.on_rto_scoreboard();
-        self.timers.rexmit = now + self.rtt.rto();
+        self.timers.rexmit = now + self.rto();
     }
 
     /// Persist timer: probe a zero window, or override SWS avoidance (RFC 9293 §3.8.6.1, §3.8.6.2.1).
@@ -992,6 +1053,6 @@ impl Connection {
 impl Connection {
     /// Heap bytes held by this connection's buffers (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.sendbuf.heap_bytes() + self.recvbuf.heap_bytes()
+        self.sendbuf.heap_bytes() + self.recvbuf.heap_bytes() + self.scoreboard.heap_bytes()
     }
 }

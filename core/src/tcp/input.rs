@@ -114,11 +114,24 @@ impl Connection {
                 return outcome;
             }
         }
+        if self.state == State::SynReceived
+            && seg.flags.syn()
+            && seg.flags.ack()
+            && seg.seq == self.irs
+            && !seg.flags.rst()
+        {
+            return self.syn_ack_in_simultaneous_open(now, seg);
+        }
         if self.paws_rejects(now, seg) {
             self.ack_now = true;
             return SegmentOutcome::Dropped;
         }
         if !self.segment_is_acceptable(seg) {
+            if let Some(ack_only) = self.ack_part_of_zero_window_segment(seg) {
+                let outcome = self.segment_in_synchronized(now, &ack_only);
+                self.ack_now = true;
+                return outcome;
+            }
             return self.drop_unacceptable(now, seg);
         }
         self.last_recv = now;
@@ -145,6 +158,21 @@ impl Connection {
         self.arm_keepalive(now);
         self.process_text_and_fin(now, seg);
         SegmentOutcome::Accepted
+    }
+
+    /// Simultaneous open: the peer's SYN-ACK repeats its SYN; drop the SYN
+    /// (already seen) and use the ACK (RFC 9293 §3.5 figure 8; trimming per §3.10.7.4).
+    fn syn_ack_in_simultaneous_open(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
+        let trimmed = Segment {
+            seq: seg.seq + 1,
+            flags: crate::wire::TcpFlags(seg.flags.0 & !crate::wire::TcpFlags::SYN.0),
+            ..*seg
+        };
+        let outcome = self.segment_in_synchronized(now, &trimmed);
+        if outcome == SegmentOutcome::Accepted {
+            self.ack_now = true;
+        }
+        outcome
     }
 
     /// A new SYN in TIME-WAIT above the old sequence space may reopen (RFC 9293 §3.10.7.4 note, RFC 6191).
@@ -195,6 +223,22 @@ impl Connection {
         }
     }
 
+    /// With a zero receive window, valid ACKs must still be processed
+    /// (RFC 9293 §3.10.7.4): keep the ACK of an in-sequence segment, drop its text and FIN.
+    fn ack_part_of_zero_window_segment<'a>(&self, seg: &Segment<'a>) -> Option<Segment<'a>> {
+        let zero_window = self.acceptance_window() == 0;
+        let ackable = seg.flags.ack() && !seg.flags.syn() && !seg.flags.rst();
+        if !(zero_window && ackable && seg.seq == self.rcv_nxt && seg.seq_len() > 0) {
+            return None;
+        }
+        let flags = crate::wire::TcpFlags(seg.flags.0 & !crate::wire::TcpFlags::FIN.0);
+        Some(Segment {
+            flags,
+            payload: &[],
+            ..*seg
+        })
+    }
+
     /// Unacceptable: ACK it unless it is a RST (RFC 9293 §3.10.7.4; RFC 5961 §3.2 drops the RST).
     fn drop_unacceptable(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
         if seg.flags.rst() {
@@ -205,12 +249,29 @@ impl Connection {
             self.snd_nxt = self.iss;
             return SegmentOutcome::Dropped;
         }
+        if self.neg.sack && !seg.payload.is_empty() {
+            self.note_old_duplicate(seg);
+        }
         if self.state == State::TimeWait && seg.flags.fin() {
             // A retransmitted FIN in TIME-WAIT: ACK it and restart 2×MSL (RFC 9293 §3.10.7.4).
             self.timers.close = now + self.opts.time_wait;
         }
         self.ack_now = true;
         SegmentOutcome::Dropped
+    }
+
+    /// Data entirely below RCV.NXT is a duplicate: report it as a D-SACK (RFC 2883 §4).
+    fn note_old_duplicate(&mut self, seg: &Segment) {
+        let len = u32::try_from(seg.payload.len()).unwrap_or(u32::MAX);
+        let end = seg.seq + len;
+        if end > self.rcv_nxt || self.rcv_nxt - seg.seq > 0x4000_0000 {
+            return;
+        }
+        let base = self.recvbuf.next_offset();
+        let back = u64::from(self.rcv_nxt - seg.seq);
+        if let Some(start) = base.checked_sub(back) {
+            self.pending_dsack = Some((start, start + u64::from(len)));
+        }
     }
 
     /// Keep TS.Recent from segments covering Last.ACK.sent (RFC 7323 §4.3).
@@ -280,12 +341,24 @@ impl Connection {
         }
         let window_before = self.snd_wnd;
         self.update_send_window(seg);
-        if ack > self.snd_una {
-            self.on_new_ack(now, seg);
-        } else if self.is_duplicate_ack(seg, window_before) {
+        let advanced = ack > self.snd_una;
+        let duplicate = !advanced && self.is_duplicate_ack(seg, window_before);
+        let data_acked = if advanced {
+            self.on_new_ack(now, seg)
+        } else {
+            0
+        };
+        if self.neg.sack {
+            let newly_sacked = self.update_scoreboard(seg);
+            self.sack_recovery_on_ack(now, advanced, duplicate, data_acked, newly_sacked);
+        } else if advanced {
+            self.recovery_on_new_ack(now, seg, data_acked);
+        } else if duplicate {
             self.on_duplicate_ack(now, seg);
-        } else if self.neg.sack && seg.options.sack_block_count > 0 {
-            self.on_sack_only(now, seg);
+        }
+        if self.sendbuf.is_empty() {
+            self.sendbuf.release_if_empty();
+            self.scoreboard.release_if_empty();
         }
         self.ack_state_transitions(now)
     }
@@ -320,8 +393,9 @@ impl Connection {
             && (u32::from(seg.window) << self.neg.snd_shift) == window_before
     }
 
-    /// New data acknowledged: advance SND.UNA, free buffer, sample RTT, grow cwnd (RFC 9293 §3.10.7.4, RFC 6298 §5.3).
-    fn on_new_ack(&mut self, now: Instant, seg: &Segment) {
+    /// New data acknowledged: advance SND.UNA, free buffer, sample RTT,
+    /// restart the timer (RFC 9293 §3.10.7.4, RFC 6298 §5.2-5.3); returns data bytes acked.
+    fn on_new_ack(&mut self, now: Instant, seg: &Segment) -> u32 {
         let acked = seg.ack - self.snd_una;
         let old_off = self.snd_una_off;
         self.sample_rtt_on_ack(now, seg);
@@ -340,17 +414,13 @@ impl Connection {
         self.retries = 0;
         self.probes = 0;
         self.unacked_since = now;
-        let data_acked32 = u32::try_from(data_acked).unwrap_or(u32::MAX);
-        self.recovery_on_new_ack(now, seg, data_acked32);
         if self.snd_una == self.snd_max {
             self.timers.rexmit = Instant::MAX;
         } else {
-            self.timers.rexmit = now + self.rtt.rto();
-        }
-        if self.sendbuf.is_empty() {
-            self.sendbuf.release_if_empty();
+            self.timers.rexmit = now + self.rto();
         }
         self.raise_writable_if_room();
+        u32::try_from(data_acked).unwrap_or(u32::MAX)
     }
 
     /// RTT sample from TSecr (RFC 7323 §4.1) or from the timed segment (RFC 6298 §3, Karn).
@@ -360,8 +430,7 @@ impl Connection {
                 if ecr != 0 {
                     let ms = self.ts_val(now).wrapping_sub(ecr);
                     if ms < 0x7fff_ffff {
-                        self.rtt
-                            .on_sample(Duration::from_millis(u64::from(ms.max(1))));
+                        self.take_rtt_sample(Duration::from_millis(u64::from(ms.max(1))));
                         self.rtt_probe = None;
                         return;
                     }
@@ -371,7 +440,7 @@ impl Connection {
         if let Some((seq, sent)) = self.rtt_probe {
             if seg.ack >= seq {
                 let rtt = now.saturating_duration_since(sent);
-                self.rtt.on_sample(rtt.max(Duration::from_micros(1)));
+                self.take_rtt_sample(rtt.max(Duration::from_micros(1)));
                 self.rtt_probe = None;
             }
         }
@@ -440,17 +509,25 @@ impl Connection {
     /// Store in-window text; ACK out-of-order and hole-filling data at once,
     /// in-order data every second full segment or after the delay (RFC 9293 §3.10.7.4, RFC 5681 §4.2).
     fn receive_data(&mut self, now: Instant, seg: &Segment) {
-        let mut payload = seg.payload;
-        let mut seq = seg.seq;
-        if seq < self.rcv_nxt {
-            let skip = (self.rcv_nxt - seq) as usize;
-            payload = payload.get(skip..).unwrap_or(&[]);
-            seq = self.rcv_nxt;
-        }
-        let wnd = self.acceptance_window() as usize;
-        let ahead = (seq - self.rcv_nxt) as usize;
-        let fits = wnd.saturating_sub(ahead);
-        let payload = payload.get(..payload.len().min(fits)).unwrap_or(&[]);
+        let base = self.recvbuf.next_offset();
+        let ahead = i64::from(seg.seq.diff(self.rcv_nxt));
+        // Stream offset of the first byte; bytes before the stream start (the SYN) are cut.
+        let (offset, payload) = if ahead >= 0 {
+            (base + ahead as u64, seg.payload)
+        } else {
+            let back = ahead.unsigned_abs();
+            match base.checked_sub(back) {
+                Some(off) => (off, seg.payload),
+                None => {
+                    let skip = usize::try_from(back - base).unwrap_or(usize::MAX);
+                    (0, seg.payload.get(skip..).unwrap_or(&[]))
+                }
+            }
+        };
+        // Never take more than the window we advertised (RFC 9293 §3.10.7.4).
+        let wnd_end = base + u64::from(self.acceptance_window());
+        let keep = usize::try_from(wnd_end.saturating_sub(offset)).unwrap_or(usize::MAX);
+        let payload = payload.get(..payload.len().min(keep)).unwrap_or(&[]);
         if payload.is_empty() {
             self.ack_now = true;
             return;
@@ -458,15 +535,18 @@ impl Connection {
         let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
         self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
         let had_hole = self.recvbuf.has_out_of_order();
-        let offset = self.recvbuf.next_offset() + ahead as u64;
         let advanced = self.recvbuf.write(offset, payload);
-        let in_order = ahead == 0;
+        if let Some(dup) = self.recvbuf.take_dsack() {
+            // Report the duplicate as the first SACK block (RFC 2883 §4).
+            self.pending_dsack = self.neg.sack.then_some(dup);
+        }
         if advanced > 0 {
             self.rcv_nxt += advanced as u32;
             self.stats.bytes_received += advanced as u64;
             self.raise_readable();
         }
-        if !in_order || had_hole || advanced == 0 {
+        if ahead != 0 || had_hole || advanced == 0 {
+            // Out-of-order, duplicate, or hole-filling data: ACK at once (RFC 5681 §4.2).
             self.ack_now = true;
             return;
         }

@@ -2,6 +2,33 @@
 //!
 //! A segment and `now` go in; segments, events and the next deadline come
 //! out. This layer knows nothing of demux or IP beyond the pseudo-header.
+//!
+//! [`Connection`] is split by responsibility: `connection.rs` (state, API,
+//! events, timers), `input.rs` (SEGMENT ARRIVES), `output.rs` (what to send),
+//! `recovery.rs` (fast retransmit, NewReno, SACK recovery with PRR).
+//!
+//! Deliberate choices and deviations, as facts:
+//! - LISTEN lives in the stack: [`Connection::accept`] starts in SYN-RECEIVED,
+//!   and an RST there closes the connection instead of returning to LISTEN.
+//! - RST in TIME-WAIT is ignored (RFC 1337).
+//! - A SYN in TIME-WAIT with a newer timestamp or higher sequence number is
+//!   reported as [`SegmentOutcome::ReopenFromTimeWait`]; the stack decides.
+//! - Zero-window probes and keep-alives are `<SEQ=SND.UNA-1><ACK>` without
+//!   data (Linux practice) rather than one byte of new data; a peer that keeps
+//!   answering probes is never timed out, a silent one after `max_retries`.
+//! - RTO retransmission goes back to SND.UNA (go-back-N, slow start); the SACK
+//!   scoreboard is cleared on RTO (RFC 6675 §5.1 allows this).
+//! - PRR (RFC 6937) is used in SACK recovery; without SACK, NewReno (RFC 6582)
+//!   inflates and deflates cwnd the classic way.
+//! - The FIN-WAIT-2 timeout applies only after `close` (an orphan); after
+//!   `shutdown` the half-closed connection waits for the peer indefinitely.
+//! - `Connected` is raised for passive opens too, when the handshake completes
+//!   (the stack turns it into `Acceptable`). `Closed(Orderly)` is raised when
+//!   TIME-WAIT starts. The application's own `abort` raises no event.
+//! - Receive-window auto-tuning is not implemented: the window is the
+//!   configured receive buffer.
+//! - The RTO backoff doubling is applied to the clamped RTO here (not inside
+//!   `RttEstimator`), so it works while SRTT + 4·RTTVAR is below `min_rto`.
 
 pub mod cc;
 pub mod connection;
@@ -14,7 +41,6 @@ pub mod rtt;
 pub mod segment;
 pub mod send;
 pub mod seq;
-mod standin;
 pub mod state;
 pub mod timers;
 

@@ -67,7 +67,7 @@ impl Connection {
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_nxt;
         if self.timers.rexmit == Instant::MAX {
-            self.timers.rexmit = now + self.rtt.rto();
+            self.timers.rexmit = now + self.rto();
         }
         let ts_val = self.ts_val(now);
         let opts = if with_ack {
@@ -90,12 +90,16 @@ impl Connection {
     }
 
     /// A bare ACK if one is owed.
+    /// A bare ACK carries the highest sequence number sent: after an RTO pulls
+    /// SND.NXT back, an older one would be unacceptable to the peer, which
+    /// would drop its ACK information and answer with an ACK of its own, for ever
+    /// (RFC 9293 §3.10.7.4 acceptability; Linux sends SND.NXT = our SND.MAX).
     fn plan_pure_ack(&mut self) -> Option<Plan> {
         if !self.ack_now {
             return None;
         }
         Some(Plan {
-            seq: self.snd_nxt,
+            seq: self.snd_max,
             flags: TcpFlags::ACK,
             data_off: 0,
             len: 0,
@@ -106,7 +110,12 @@ impl Connection {
     /// Synchronized states: retransmission, new data, FIN, probe, or ACK.
     fn plan_synchronized(&mut self, now: Instant, max_payload: usize) -> Option<Plan> {
         let limit = usize::from(self.eff_mss).min(max_payload).max(1);
-        if let Some(plan) = self.plan_retransmission(now, limit) {
+        if let Some(seq) = self.rexmit_seq.take() {
+            if let Some(plan) = self.plan_resend(now, seq, limit) {
+                return Some(plan);
+            }
+        }
+        if let Some(plan) = self.plan_sack_recovery(now, limit) {
             return Some(plan);
         }
         if let Some(plan) = self.plan_new_data(now, limit) {
@@ -119,15 +128,33 @@ impl Connection {
         self.plan_pure_ack()
     }
 
-    /// A retransmission asked for by fast retransmit or a partial ACK (RFC 5681 §3.2, RFC 6582).
-    fn plan_retransmission(&mut self, now: Instant, limit: usize) -> Option<Plan> {
-        let seq = self.rexmit_seq.take()?;
+    /// In SACK recovery, while pipe < cwnd: NextSeg rule 1 (a lost hole), then
+    /// rule 2 (new data, left to the caller), then rule 3 (any hole) (RFC 6675 §5 step C).
+    fn plan_sack_recovery(&mut self, now: Instant, limit: usize) -> Option<Plan> {
+        if !(self.in_recovery && self.neg.sack) || self.sack_pipe() >= self.cc.cwnd() {
+            return None;
+        }
+        if let Some((seq, len)) = self.sack_next_retransmission(false) {
+            return self.plan_resend(now, seq, limit.min(len as usize));
+        }
+        let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);
+        let rwnd_room = self.snd_wnd.saturating_sub(self.snd_nxt - self.snd_una) > 0;
+        if unsent > 0 && rwnd_room {
+            return None;
+        }
+        let (seq, len) = self.sack_next_retransmission(true)?;
+        self.plan_resend(now, seq, limit.min(len as usize))
+    }
+
+    /// Retransmit from `seq`: fast retransmit, partial ACK, or a SACK hole (RFC 5681 §3.2, RFC 6582, RFC 6675).
+    fn plan_resend(&mut self, now: Instant, seq: SeqNum, limit: usize) -> Option<Plan> {
         if seq < self.snd_una || seq >= self.snd_max {
             return None;
         }
         let off = self.seq_to_send_off(seq);
         let data_left = self.sendbuf.end_offset().saturating_sub(off);
-        let len = (data_left as usize)
+        let len = usize::try_from(data_left)
+            .unwrap_or(usize::MAX)
             .min(limit)
             .min((self.snd_max - seq) as usize);
         let fin =
@@ -136,6 +163,7 @@ impl Connection {
             return None;
         }
         self.stats.segs_retransmitted += 1;
+        self.note_recovery_send(off, len, true);
         let mut flags = TcpFlags::ACK;
         if fin {
             flags |= TcpFlags::FIN;
@@ -144,7 +172,7 @@ impl Connection {
             flags |= TcpFlags::PSH;
         }
         if self.timers.rexmit == Instant::MAX {
-            self.timers.rexmit = now + self.rtt.rto();
+            self.timers.rexmit = now + self.rto();
         }
         Some(Plan {
             seq,
@@ -163,7 +191,8 @@ impl Connection {
             return None;
         }
         let in_flight = self.snd_nxt - self.snd_una;
-        if in_flight == 0 {
+        let nothing_outstanding = self.snd_max == self.snd_una;
+        if nothing_outstanding {
             self.restart_after_idle(now);
         }
         let (len, fin) = self.sendable(limit, unsent);
@@ -191,11 +220,13 @@ impl Connection {
         if self.snd_nxt > self.snd_max {
             self.snd_max = self.snd_nxt;
         }
-        if in_flight == 0 {
+        let off = self.seq_to_send_off(seq);
+        self.note_recovery_send(off, len, retransmission);
+        if nothing_outstanding {
             self.unacked_since = now;
         }
         if self.timers.rexmit == Instant::MAX {
-            self.timers.rexmit = now + self.rtt.rto();
+            self.timers.rexmit = now + self.rto();
         }
         self.timers.persist = Instant::MAX;
         Some(Plan {
@@ -216,7 +247,9 @@ impl Connection {
             .cc
             .cwnd()
             .saturating_add(self.limited_transmit_allowance());
-        let usable = self.snd_wnd.min(cwnd).saturating_sub(in_flight) as usize;
+        let cwnd_room = cwnd.saturating_sub(self.cwnd_flight());
+        let rwnd_room = self.snd_wnd.saturating_sub(in_flight);
+        let usable = cwnd_room.min(rwnd_room) as usize;
         let mut len = unsent.min(usable).min(limit);
         if !self.force_send && len < limit {
             if len < unsent {
@@ -258,7 +291,7 @@ impl Connection {
             return;
         }
         let shift = self.persist_backoff.min(16);
-        let base = self.rtt.rto();
+        let base = self.rto();
         let interval = base
             .saturating_mul(1u64 << shift)
             .min(Duration::from_secs(60).max(base));
@@ -270,7 +303,7 @@ impl Connection {
 
     /// Restart after idle: cwnd back to the initial window when idle longer than an RTO (RFC 5681 §4.1).
     fn restart_after_idle(&mut self, now: Instant) {
-        let rto = self.rtt.rto();
+        let rto = self.rto();
         if now.saturating_duration_since(self.last_send) > rto && self.stats.segs_sent > 0 {
             self.cc.on_idle_restart(now, rto);
         }
@@ -378,21 +411,26 @@ impl Connection {
     }
 
     /// Timestamps on every segment (RFC 7323 §3.2), SACK blocks when data is out of order (RFC 2018 §4).
-    fn data_options(&self, now: Instant) -> TcpOptions {
+    fn data_options(&mut self, now: Instant) -> TcpOptions {
         let mut o = TcpOptions::default();
         if self.neg.timestamps {
             o.timestamps = Some((self.ts_val(now), self.ts_recent));
         }
-        if self.neg.sack && self.recvbuf.has_out_of_order() {
+        let dsack = self.pending_dsack.take();
+        if self.neg.sack && (dsack.is_some() || self.recvbuf.has_out_of_order()) {
             let mut ranges = [(0u64, 0u64); 4];
             let n = self.recvbuf.sack_ranges(&mut ranges);
             // 40 option bytes: 3 blocks fit beside timestamps, 4 without (RFC 2018 §3).
             let cap = if self.neg.timestamps { 3 } else { 4 };
             let base = self.recvbuf.next_offset();
+            let blocks = dsack
+                .into_iter()
+                .chain(ranges.iter().take(n).copied())
+                .take(cap);
             let mut count = 0usize;
-            for &(start, end) in ranges.iter().take(n.min(cap)) {
-                let left = self.rcv_nxt + start.wrapping_sub(base) as u32;
-                let right = self.rcv_nxt + end.wrapping_sub(base) as u32;
+            for (start, end) in blocks {
+                let left = self.rcv_seq_of(start, base);
+                let right = self.rcv_seq_of(end, base);
                 if let Some(slot) = o.sack_blocks.get_mut(count) {
                     *slot = (left.0, right.0);
                     count += 1;
@@ -401,6 +439,15 @@ impl Connection {
             o.sack_block_count = count as u8;
         }
         o
+    }
+
+    /// Receive sequence number of a stream offset (possibly below RCV.NXT for D-SACK).
+    fn rcv_seq_of(&self, off: u64, base: u64) -> SeqNum {
+        if off >= base {
+            self.rcv_nxt + (off - base) as u32
+        } else {
+            self.rcv_nxt - (base - off) as u32
+        }
     }
 
     /// Something is ready for `poll_transmit` (used by the stack's ready list).
@@ -414,6 +461,13 @@ impl Connection {
             State::SynReceived => self.snd_nxt == self.iss || self.ack_now,
             _ => {
                 if self.ack_now || self.rexmit_seq.is_some() || self.probe_pending {
+                    return true;
+                }
+                if self.in_recovery
+                    && self.neg.sack
+                    && self.sack_pipe() < self.cc.cwnd()
+                    && self.sack_next_retransmission(true).is_some()
+                {
                     return true;
                 }
                 let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);

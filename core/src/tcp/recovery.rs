@@ -4,6 +4,7 @@
 use crate::tcp::cc::CongestionControl;
 use crate::tcp::connection::Connection;
 use crate::tcp::segment::Segment;
+use crate::tcp::SeqNum;
 use crate::time::Instant;
 
 /// Duplicate ACKs that signal a loss (RFC 5681 §3.2).
@@ -100,9 +101,186 @@ impl Connection {
         self.cc.set_cwnd(cwnd.max(mss));
     }
 
-    /// An ACK that changes nothing but carries SACK blocks (SACK recovery hooks in here).
-    pub(super) fn on_sack_only(&mut self, _now: Instant, _seg: &Segment) {}
+    /// After an RTO the scoreboard is no longer trusted (RFC 6675 §5.1, RFC 2018 §8).
+    pub(super) fn on_rto_scoreboard(&mut self) {
+        self.scoreboard.clear();
+        self.high_rxt = 0;
+    }
 
-    /// After an RTO the scoreboard is no longer trusted (RFC 6675 §5.1).
-    pub(super) fn on_rto_scoreboard(&mut self) {}
+    /// Stream offset of a sequence number that may lie below SND.UNA (D-SACK), clamped at 0.
+    fn send_off_signed(&self, seq: SeqNum) -> u64 {
+        let diff = i64::from(seq.diff(self.snd_una));
+        if diff >= 0 {
+            self.snd_una_off.wrapping_add(diff as u64)
+        } else {
+            self.snd_una_off.saturating_sub(diff.unsigned_abs())
+        }
+    }
+
+    /// Record the ACK's SACK blocks; returns bytes newly SACKed (RFC 2018 §5, RFC 2883 D-SACK ignored).
+    pub(super) fn update_scoreboard(&mut self, seg: &Segment) -> u32 {
+        if self.snd_una_off == u64::MAX {
+            return 0;
+        }
+        let mut blocks = [(0u64, 0u64); 4];
+        let mut n = 0;
+        for &(l, r) in seg.options.sack_blocks() {
+            if let Some(slot) = blocks.get_mut(n) {
+                *slot = (
+                    self.send_off_signed(SeqNum(l)),
+                    self.send_off_signed(SeqNum(r)),
+                );
+                n += 1;
+            }
+        }
+        if n == 0 && self.scoreboard.range_count() == 0 {
+            return 0;
+        }
+        let max_off = self.seq_to_send_off(self.snd_max);
+        let upd = self
+            .scoreboard
+            .on_ack(self.snd_una_off, blocks.get(..n).unwrap_or(&[]), max_off);
+        u32::try_from(upd.newly_sacked).unwrap_or(u32::MAX)
+    }
+
+    /// RFC 6675 pipe over the scoreboard.
+    pub(super) fn sack_pipe(&self) -> u32 {
+        let una = self.snd_una_off;
+        let max = self.seq_to_send_off(self.snd_max);
+        let pipe = self
+            .scoreboard
+            .pipe(una, max, self.high_rxt.max(una), u32::from(self.eff_mss));
+        u32::try_from(pipe).unwrap_or(u32::MAX)
+    }
+
+    /// SACK-based loss recovery per ACK: enter on DupThresh or IsLost(SND.UNA),
+    /// PRR cwnd while in it, leave at RecoveryPoint (RFC 6675 §5, RFC 6937 §3).
+    pub(super) fn sack_recovery_on_ack(
+        &mut self,
+        now: Instant,
+        advanced: bool,
+        duplicate: bool,
+        data_acked: u32,
+        newly_sacked: u32,
+    ) {
+        if self.in_recovery {
+            if self.snd_una >= self.recover {
+                self.exit_sack_recovery();
+            } else {
+                if advanced {
+                    // A partial ACK: the next hole is lost too (RFC 6675 §5 step C).
+                    self.high_rxt = self.high_rxt.max(self.snd_una_off);
+                }
+                self.prr_on_ack(data_acked.saturating_add(newly_sacked));
+            }
+            return;
+        }
+        if advanced {
+            self.dupacks = 0;
+            if self.snd_una > self.recover + 1 {
+                self.recover = self.snd_una - 1;
+            }
+            let srtt = self.rtt.srtt();
+            self.cc.on_ack(now, data_acked, srtt);
+        } else if duplicate && newly_sacked > 0 {
+            // Only a duplicate ACK bringing new SACK information counts (RFC 6675 §5).
+            self.dupacks = self.dupacks.saturating_add(1);
+        }
+        let lost = self.scoreboard.range_count() > 0
+            && self
+                .scoreboard
+                .is_lost(self.snd_una_off, u32::from(self.eff_mss));
+        if (self.dupacks >= DUP_THRESH || lost) && self.snd_una > self.recover {
+            self.enter_sack_recovery(now, newly_sacked);
+        }
+    }
+
+    /// Start SACK recovery: RecoveryPoint = HighData, ssthresh from FlightSize,
+    /// retransmit the first hole; PRR state from RecoverFS (RFC 6675 §5 step 4, RFC 6937 §3).
+    fn enter_sack_recovery(&mut self, now: Instant, delivered: u32) {
+        self.in_recovery = true;
+        self.recover = self.snd_max;
+        self.stats.sack_recoveries += 1;
+        let flight = self.flight_size();
+        self.recover_fs = flight.max(1);
+        self.cc.on_congestion_event(now, flight);
+        self.prr_delivered = 0;
+        self.prr_out = 0;
+        self.high_rxt = self.snd_una_off;
+        self.rexmit_seq = Some(self.snd_una);
+        self.rtt_probe = None;
+        self.prr_on_ack(delivered);
+    }
+
+    /// PRR: send in proportion to delivery while pipe > ssthresh, then slow
+    /// start back up to ssthresh (PRR-SSRB) (RFC 6937 §3).
+    fn prr_on_ack(&mut self, delivered: u32) {
+        let mss = u32::from(self.eff_mss);
+        self.prr_delivered = self.prr_delivered.saturating_add(delivered);
+        let pipe = self.sack_pipe();
+        let ssthresh = self.cc.ssthresh();
+        let sndcnt = if pipe > ssthresh {
+            let target = (u64::from(self.prr_delivered) * u64::from(ssthresh))
+                .div_ceil(u64::from(self.recover_fs.max(1)));
+            u32::try_from(target)
+                .unwrap_or(u32::MAX)
+                .saturating_sub(self.prr_out)
+        } else {
+            let limit = self
+                .prr_delivered
+                .saturating_sub(self.prr_out)
+                .max(delivered)
+                .saturating_add(mss);
+            ssthresh.saturating_sub(pipe).min(limit)
+        };
+        self.cc.set_cwnd(pipe.saturating_add(sndcnt));
+    }
+
+    /// Leave recovery with cwnd = ssthresh (RFC 6937 §3, RFC 6675 §5).
+    fn exit_sack_recovery(&mut self) {
+        self.in_recovery = false;
+        let ssthresh = self.cc.ssthresh();
+        self.cc.set_cwnd(ssthresh.max(u32::from(self.eff_mss)));
+        self.dupacks = 0;
+    }
+
+    /// Count a segment sent during recovery (RFC 6937 prr_out).
+    pub(super) fn note_recovery_send(&mut self, off: u64, len: usize, retransmission: bool) {
+        if !self.in_recovery {
+            return;
+        }
+        let len32 = u32::try_from(len).unwrap_or(u32::MAX);
+        self.prr_out = self.prr_out.saturating_add(len32);
+        if retransmission && self.neg.sack {
+            self.high_rxt = self.high_rxt.max(off.saturating_add(len as u64));
+        }
+    }
+
+    /// The window that cwnd is compared against: pipe in SACK recovery, else bytes outstanding.
+    pub(super) fn cwnd_flight(&self) -> u32 {
+        if self.in_recovery && self.neg.sack {
+            self.sack_pipe()
+        } else {
+            self.snd_nxt - self.snd_una
+        }
+    }
+
+    /// NextSeg rules 1 and 3 when pipe allows (RFC 6675 §4-5); rule 2 (new data) is
+    /// tried between them by the caller via `rule3 = false/true`.
+    pub(super) fn sack_next_retransmission(&self, rule3: bool) -> Option<(SeqNum, u32)> {
+        if !(self.in_recovery && self.neg.sack) {
+            return None;
+        }
+        let una = self.snd_una_off;
+        let max = self.seq_to_send_off(self.snd_max);
+        let mss = u32::from(self.eff_mss);
+        let high = self.high_rxt.max(una);
+        let hole = if rule3 {
+            self.scoreboard.next_seg(una, max, high, mss)
+        } else {
+            self.scoreboard.next_lost_seg(una, max, high, mss)
+        }?;
+        let seq = self.snd_una + u32::try_from(hole.0.saturating_sub(una)).unwrap_or(0);
+        Some((seq, hole.1))
+    }
 }

@@ -1,0 +1,192 @@
+//! 4-tuple demux: flow key -> connection slot in O(1), through a hashbrown
+//! map keyed with SipHash so peers cannot aim collisions (no HashDoS).
+
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use core::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
+use super::siphash::SipBuildHasher;
+
+/// A compact 4-tuple: IPv4 addresses are stored IPv4-mapped (RFC 4291 §2.5.5.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub local: [u8; 16],
+    pub remote: [u8; 16],
+    pub local_port: u16,
+    pub remote_port: u16,
+}
+
+/// The 16-byte form of an address (IPv4 mapped into IPv6).
+pub fn addr16(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+/// The address back from its 16-byte form.
+pub fn addr_from16(b: [u8; 16]) -> IpAddr {
+    let v6 = Ipv6Addr::from(b);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(v6),
+    }
+}
+
+impl FlowKey {
+    pub fn new(local: SocketAddr, remote: SocketAddr) -> Self {
+        FlowKey {
+            local: addr16(local.ip()),
+            remote: addr16(remote.ip()),
+            local_port: local.port(),
+            remote_port: remote.port(),
+        }
+    }
+
+    /// True for an IPv6 flow.
+    pub fn is_ipv6(&self) -> bool {
+        addr_from16(self.local).is_ipv6()
+    }
+
+    pub fn local(&self) -> SocketAddr {
+        SocketAddr::new(addr_from16(self.local), self.local_port)
+    }
+
+    pub fn remote(&self) -> SocketAddr {
+        SocketAddr::new(addr_from16(self.remote), self.remote_port)
+    }
+
+    /// The key as bytes, for keyed hashing (ISN, cookies).
+    pub fn to_bytes(&self) -> [u8; 36] {
+        let mut b = [0u8; 36];
+        b[..16].copy_from_slice(&self.local);
+        b[16..32].copy_from_slice(&self.remote);
+        b[32..34].copy_from_slice(&self.local_port.to_be_bytes());
+        b[34..36].copy_from_slice(&self.remote_port.to_be_bytes());
+        b
+    }
+}
+
+/// Flow key -> slot index. The table stores only the 4-byte slot index
+/// (5 bytes per bucket with hashbrown's control byte); keys are read from the
+/// slots through `key_of`, so the 36-byte key is not stored twice.
+#[derive(Debug)]
+pub struct Demux {
+    table: HashTable<u32>,
+    hasher: SipBuildHasher,
+}
+
+impl Demux {
+    pub fn new(k0: u64, k1: u64) -> Self {
+        Demux {
+            table: HashTable::new(),
+            hasher: SipBuildHasher::new(k0, k1),
+        }
+    }
+
+    fn hash(&self, key: &FlowKey) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The slot holding `key`; `key_of(slot)` gives a slot's key.
+    pub fn get(&self, key: &FlowKey, key_of: impl Fn(u32) -> Option<FlowKey>) -> Option<u32> {
+        self.table
+            .find(self.hash(key), |&i| key_of(i).as_ref() == Some(key))
+            .copied()
+    }
+
+    /// Inserts; false (and no change) if the key is taken.
+    pub fn insert(
+        &mut self,
+        key: FlowKey,
+        slot: u32,
+        key_of: impl Fn(u32) -> Option<FlowKey>,
+    ) -> bool {
+        let h = self.hash(&key);
+        if self
+            .table
+            .find(h, |&i| key_of(i).as_ref() == Some(&key))
+            .is_some()
+        {
+            return false;
+        }
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(h, slot, |&i| key_of(i).map_or(0, |k| hasher.hash_one(k)));
+        true
+    }
+
+    /// Removes the entry of `slot` (whose key is `key`).
+    pub fn remove(&mut self, key: &FlowKey, slot: u32) -> bool {
+        match self.table.find_entry(self.hash(key), |&i| i == slot) {
+            Ok(e) => {
+                e.remove();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Approximate heap bytes (buckets + control bytes), for memory accounting.
+    pub fn heap_bytes(&self) -> usize {
+        self.table.capacity() * (core::mem::size_of::<u32>() + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::Ipv4Addr;
+
+    fn sa(ip: [u8; 4], port: u16) -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port)
+    }
+
+    #[test]
+    fn insert_lookup_remove_and_round_trip() {
+        let mut d = Demux::new(1, 2);
+        // Slot i holds key i (the stack's slab plays this part).
+        let keys: alloc::vec::Vec<FlowKey> = (0..2000u16)
+            .map(|p| FlowKey::new(sa([192, 0, 2, 2], 80), sa([192, 0, 2, 1], 10000 + p)))
+            .collect();
+        let key_of = |i: u32| keys.get(i as usize).copied();
+        let k = keys[7];
+        assert_eq!(k.local(), sa([192, 0, 2, 2], 80));
+        assert_eq!(k.remote(), sa([192, 0, 2, 1], 10007));
+        for i in 0..keys.len() as u32 {
+            assert!(
+                d.insert(keys[i as usize], i, key_of),
+                "grows and rehashes through key_of"
+            );
+        }
+        assert!(!d.insert(k, 8, key_of), "an identical 4-tuple is refused");
+        assert_eq!(d.get(&k, key_of), Some(7));
+        assert_eq!(d.get(&keys[1999], key_of), Some(1999));
+        let swapped = FlowKey::new(k.remote(), k.local());
+        assert_eq!(d.get(&swapped, key_of), None);
+        assert!(d.remove(&k, 7));
+        assert!(!d.remove(&k, 7));
+        assert_eq!(d.get(&k, key_of), None);
+        assert_eq!(d.len(), 1999);
+    }
+
+    #[test]
+    fn v6_and_v4_mapped_are_distinct_families() {
+        let v6: IpAddr = "2001:db8::2"
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(addr_from16(addr16(v6)), v6);
+        let v4 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(addr_from16(addr16(v4)), v4);
+    }
+}

@@ -1,0 +1,435 @@
+//! The stack's IP layer glue over `wire`: parse an incoming packet down to
+//! its transport payload, and build whole outgoing IP packets (IPv4 with DF
+//! set, RFC 1191 §3; IPv6) around TCP, UDP and ICMP.
+
+use core::net::{IpAddr, SocketAddr};
+
+use super::PacketError;
+use crate::wire::checksum;
+use crate::wire::icmpv4::{self, Icmpv4Packet};
+use crate::wire::icmpv6::{self, Icmpv6Packet};
+use crate::wire::ip::{pseudo_header, IpProtocol};
+use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr};
+use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
+use crate::wire::tcp::{header_len_for, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
+use crate::wire::udp::{self, UdpPacket, UdpRepr};
+use crate::wire::WireError;
+
+pub const PROTO_ICMP: u8 = 1;
+pub const PROTO_TCP: u8 = 6;
+pub const PROTO_UDP: u8 = 17;
+pub const PROTO_ICMPV6: u8 = 58;
+
+/// Hop limit / TTL of packets we originate (RFC 1700 default, Linux's 64).
+const HOP_LIMIT: u8 = 64;
+
+fn wire_error(e: WireError) -> PacketError {
+    match e {
+        WireError::BadChecksum => PacketError::Checksum,
+        _ => PacketError::Malformed,
+    }
+}
+
+/// Fragment fields of an incoming packet.
+#[derive(Clone, Copy, Debug)]
+pub struct FragInfo {
+    pub id: u32,
+    /// Offset in bytes.
+    pub offset: usize,
+    pub more: bool,
+}
+
+/// An incoming IP packet, parsed down to its upper-layer payload.
+#[derive(Debug)]
+pub struct IpIn<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+    pub payload: &'a [u8],
+    pub frag: Option<FragInfo>,
+}
+
+/// RFC 791 §3.1 / RFC 8200 §3-4: validate the IP header (IPv4 header checksum
+/// included) and find the upper-layer payload; IPv6 extension headers are walked.
+pub fn parse_ip(packet: &[u8]) -> Result<IpIn<'_>, PacketError> {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) => {
+            let p = Ipv4Packet::new_checked(packet).map_err(wire_error)?;
+            let r = Ipv4Repr::parse(&p).map_err(wire_error)?;
+            let h = usize::from(p.header_len());
+            let end = h + r.payload_len;
+            let payload = packet.get(h..end).ok_or(PacketError::Malformed)?;
+            let frag = (r.more_frags || r.frag_offset != 0).then_some(FragInfo {
+                id: u32::from(r.ident),
+                offset: usize::from(r.frag_offset),
+                more: r.more_frags,
+            });
+            Ok(IpIn {
+                src: IpAddr::V4(r.src),
+                dst: IpAddr::V4(r.dst),
+                proto: r.protocol.number(),
+                payload,
+                frag,
+            })
+        }
+        Some(6) => {
+            let p = Ipv6Packet::new_checked(packet).map_err(wire_error)?;
+            let r = Ipv6Repr::parse(&p).map_err(wire_error)?;
+            let walk = p.walk_extensions().map_err(wire_error)?;
+            let end = ipv6::HEADER_LEN + r.payload_len;
+            let payload = packet.get(walk.offset..end).ok_or(PacketError::Malformed)?;
+            // RFC 8200 §4.5: an atomic fragment (offset 0, M = 0) is processed as a whole packet.
+            let frag = walk
+                .fragment
+                .filter(|f| f.more_frags || f.offset != 0)
+                .map(|f| FragInfo {
+                    id: f.ident,
+                    offset: usize::from(f.offset),
+                    more: f.more_frags,
+                });
+            Ok(IpIn {
+                src: IpAddr::V6(r.src),
+                dst: IpAddr::V6(r.dst),
+                proto: walk.upper.number(),
+                payload,
+                frag,
+            })
+        }
+        _ => Err(PacketError::Malformed),
+    }
+}
+
+/// An incoming TCP segment (checksum verified).
+#[derive(Debug)]
+pub struct TcpIn<'a> {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub options: TcpOptions,
+    pub payload: &'a [u8],
+}
+
+/// RFC 9293 §3.1: parse a TCP segment and verify its checksum over the pseudo-header.
+pub fn parse_tcp(src: IpAddr, dst: IpAddr, bytes: &[u8]) -> Result<TcpIn<'_>, PacketError> {
+    let p = TcpPacket::new_checked(bytes).map_err(wire_error)?;
+    let ok = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => p.verify_checksum_v4(s, d),
+        (IpAddr::V6(s), IpAddr::V6(d)) => p.verify_checksum_v6(&s, &d),
+        _ => false,
+    };
+    if !ok {
+        return Err(PacketError::Checksum);
+    }
+    let r = TcpRepr::parse(&p).map_err(wire_error)?;
+    Ok(TcpIn {
+        src_port: r.src_port,
+        dst_port: r.dst_port,
+        seq: r.seq,
+        ack: r.ack,
+        flags: r.flags,
+        window: r.window,
+        options: r.options,
+        payload: r.payload,
+    })
+}
+
+/// The header fields of a TCP segment to send.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpOut {
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub options: TcpOptions,
+}
+
+fn ip_header_len(v6: bool) -> usize {
+    if v6 {
+        ipv6::HEADER_LEN
+    } else {
+        ipv4::HEADER_LEN
+    }
+}
+
+/// Bytes of a whole IP packet carrying a TCP segment.
+pub fn tcp_packet_len(v6: bool, options: &TcpOptions, payload: usize) -> usize {
+    ip_header_len(v6) + header_len_for(options) + payload
+}
+
+/// Writes the IP header for `payload_len` bytes of `proto`; returns its length.
+/// IPv4 packets carry DF (RFC 1191 §3: path MTU discovery) and identification `id`.
+fn emit_ip(
+    buf: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    proto: IpProtocol,
+    id: u16,
+    payload_len: usize,
+) -> usize {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let r = Ipv4Repr {
+                src: s,
+                dst: d,
+                protocol: proto,
+                ttl: HOP_LIMIT,
+                payload_len,
+                dont_frag: true,
+                more_frags: false,
+                frag_offset: 0,
+                ident: id,
+                dscp_ecn: 0,
+            };
+            match r.emit(&mut Ipv4Packet::new_unchecked(&mut *buf)) {
+                Ok(()) => ipv4::HEADER_LEN,
+                Err(_) => 0,
+            }
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let r = Ipv6Repr {
+                src: s,
+                dst: d,
+                next_header: proto,
+                payload_len,
+                hop_limit: HOP_LIMIT,
+                traffic_class: 0,
+                flow_label: 0,
+            };
+            match r.emit(&mut Ipv6Packet::new_unchecked(&mut *buf)) {
+                Ok(()) => ipv6::HEADER_LEN,
+                Err(_) => 0,
+            }
+        }
+        _ => 0,
+    }
+}
+
+/// Adds the ones'-complement sum of bytes that start at an odd offset (RFC 1071 §2(B): byte swap).
+fn add_at_offset(sum: u32, part: u32, odd: bool) -> u32 {
+    let folded = u32::from(checksum::fold(part));
+    let folded = if odd {
+        u32::from((folded as u16).swap_bytes())
+    } else {
+        folded
+    };
+    sum + folded
+}
+
+/// Writes IP + TCP header + payload (two slices, copied with the fused
+/// copy-and-checksum). The caller made sure `buf` holds
+/// [`tcp_packet_len`] bytes; returns the packet length (0 if it did not).
+pub fn emit_tcp(
+    buf: &mut [u8],
+    local: SocketAddr,
+    remote: SocketAddr,
+    id: u16,
+    hdr: &TcpOut,
+    payload: (&[u8], &[u8]),
+) -> usize {
+    let v6 = local.is_ipv6();
+    let plen = payload.0.len() + payload.1.len();
+    let total = tcp_packet_len(v6, &hdr.options, plen);
+    let Some(out) = buf.get_mut(..total) else {
+        return 0;
+    };
+    let tcp_len = total - ip_header_len(v6);
+    let ih = emit_ip(out, local.ip(), remote.ip(), IpProtocol::Tcp, id, tcp_len);
+    let Some(pseudo) = pseudo_header(&local.ip(), &remote.ip(), IpProtocol::Tcp, tcp_len as u32)
+    else {
+        return 0;
+    };
+    let repr = TcpRepr {
+        src_port: local.port(),
+        dst_port: remote.port(),
+        seq: hdr.seq,
+        ack: hdr.ack,
+        flags: hdr.flags,
+        window: hdr.window,
+        urgent: 0,
+        options: hdr.options,
+        payload: &[],
+    };
+    let Some(seg) = out.get_mut(ih..) else {
+        return 0;
+    };
+    let th = repr.emit_header(seg);
+    let (head, body) = seg.split_at_mut(th.min(seg.len()));
+    let mut sum = checksum::ones_complement_sum(head, pseudo);
+    let (b0, b1) = body.split_at_mut(payload.0.len().min(body.len()));
+    sum = add_at_offset(sum, checksum::copy_with_checksum(b0, payload.0, 0), false);
+    sum = add_at_offset(
+        sum,
+        checksum::copy_with_checksum(b1, payload.1, 0),
+        payload.0.len() % 2 == 1,
+    );
+    let c = checksum::finish(sum);
+    if let Some(f) = head.get_mut(16..18) {
+        f.copy_from_slice(&c.to_be_bytes());
+    }
+    total
+}
+
+/// RFC 768: source port, destination port and payload of a checksum-verified datagram.
+pub fn parse_udp(src: IpAddr, dst: IpAddr, bytes: &[u8]) -> Result<(u16, u16, &[u8]), PacketError> {
+    let p = UdpPacket::new_checked(bytes).map_err(wire_error)?;
+    let r = UdpRepr::parse(&p, &src, &dst).map_err(wire_error)?;
+    Ok((r.src_port, r.dst_port, r.payload))
+}
+
+pub fn udp_packet_len(v6: bool, len: usize) -> usize {
+    ip_header_len(v6) + udp::HEADER_LEN + len
+}
+
+/// Writes IP + UDP + data; `buf` holds [`udp_packet_len`] bytes.
+pub fn emit_udp(buf: &mut [u8], src: SocketAddr, dst: SocketAddr, id: u16, data: &[u8]) -> usize {
+    let ulen = udp::HEADER_LEN + data.len();
+    let ih = emit_ip(buf, src.ip(), dst.ip(), IpProtocol::Udp, id, ulen);
+    let r = UdpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        payload: data,
+    };
+    match buf.get_mut(ih..).map(|b| r.emit(b, &src.ip(), &dst.ip())) {
+        Some(Ok(n)) => ih + n,
+        _ => 0,
+    }
+}
+
+/// An incoming ICMP or ICMPv6 message (checksum verified).
+#[derive(Debug)]
+pub struct IcmpIn<'a> {
+    pub ty: u8,
+    pub code: u8,
+    /// The four "rest of header" bytes (echo identifier and sequence, MTU, ...).
+    pub rest: [u8; 4],
+    pub body: &'a [u8],
+}
+
+/// RFC 792 / RFC 4443 §2.1: type, code, rest of header and body, checksum verified.
+pub fn parse_icmp(src: IpAddr, dst: IpAddr, bytes: &[u8]) -> Result<IcmpIn<'_>, PacketError> {
+    let rest = |b: &[u8]| -> [u8; 4] {
+        let mut r = [0u8; 4];
+        if let Some(s) = b.get(4..8) {
+            r.copy_from_slice(s);
+        }
+        r
+    };
+    match (src, dst) {
+        (IpAddr::V4(_), IpAddr::V4(_)) => {
+            let p = Icmpv4Packet::new_checked(bytes).map_err(wire_error)?;
+            if !p.verify_checksum() {
+                return Err(PacketError::Checksum);
+            }
+            Ok(IcmpIn {
+                ty: p.msg_type().into(),
+                code: p.msg_code(),
+                rest: rest(bytes),
+                body: bytes.get(icmpv4::HEADER_LEN..).unwrap_or(&[]),
+            })
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let p = Icmpv6Packet::new_checked(bytes).map_err(wire_error)?;
+            if !p.verify_checksum(&s, &d) {
+                return Err(PacketError::Checksum);
+            }
+            Ok(IcmpIn {
+                ty: p.msg_type().into(),
+                code: p.msg_code(),
+                rest: rest(bytes),
+                body: bytes.get(icmpv6::HEADER_LEN..).unwrap_or(&[]),
+            })
+        }
+        _ => Err(PacketError::Malformed),
+    }
+}
+
+pub fn icmp_packet_len(v6: bool, body: usize) -> usize {
+    ip_header_len(v6) + 8 + body
+}
+
+/// Writes IP + ICMP(v6) header + body with its checksum (ICMPv6 over the pseudo-header, RFC 4443 §2.3).
+#[allow(clippy::too_many_arguments)]
+pub fn emit_icmp(
+    buf: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    id: u16,
+    ty: u8,
+    code: u8,
+    rest: [u8; 4],
+    body: &[u8],
+) -> usize {
+    let v6 = src.is_ipv6();
+    let mlen = 8 + body.len();
+    let proto = if v6 {
+        IpProtocol::Icmpv6
+    } else {
+        IpProtocol::Icmp
+    };
+    let ih = emit_ip(buf, src, dst, proto, id, mlen);
+    let Some(m) = buf.get_mut(ih..ih + mlen) else {
+        return 0;
+    };
+    let (head, tail) = m.split_at_mut(8);
+    head[0] = ty;
+    head[1] = code;
+    head[2] = 0;
+    head[3] = 0;
+    head[4..8].copy_from_slice(&rest);
+    let initial = if v6 {
+        pseudo_header(&src, &dst, IpProtocol::Icmpv6, mlen as u32).unwrap_or(0)
+    } else {
+        0
+    };
+    let sum = checksum::ones_complement_sum(head, initial);
+    let sum = checksum::copy_with_checksum(tail, body, sum);
+    let c = checksum::finish(sum);
+    head[2..4].copy_from_slice(&c.to_be_bytes());
+    ih + mlen
+}
+
+/// The TCP 4-tuple and sequence number quoted in an ICMP error (RFC 792:
+/// IP header + at least 8 bytes; RFC 4443 §3.1).
+#[derive(Debug)]
+pub struct QuotedTcp {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+}
+
+pub fn parse_quoted_tcp(v6: bool, body: &[u8]) -> Option<QuotedTcp> {
+    let (src, dst, transport) = if v6 {
+        let p = Ipv6Packet::new_unchecked(body);
+        if body.len() < ipv6::HEADER_LEN || p.version() != 6 {
+            return None;
+        }
+        // Extension headers in the quote are rare; only a direct TCP header is used.
+        if p.next_header() != IpProtocol::Tcp {
+            return None;
+        }
+        (
+            IpAddr::V6(p.src_addr()),
+            IpAddr::V6(p.dst_addr()),
+            body.get(ipv6::HEADER_LEN..)?,
+        )
+    } else {
+        let q = icmpv4::parse_quoted(body).ok()?;
+        if q.protocol != IpProtocol::Tcp {
+            return None;
+        }
+        (IpAddr::V4(q.src), IpAddr::V4(q.dst), q.transport)
+    };
+    let b = transport.get(..8)?;
+    Some(QuotedTcp {
+        src,
+        dst,
+        src_port: u16::from_be_bytes([b[0], b[1]]),
+        dst_port: u16::from_be_bytes([b[2], b[3]]),
+        seq: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+    })
+}

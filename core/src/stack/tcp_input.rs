@@ -1,0 +1,260 @@
+//! TCP segments arriving at the stack: demux to a connection, or to a
+//! listener (SYN queue, SYN cookies), or a RST for segments matching nothing.
+
+use core::net::{IpAddr, SocketAddr};
+
+use super::demux::FlowKey;
+use super::packet::{self, TcpIn, TcpOut};
+use super::syncookie::SynCookies;
+use super::{Outgoing, PacketError, Stack, F_SYN_QUEUED, F_UNACCEPTED};
+use crate::tcp::connection::{Connection, Segment, SegmentOutcome};
+use crate::tcp::options::window_shift_for;
+use crate::tcp::SeqNum;
+use crate::wire::tcp::{TcpFlags, TcpOptions};
+
+/// SEG.LEN: payload plus one for each of SYN and FIN (RFC 9293 §3.4).
+fn seg_len(seg: &TcpIn) -> u32 {
+    (seg.payload.len() as u32)
+        .wrapping_add(u32::from(seg.flags.syn()))
+        .wrapping_add(u32::from(seg.flags.fin()))
+}
+
+fn segment<'a>(seg: &TcpIn<'a>) -> Segment<'a> {
+    Segment {
+        seq: SeqNum(seg.seq),
+        ack: SeqNum(seg.ack),
+        flags: seg.flags,
+        window: seg.window,
+        options: seg.options,
+        payload: seg.payload,
+    }
+}
+
+/// The TSval clock the connection built from this cookie will use: 1 ms
+/// ticks plus an offset derived from the ISS (RFC 7323 §5.4). It must equal
+/// `tcp::connection`'s `ts_val` (offset `ts_offset_from_iss`), so the
+/// cookie's TSval is not "newer" than the connection's later ones (PAWS).
+fn connection_ts_clock(now: crate::time::Instant, iss: u32) -> u32 {
+    let offset = iss.wrapping_mul(0x9e37_79b1).rotate_left(13);
+    (now.as_millis() as u32).wrapping_add(offset)
+}
+
+impl Stack {
+    pub(super) fn feed_tcp(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        bytes: &[u8],
+    ) -> Result<(), PacketError> {
+        let seg = packet::parse_tcp(src, dst, bytes)?;
+        if seg.src_port == 0 || seg.dst_port == 0 {
+            return Err(PacketError::Malformed);
+        }
+        let key = FlowKey::new(
+            SocketAddr::new(dst, seg.dst_port),
+            SocketAddr::new(src, seg.src_port),
+        );
+        self.counters.work_hash_lookups += 1;
+        if let Some(idx) = self.lookup(&key) {
+            let now = self.now;
+            let Some(slot) = self.conns.at_mut(idx) else {
+                return Ok(());
+            };
+            self.counters.work_conn_visits += 1;
+            let outcome = slot.conn.handle_segment(now, &segment(&seg));
+            if outcome != SegmentOutcome::ReopenFromTimeWait {
+                self.after(idx);
+                return Ok(());
+            }
+            // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN may reuse a TIME-WAIT 4-tuple.
+            self.free_slot(idx);
+        }
+        self.tcp_no_connection(key, dst, &seg);
+        Ok(())
+    }
+
+    /// A segment that matched no connection: listeners, cookies, or a RST.
+    fn tcp_no_connection(&mut self, key: FlowKey, dst: IpAddr, seg: &TcpIn) {
+        let flags = seg.flags;
+        if flags.rst() {
+            return; // RFC 9293 §3.10.7.1: an incoming RST matching nothing is discarded.
+        }
+        let listener = self.find_listener(dst, seg.dst_port);
+        match (listener, flags.syn(), flags.ack()) {
+            (Some(li), true, false) => self.listener_syn(li, key, seg),
+            (Some(li), false, true) if self.syn_cookie_ack(li, key, seg) => {}
+            (None, true, false) => {
+                self.counters.dropped_no_listener += 1;
+                self.reset_stray(key, seg);
+            }
+            _ => self.reset_stray(key, seg),
+        }
+    }
+
+    /// RFC 9293 §3.10.7.1: a segment for no connection gets a RST:
+    /// <SEQ=SEG.ACK><CTL=RST> if it has ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+    fn reset_stray(&mut self, key: FlowKey, seg: &TcpIn) {
+        let hdr = if seg.flags.ack() {
+            TcpOut {
+                seq: seg.ack,
+                ack: 0,
+                flags: TcpFlags::RST,
+                window: 0,
+                options: TcpOptions::default(),
+            }
+        } else {
+            TcpOut {
+                seq: 0,
+                ack: seg.seq.wrapping_add(seg_len(seg)),
+                flags: TcpFlags::RST | TcpFlags::ACK,
+                window: 0,
+                options: TcpOptions::default(),
+            }
+        };
+        self.queue_outgoing(Outgoing::Tcp { key, hdr });
+    }
+
+    /// RFC 9293 §3.10.7.2: a SYN to a listener. Half-open connections count
+    /// against `syn_backlog`; beyond it the SYN-ACK carries a cookie (RFC 4987 §3.6).
+    fn listener_syn(&mut self, li: u32, key: FlowKey, seg: &TcpIn) {
+        let Some(lg) = self.listeners.generation(li) else {
+            return;
+        };
+        let Some(l) = self.listeners.at(li) else {
+            return;
+        };
+        if l.accept_queue.len() >= l.backlog as usize {
+            // Like Linux: with the accept queue full, drop the SYN; the peer retries.
+            self.counters.dropped_listen_overflow += 1;
+            return;
+        }
+        if l.syn_count >= self.config.syn_backlog_clamped() {
+            self.send_syn_cookie(key, seg);
+            return;
+        }
+        if self.conns.len() >= self.config.max_connections as usize {
+            self.counters.dropped_connection_limit += 1;
+            return;
+        }
+        let iss = self.isn.isn(self.now, &key);
+        let cfg = if key.local().is_ipv6() {
+            &self.cfg_v6
+        } else {
+            &self.cfg_v4
+        };
+        let conn = Connection::accept(cfg, iss, &segment(seg), self.now);
+        match self.insert_conn(conn, key, F_UNACCEPTED | F_SYN_QUEUED, (li, lg)) {
+            Ok(idx) => {
+                if let Some(l) = self.listeners.at_mut(li) {
+                    l.syn_count += 1;
+                }
+                self.after(idx);
+            }
+            Err(_) => self.counters.dropped_connection_limit += 1,
+        }
+    }
+
+    /// RFC 4987 §3.6: answer with a stateless SYN-ACK whose ISN is a cookie.
+    /// Window scale and SACK can only be offered when timestamps carry them back.
+    fn send_syn_cookie(&mut self, key: FlowKey, seg: &TcpIn) {
+        let peer_mss = seg.options.mss.unwrap_or(536);
+        let isn = self.cookies.make_isn(self.now, &key, seg.seq, peer_mss);
+        let cfg = if key.local().is_ipv6() {
+            &self.cfg_v6
+        } else {
+            &self.cfg_v4
+        };
+        let mut options = TcpOptions {
+            mss: Some(cfg.mss),
+            ..TcpOptions::default()
+        };
+        if let (true, Some((tsval, _))) = (cfg.enable_timestamps, seg.options.timestamps) {
+            let peer_ws = if cfg.enable_window_scale {
+                seg.options.window_scale
+            } else {
+                None
+            };
+            let sack = cfg.enable_sack && seg.options.sack_permitted;
+            let clock = connection_ts_clock(self.now, isn);
+            options.timestamps = Some((SynCookies::encode_tsval(clock, peer_ws, sack), tsval));
+            options.sack_permitted = sack;
+            if peer_ws.is_some() {
+                options.window_scale = Some(window_shift_for(cfg.recv_buffer));
+            }
+        }
+        let hdr = TcpOut {
+            seq: isn,
+            ack: seg.seq.wrapping_add(1),
+            flags: TcpFlags::SYN | TcpFlags::ACK,
+            window: cfg.recv_buffer.min(65535) as u16,
+            options,
+        };
+        if self.queue_outgoing(Outgoing::Tcp { key, hdr }) {
+            self.counters.syn_cookies_sent += 1;
+        }
+    }
+
+    /// An ACK for no connection may complete a cookie handshake (RFC 4987 §3.6).
+    /// Returns false when it is not a valid cookie (the caller sends a RST).
+    fn syn_cookie_ack(&mut self, li: u32, key: FlowKey, seg: &TcpIn) -> bool {
+        let peer_isn = seg.seq.wrapping_sub(1);
+        let our_isn = seg.ack.wrapping_sub(1);
+        let tsecr = seg.options.timestamps.map(|t| t.1);
+        let Some(p) = self.cookies.check(self.now, &key, peer_isn, our_isn, tsecr) else {
+            if self.counters.syn_cookies_sent > 0 {
+                self.counters.syn_cookies_failed += 1;
+            }
+            return false;
+        };
+        let Some(lg) = self.listeners.generation(li) else {
+            return false;
+        };
+        let full = self
+            .listeners
+            .at(li)
+            .map_or(true, |l| l.accept_queue.len() >= l.backlog as usize);
+        if full || self.conns.len() >= self.config.max_connections as usize {
+            self.counters.dropped_listen_overflow += 1;
+            return true; // drop silently: the peer will retransmit
+        }
+        let peer_syn = TcpOptions {
+            mss: Some(p.mss),
+            window_scale: p.peer_wscale,
+            sack_permitted: p.sack,
+            timestamps: if p.timestamps {
+                seg.options.timestamps
+            } else {
+                None
+            },
+            ..TcpOptions::default()
+        };
+        let cfg = if key.local().is_ipv6() {
+            &self.cfg_v6
+        } else {
+            &self.cfg_v4
+        };
+        let s = segment(seg);
+        let mut conn = Connection::from_syn_cookie(
+            cfg,
+            SeqNum(our_isn),
+            SeqNum(peer_isn),
+            &peer_syn,
+            &s,
+            self.now,
+        );
+        if !seg.payload.is_empty() || seg.flags.fin() {
+            conn.handle_segment(self.now, &s);
+        }
+        match self.insert_conn(conn, key, F_UNACCEPTED | F_SYN_QUEUED, (li, lg)) {
+            Ok(idx) => {
+                if let Some(l) = self.listeners.at_mut(li) {
+                    l.syn_count += 1;
+                }
+                self.counters.syn_cookies_accepted += 1;
+                self.after(idx);
+            }
+            Err(_) => self.counters.dropped_connection_limit += 1,
+        }
+        true
+    }
+}

@@ -1,0 +1,86 @@
+//! Heap bytes per idle established connection, everything counted, with a
+//! counting global allocator (one test in this file so nothing else allocates
+//! concurrently).
+
+#[path = "stack_util.rs"]
+mod util;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use tcpkit::stack::ListenAddr;
+use tcpkit::tcp::connection::Connection;
+use tcpkit::Duration;
+use util::*;
+
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator and only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        // SAFETY: same layout contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        // SAFETY: `p` was allocated by `alloc` with `l`.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
+        // SAFETY: as for `realloc` on `System`.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn idle_connection_memory_is_the_connection_plus_a_small_constant() {
+    let mut p = Pair::new();
+    let l = p.b.listen(ListenAddr::Any, 80, 65535).expect("listen");
+    let n = 8192usize;
+    let base = LIVE.load(Ordering::Relaxed);
+    let mut conns = Vec::with_capacity(n);
+    let mut servers = Vec::with_capacity(n);
+    for _ in 0..n / 1024 {
+        for _ in 0..1024 {
+            conns.push(p.a.connect(p.now, sa(B4, 80), 0).expect("connect"));
+        }
+        p.settle();
+        while let Ok(s) = p.b.accept(l) {
+            servers.push(s);
+        }
+    }
+    assert_eq!(servers.len(), n);
+    // Send and read one byte each way so buffers have been used, then go idle.
+    let mut buf = [0u8; 8];
+    for c in &conns {
+        p.a.send(*c, b"x").expect("send");
+    }
+    p.advance(Duration::from_millis(100));
+    for s in &servers {
+        while p.b.recv(*s, &mut buf).is_ok() {}
+    }
+    p.advance(Duration::from_secs(5));
+    drain(&mut p.a);
+    drain(&mut p.b);
+    let used =
+        LIVE.load(Ordering::Relaxed) - base - (conns.capacity() + servers.capacity()) as isize * 8;
+    let per_end = used as f64 / (2 * n) as f64;
+    let conn = std::mem::size_of::<Connection>() as f64;
+    println!("heap bytes per idle established connection end: {per_end:.0} (tcp::Connection is {conn} bytes)");
+    // Slot (connection + 80 bytes), demux entry (~41 bytes at a power-of-two
+    // table size) and chunk slack: the stack adds at most 200 bytes.
+    assert!(
+        per_end <= conn + 200.0,
+        "{per_end:.0} bytes per connection end"
+    );
+    assert!(
+        per_end >= conn,
+        "the connection itself is counted: {per_end:.0}"
+    );
+}

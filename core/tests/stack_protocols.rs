@@ -1,0 +1,282 @@
+//! ICMP echo, UDP echo and port unreachable, fragment reassembly, PMTU
+//! lowering by ICMP, and SYN cookies, with hand-built packets.
+
+#[path = "stack_util.rs"]
+mod util;
+
+use tcpkit::stack::{Config, Error, EventKind, ListenAddr, State};
+use tcpkit::{Duration, Instant};
+use util::*;
+
+/// A Linux `ping` request: 56 data bytes (timestamp + 0x10.. pattern), id 0x4d2, seq 1.
+fn ping_request() -> Vec<u8> {
+    let mut icmp = vec![8u8, 0, 0, 0, 0x04, 0xd2, 0x00, 0x01];
+    icmp.extend_from_slice(&[
+        0x5e, 0x6f, 0x8a, 0x65, 0, 0, 0, 0, 0x3c, 0x5d, 0x0e, 0, 0, 0, 0, 0,
+    ]);
+    icmp.extend((0x10u8..0x38).collect::<Vec<_>>());
+    let c = csum(&icmp, 0);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    ipv4_packet(A4, B4, 1, &icmp, None)
+}
+
+#[test]
+fn icmp_echo_round_trip_bytes() {
+    let mut s = stack_with(config(1), &[B4]);
+    let req = ping_request();
+    assert_eq!(req.len(), 84);
+    s.feed(Instant::ZERO, &req).expect("echo request is for us");
+    let mut buf = [0u8; 200];
+    let n = s
+        .poll_transmit(Instant::ZERO, &mut buf)
+        .expect("echo reply");
+    let rep = &buf[..n];
+    assert_eq!(n, 84);
+    assert_eq!(rep[0], 0x45);
+    assert_eq!(&rep[2..4], &84u16.to_be_bytes());
+    assert_eq!(rep[6] & 0x40, 0x40, "DF");
+    assert_eq!(rep[9], 1);
+    assert_eq!(csum(&rep[..20], 0), 0, "IP header checksum");
+    assert_eq!(&rep[12..16], &req[16..20], "source = request destination");
+    assert_eq!(&rep[16..20], &req[12..16]);
+    assert_eq!(rep[20], 0, "echo reply");
+    assert_eq!(
+        &rep[24..],
+        &req[24..],
+        "identifier, sequence and data echoed"
+    );
+    assert_eq!(csum(&rep[20..], 0), 0, "ICMP checksum");
+    assert_eq!(s.counters().icmp_echo_replies, 1);
+}
+
+#[test]
+fn icmpv6_echo_between_stacks_is_answered() {
+    // Build a v6 echo request by hand: header + ICMPv6 with pseudo-header checksum.
+    let mut s = stack_with(config(1), &[B6]);
+    let (src, dst): (std::net::Ipv6Addr, std::net::Ipv6Addr) = (
+        A6.parse().unwrap_or(std::net::Ipv6Addr::LOCALHOST),
+        B6.parse().unwrap_or(std::net::Ipv6Addr::LOCALHOST),
+    );
+    let mut icmp = vec![128u8, 0, 0, 0, 0, 7, 0, 9, 1, 2, 3, 4, 5];
+    let mut sum = 0u32;
+    for c in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    sum += 58 + icmp.len() as u32;
+    let c = csum(&icmp, sum);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut pkt = vec![0x60, 0, 0, 0];
+    pkt.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
+    pkt.extend_from_slice(&[58, 64]);
+    pkt.extend_from_slice(&src.octets());
+    pkt.extend_from_slice(&dst.octets());
+    pkt.extend_from_slice(&icmp);
+    s.feed(Instant::ZERO, &pkt).expect("for us");
+    let mut buf = [0u8; 200];
+    let n = s.poll_transmit(Instant::ZERO, &mut buf).expect("reply");
+    assert_eq!(n, pkt.len());
+    assert_eq!(buf[40], 129, "echo reply");
+    assert_eq!(&buf[44..n], &pkt[44..], "id, seq, data");
+    assert_eq!(&buf[8..24], &pkt[24..40], "swapped addresses");
+    // Verify the reply's checksum with the swapped pseudo-header.
+    assert_eq!(csum(&buf[40..n], sum), 0);
+}
+
+#[test]
+fn udp_echo_and_port_unreachable() {
+    let mut p = Pair::new();
+    let server = p.b.udp_bind(sa(B4, 7)).expect("bind");
+    let client = p.a.udp_bind(sa("0.0.0.0", 0)).expect("bind any, ephemeral");
+    let cport = p.a.udp_local_endpoint(client).expect("local").port();
+    assert!(cport >= 49152);
+    assert_eq!(p.b.udp_bind(sa(B4, 7)), Err(Error::AddrInUse));
+    for i in 0..5u32 {
+        let msg = pattern(100 + i as usize * 100, i);
+        p.a.udp_send_to(p.now, client, sa(B4, 7), &msg)
+            .expect("send");
+        p.settle();
+        assert!(has(&drain(&mut p.b), EventKind::Readable, server.raw()));
+        let mut buf = [0u8; 2000];
+        let (n, from) = p.b.udp_recv_from(server, &mut buf).expect("datagram");
+        assert_eq!(&buf[..n], &msg[..]);
+        assert_eq!(from, sa(A4, cport));
+        p.b.udp_send_to(p.now, server, from, &buf[..n])
+            .expect("echo");
+        p.settle();
+        let (n2, from2) = p.a.udp_recv_from(client, &mut buf).expect("echoed");
+        assert_eq!(&buf[..n2], &msg[..]);
+        assert_eq!(from2, sa(B4, 7));
+        assert_eq!(p.a.udp_recv_from(client, &mut buf), Err(Error::WouldBlock));
+    }
+    // A datagram to a closed port gets ICMP port unreachable quoting it.
+    let dgram = ipv4_packet(A4, B4, 17, &udp4(A4, 999, B4, 9, b"anyone?"), None);
+    p.b.feed(p.now, &dgram).expect("for us");
+    let mut buf = [0u8; 600];
+    let n = p.b.poll_transmit(p.now, &mut buf).expect("ICMP error");
+    assert_eq!(buf[9], 1);
+    assert_eq!((buf[20], buf[21]), (3, 3), "destination unreachable / port");
+    assert_eq!(&buf[28..n], &dgram[..], "quotes the datagram");
+    assert_eq!(csum(&buf[20..n], 0), 0);
+    // Oversized datagrams are refused, not fragmented.
+    let big = vec![0u8; 1500];
+    assert_eq!(
+        p.a.udp_send_to(p.now, client, sa(B4, 7), &big),
+        Err(Error::InvalidArgument)
+    );
+    p.b.udp_close(server).expect("close");
+    assert_eq!(p.b.udp_close(server), Err(Error::InvalidHandle));
+}
+
+#[test]
+fn fragments_reassemble_out_of_order_and_overlaps_are_dropped() {
+    let mut s = stack_with(config(1), &[B4]);
+    let u = s.udp_bind(sa(B4, 5000)).expect("bind");
+    let data = pattern(3000, 7);
+    let dgram = udp4(A4, 1234, B4, 5000, &data);
+    let pieces = [(0usize, 1200usize), (1200, 2400), (2400, dgram.len())];
+    let frag = |id: u16, (a, b): (usize, usize)| {
+        ipv4_packet(
+            A4,
+            B4,
+            17,
+            &dgram[a..b],
+            Some((id, a as u16, b < dgram.len())),
+        )
+    };
+    let t = Instant::ZERO;
+    for i in [2, 0, 1] {
+        s.feed(t, &frag(1, pieces[i])).expect("fragment ok");
+    }
+    let mut buf = vec![0u8; 4000];
+    let (n, from) = s.udp_recv_from(u, &mut buf).expect("reassembled");
+    assert_eq!(&buf[..n], &data[..]);
+    assert_eq!(from, sa(A4, 1234));
+    assert_eq!(s.counters().fragments_reassembled, 1);
+
+    // Overlap (RFC 5722): the datagram is abandoned even when the rest arrives.
+    s.feed(t, &frag(2, pieces[0])).expect("ok");
+    s.feed(
+        t,
+        &ipv4_packet(A4, B4, 17, &dgram[1192..2400], Some((2, 1192, true))),
+    )
+    .expect("ok");
+    s.feed(t, &frag(2, pieces[2])).expect("ok");
+    assert_eq!(s.udp_recv_from(u, &mut buf), Err(Error::WouldBlock));
+    assert!(s.counters().fragments_dropped >= 1);
+
+    // Timeout: an incomplete datagram is dropped after the reassembly timer.
+    s.feed(t, &frag(3, pieces[0])).expect("ok");
+    let deadline = s.poll_timeout().expect("reassembly timer");
+    assert!(deadline > t);
+    s.handle_timeout(deadline);
+    assert!(s.counters().fragments_timed_out >= 1);
+    s.feed(deadline, &frag(3, pieces[1])).expect("ok");
+    s.feed(deadline, &frag(3, pieces[2])).expect("ok");
+    assert_eq!(
+        s.udp_recv_from(u, &mut buf),
+        Err(Error::WouldBlock),
+        "first piece expired"
+    );
+}
+
+#[test]
+fn icmp_frag_needed_lowers_the_path_mss() {
+    let mut p = Pair::new();
+    let l = p.b.listen(ListenAddr::Any, 80, 8).expect("listen");
+    let c = p.a.connect(p.now, sa(B4, 80), 0).expect("connect");
+    p.settle();
+    let _s = p.b.accept(l).expect("accept");
+    let mss_before = p.a.info(c).expect("info").mss;
+    // Put data in flight and capture the first data packet instead of delivering it.
+    p.a.send(c, &pattern(20_000, 3)).expect("send");
+    let mut pkt = vec![0u8; 2000];
+    let n = p.a.poll_transmit(p.now, &mut pkt).expect("data segment");
+    pkt.truncate(n);
+    assert!(n > 1400);
+    // A router says: fragmentation needed, next-hop MTU 1280. Quote header + 8 bytes.
+    let mut icmp = vec![3u8, 4, 0, 0, 0, 0, 0x05, 0x00];
+    icmp.extend_from_slice(&pkt[..28]);
+    let ck = csum(&icmp, 0);
+    icmp[2..4].copy_from_slice(&ck.to_be_bytes());
+    let err = ipv4_packet("198.51.100.1", A4, 1, &icmp, None);
+    p.a.feed(p.now, &err).expect("ICMP for us");
+    assert_eq!(p.a.counters().icmp_errors_delivered, 1);
+    let mss_after = p.a.info(c).expect("info").mss;
+    assert!(mss_after < mss_before, "{mss_after} < {mss_before}");
+    assert!(mss_after <= 1280 - 40, "{mss_after}");
+    // The next segments fit the new path MTU.
+    let mut buf = vec![0u8; 2000];
+    while let Ok(n) = p.a.poll_transmit(p.now, &mut buf) {
+        assert!(n <= 1280, "packet of {n} bytes over the path MTU");
+    }
+    // A forged error quoting a sequence number not in flight is ignored (RFC 5927).
+    let mut forged = pkt[..28].to_vec();
+    forged[24..28].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+    let mut icmp = vec![3u8, 4, 0, 0, 0, 0, 0x02, 0x40];
+    icmp.extend_from_slice(&forged);
+    let ck = csum(&icmp, 0);
+    icmp[2..4].copy_from_slice(&ck.to_be_bytes());
+    p.a.feed(p.now, &ipv4_packet("198.51.100.1", A4, 1, &icmp, None))
+        .expect("ok");
+    assert_eq!(p.a.counters().icmp_errors_ignored, 1);
+    assert_eq!(
+        p.a.info(c).expect("info").mss,
+        mss_after,
+        "forged error changed nothing"
+    );
+}
+
+#[test]
+fn syn_cookie_handshake_completes_while_the_syn_queue_is_full() {
+    let cb = Config {
+        syn_backlog: 2,
+        ..config(2)
+    };
+    let mut p = Pair::with(config(1), cb);
+    let l = p.b.listen(ListenAddr::Any, 80, 64).expect("listen");
+    // Two half-open connections from a spoofed source that never answers.
+    for port in [1000u16, 1001] {
+        let syn = ipv4_packet(A4, B4, 6, &tcp4(A4, port, B4, 80, 42, 0, 0x02, b""), None);
+        p.b.feed(p.now, &syn).expect("syn");
+    }
+    let mut sink = vec![0u8; 2000];
+    while p.b.poll_transmit(p.now, &mut sink).is_ok() {} // SYN-ACKs lost
+    assert_eq!(p.b.counters().syn_cookies_sent, 0);
+    // The real client now gets a cookie and still completes the handshake.
+    let c = p.a.connect(p.now, sa(B4, 80), 0).expect("connect");
+    p.settle();
+    assert_eq!(p.b.counters().syn_cookies_sent, 1);
+    assert_eq!(p.b.counters().syn_cookies_accepted, 1);
+    assert_eq!(p.a.state(c), Ok(State::Established));
+    let s = p.b.accept(l).expect("cookie connection is acceptable");
+    assert_eq!(p.b.state(s), Ok(State::Established));
+    // Options survived the cookie (timestamps on: window scale and SACK ride in TSval).
+    let data = pattern(200_000, 9);
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let done = p.run_until(Duration::from_secs(30), |p| {
+        while sent < data.len() {
+            match p.a.send(c, &data[sent..]) {
+                Ok(n) => sent += n,
+                Err(_) => break,
+            }
+        }
+        read_all(&mut p.b, s, &mut got);
+        got.len() == data.len()
+    });
+    assert!(done);
+    assert_eq!(got, data);
+    // A forged cookie ACK is answered with a RST and creates nothing.
+    let before = p.b.counters().connections_active;
+    let forged = ipv4_packet(
+        A4,
+        B4,
+        6,
+        &tcp4(A4, 2000, B4, 80, 43, 0xdead_beef, 0x10, b""),
+        None,
+    );
+    let rst_before = p.b.counters().rst_sent;
+    p.b.feed(p.now, &forged).expect("ok");
+    assert_eq!(p.b.counters().connections_active, before);
+    assert_eq!(p.b.counters().rst_sent, rst_before + 1);
+}

@@ -1,0 +1,253 @@
+//! Shared helpers for the `stack_*` integration tests (included with
+//! `#[path]`); compiled alone it is an empty test crate.
+#![allow(dead_code, clippy::too_many_arguments, clippy::new_without_default)]
+
+use std::net::{IpAddr, SocketAddr};
+
+use tcpkit::stack::{Config, ConnHandle, Event, EventKind, Stack};
+use tcpkit::{Duration, Instant};
+
+pub const A4: &str = "192.0.2.1";
+pub const B4: &str = "192.0.2.2";
+pub const A6: &str = "2001:db8::1";
+pub const B6: &str = "2001:db8::2";
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
+}
+
+pub fn sa(s: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(ip(s), port)
+}
+
+pub fn config(seed: u8) -> Config {
+    Config {
+        isn_secret: [seed; 32],
+        ..Config::default()
+    }
+}
+
+pub fn stack_with(cfg: Config, addrs: &[&str]) -> Stack {
+    let mut s = Stack::new(cfg).expect("valid config");
+    for a in addrs {
+        s.add_address(ip(a)).expect("address");
+    }
+    s
+}
+
+/// Two stacks joined by a lossless in-memory link, on virtual time.
+#[derive(Debug)]
+pub struct Pair {
+    pub a: Stack,
+    pub b: Stack,
+    pub now: Instant,
+    buf: Vec<u8>,
+    /// Packets moved so far (a->b, b->a).
+    pub moved: (u64, u64),
+}
+
+impl Pair {
+    pub fn new() -> Pair {
+        Self::with(config(1), config(2))
+    }
+
+    pub fn with(ca: Config, cb: Config) -> Pair {
+        Pair {
+            a: stack_with(ca, &[A4, A6]),
+            b: stack_with(cb, &[B4, B6]),
+            now: Instant::from_millis(1000),
+            buf: vec![0u8; 65536],
+            moved: (0, 0),
+        }
+    }
+
+    /// Moves every packet each side has ready to the other; returns how many.
+    pub fn exchange(&mut self) -> usize {
+        let mut n = 0;
+        while let Ok(len) = self.a.poll_transmit(self.now, &mut self.buf) {
+            self.b
+                .feed(self.now, &self.buf[..len])
+                .expect("b accepts a's packet");
+            n += 1;
+            self.moved.0 += 1;
+        }
+        while let Ok(len) = self.b.poll_transmit(self.now, &mut self.buf) {
+            self.a
+                .feed(self.now, &self.buf[..len])
+                .expect("a accepts b's packet");
+            n += 1;
+            self.moved.1 += 1;
+        }
+        n
+    }
+
+    /// Exchanges until quiet (no time passes).
+    pub fn settle(&mut self) {
+        for _ in 0..100_000 {
+            if self.exchange() == 0 {
+                return;
+            }
+        }
+        panic!("link never went quiet");
+    }
+
+    /// Settles, then advances virtual time to the next timer (at most `max`) and runs it.
+    pub fn advance(&mut self, max: Duration) {
+        self.settle();
+        let limit = self.now + max;
+        let next = [self.a.poll_timeout(), self.b.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(limit)
+            .min(limit);
+        self.now = self.now.max(next);
+        self.a.handle_timeout(self.now);
+        self.b.handle_timeout(self.now);
+        self.settle();
+    }
+
+    /// Runs until `done` holds, for at most `max` of virtual time.
+    pub fn run_until(&mut self, max: Duration, mut done: impl FnMut(&mut Pair) -> bool) -> bool {
+        let end = self.now + max;
+        loop {
+            self.settle();
+            if done(self) {
+                return true;
+            }
+            if self.now >= end {
+                return false;
+            }
+            self.advance(end - self.now);
+        }
+    }
+}
+
+pub fn drain(s: &mut Stack) -> Vec<Event> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+pub fn has(events: &[Event], kind: EventKind, handle: u64) -> bool {
+    events.iter().any(|e| e.kind == kind && e.handle == handle)
+}
+
+/// Reads everything available from `c` into `out`; returns true at end of stream.
+pub fn read_all(s: &mut Stack, c: ConnHandle, out: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 16384];
+    loop {
+        match s.recv(c, &mut buf) {
+            Ok(0) => return true,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return false,
+        }
+    }
+}
+
+/// A deterministic byte pattern.
+pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Internet checksum (RFC 1071), for hand-built test packets.
+pub fn csum(data: &[u8], mut sum: u32) -> u16 {
+    for c in data.chunks(2) {
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from(c[0]) << 8
+        };
+        sum += u32::from(w);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An IPv4 header + payload, with checksum; `frag` = (id, offset bytes, more).
+pub fn ipv4_packet(
+    src: &str,
+    dst: &str,
+    proto: u8,
+    payload: &[u8],
+    frag: Option<(u16, u16, bool)>,
+) -> Vec<u8> {
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (ip(src), ip(dst)) else {
+        panic!("v4 only")
+    };
+    let total = 20 + payload.len();
+    let mut p = vec![0u8; total];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    let (id, off, more) = frag.unwrap_or((0x1234, 0, false));
+    p[4..6].copy_from_slice(&id.to_be_bytes());
+    let ff = (off / 8) | if more { 0x2000 } else { 0 } | if frag.is_none() { 0x4000 } else { 0 };
+    p[6..8].copy_from_slice(&ff.to_be_bytes());
+    p[8] = 64;
+    p[9] = proto;
+    p[12..16].copy_from_slice(&s.octets());
+    p[16..20].copy_from_slice(&d.octets());
+    let c = csum(&p[..20], 0);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p[20..].copy_from_slice(payload);
+    p
+}
+
+/// IPv4 pseudo-header sum (RFC 9293 §3.1).
+pub fn pseudo4(src: &str, dst: &str, proto: u8, len: usize) -> u32 {
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (ip(src), ip(dst)) else {
+        panic!("v4 only")
+    };
+    let mut sum = 0u32;
+    for c in s.octets().chunks(2).chain(d.octets().chunks(2)) {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    sum + u32::from(proto) + len as u32
+}
+
+/// A UDP datagram (header + data) with checksum over IPv4.
+pub fn udp4(src: &str, sport: u16, dst: &str, dport: u16, data: &[u8]) -> Vec<u8> {
+    let len = 8 + data.len();
+    let mut u = vec![0u8; len];
+    u[0..2].copy_from_slice(&sport.to_be_bytes());
+    u[2..4].copy_from_slice(&dport.to_be_bytes());
+    u[4..6].copy_from_slice(&(len as u16).to_be_bytes());
+    u[8..].copy_from_slice(data);
+    let c = csum(&u, pseudo4(src, dst, 17, len));
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    u
+}
+
+/// A bare TCP segment (20-byte header, optional MSS option) with checksum over IPv4.
+pub fn tcp4(
+    src: &str,
+    sport: u16,
+    dst: &str,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    data: &[u8],
+) -> Vec<u8> {
+    let len = 20 + data.len();
+    let mut t = vec![0u8; len];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&seq.to_be_bytes());
+    t[8..12].copy_from_slice(&ack.to_be_bytes());
+    t[12] = 5 << 4;
+    t[13] = flags;
+    t[14..16].copy_from_slice(&65535u16.to_be_bytes());
+    t[20..].copy_from_slice(data);
+    let c = csum(&t, pseudo4(src, dst, 6, len));
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    t
+}
