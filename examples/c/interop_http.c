@@ -43,7 +43,16 @@ static ssize_t ix_read(int fd, void *buf, size_t cap);
 static ssize_t ix_write(int fd, const void *buf, size_t len);
 static tcpkit_result ix_poll_event(tcpkit_stack *s, tcpkit_event *ev);
 static tcpkit_result ix_send(tcpkit_stack *s, tcpkit_conn c, const uint8_t *d, size_t n, size_t *w);
+/* tun.h gives the stack a TUN_MTU (1500) buffer: say what did not fit. */
+static tcpkit_result ix_poll_transmit(tcpkit_stack *s, uint64_t now, uint8_t *b, size_t cap, size_t *len) {
+    tcpkit_result r = tcpkit_stack_poll_transmit(s, now, b, cap, len);
+    if (r == TCPKIT_ERR_BUFFER_TOO_SMALL)
+        fprintf(stderr, "interop: the stack emits a %zu-byte packet, over the %zu-byte MTU\n", *len, cap);
+    return r;
+}
+
 static tcpkit_result ix_recv(tcpkit_stack *s, tcpkit_conn c, uint8_t *b, size_t cap, size_t *got);
+static tcpkit_result ix_poll_transmit(tcpkit_stack *s, uint64_t now, uint8_t *b, size_t cap, size_t *len);
 
 /* Function-like macros: only calls are redirected, system headers are already in. */
 #define read(fd, buf, cap) ix_read(fd, buf, cap)
@@ -51,9 +60,11 @@ static tcpkit_result ix_recv(tcpkit_stack *s, tcpkit_conn c, uint8_t *b, size_t 
 #define tcpkit_stack_poll_event(s, ev) ix_poll_event(s, ev)
 #define tcpkit_send(s, c, d, n, w) ix_send(s, c, d, n, w)
 #define tcpkit_recv(s, c, b, cap, got) ix_recv(s, c, b, cap, got)
+#define tcpkit_stack_poll_transmit(s, now, b, cap, len) ix_poll_transmit(s, now, b, cap, len)
 #define main tun_http_main
 /* 200 concurrent requests in the tests. */
 #define MAX_CONNS 512
+#define LISTEN_BACKLOG 256
 #undef _DEFAULT_SOURCE /* tun.h defines it again; the headers are already in */
 #include "tun_http.c"
 #undef read
@@ -61,6 +72,7 @@ static tcpkit_result ix_recv(tcpkit_stack *s, tcpkit_conn c, uint8_t *b, size_t 
 #undef tcpkit_stack_poll_event
 #undef tcpkit_send
 #undef tcpkit_recv
+#undef tcpkit_stack_poll_transmit
 #undef main
 
 static double ix_loss, ix_reorder;

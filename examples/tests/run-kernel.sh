@@ -103,20 +103,26 @@ mbps() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / s / 1e6;
 # Stream reassembly and sequence analysis are off: they cost minutes on 64 MB
 # and have nothing to do with checksums or well-formedness.
 # A TCP header quoted in an ICMP error is cut short, so its checksum cannot
-# verify: TCP checksums are checked outside ICMP only.
+# verify: TCP checksums are checked outside ICMP only. The kernel sometimes
+# sends a TCP checksum of 0xFFFF (-0, the same sum as 0x0000 in one's
+# complement, RFC 1624 §3) which Wireshark marks bad: accepted from the
+# kernel side only, counted by kernel_ffff; tcpkit must send the usual form.
 TSO=(-n -o tcp.desegment_tcp_streams:FALSE -o tcp.analyze_sequence_numbers:FALSE --disable-protocol http)
 pcap_bad() {
   timeout 300 tshark -r "$1" "${TSO[@]}" -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE \
     -o udp.check_checksum:TRUE \
-    -Y '(tcp.checksum.status==0 && !icmp && !icmpv6) || ip.checksum.status==0 || icmp.checksum.status==0 || icmpv6.checksum.status==0 || _ws.malformed' \
+    -Y '(tcp.checksum.status==0 && !icmp && !icmpv6 && !(tcp.checksum==0xffff && !(ip.src==192.0.2.2 || ipv6.src==2001:db8::2))) || ip.checksum.status==0 || icmp.checksum.status==0 || icmpv6.checksum.status==0 || _ws.malformed' \
     2>/dev/null | head -5
+}
+kernel_ffff() {
+  tshark -r "$1" "${TSO[@]}" -Y 'tcp.checksum==0xffff && !icmp && !icmpv6 && !(ip.src==192.0.2.2 || ipv6.src==2001:db8::2)' 2>/dev/null | wc -l
 }
 pcap_check() { # NAME PCAP
   local bad
   [ -s "$2" ] || { echo "  $1: no pcap written"; return 1; }
   bad=$(pcap_bad "$2")
   [ -z "$bad" ] || { echo "  $1: tshark flags packets in $2:"; echo "$bad"; return 1; }
-  echo "  $1: pcap $(basename "$2") clean ($(stat -c %s "$2") bytes)"
+  echo "  $1: pcap $(basename "$2") clean ($(stat -c %s "$2") bytes; kernel TCP checksums 0xFFFF: $(kernel_ffff "$2"))"
 }
 
 SRV_PID=
