@@ -71,25 +71,25 @@ typedef struct tcpkit_config {
   // Key for ISNs (RFC 6528), SYN cookies and the demux hash. All zero:
   // `tcpkit_stack_new` fills it from the OS's randomness (getrandom).
   uint8_t isn_secret[32];
-  // Per-connection send buffer limit, bytes.
+  // Per-connection send buffer limit, bytes. Default 262144.
   uint32_t send_buffer;
-  // Per-connection receive buffer limit, bytes.
+  // Per-connection receive buffer limit, bytes. Default 262144.
   uint32_t recv_buffer;
   // Most connections in all states. Default 1048576.
   uint32_t max_connections;
-  // Half-open connections per listener before SYN cookies are used.
+  // Half-open connections per listener before SYN cookies are used. Default 128.
   uint32_t syn_backlog;
-  // TIME-WAIT duration, microseconds.
+  // TIME-WAIT duration, microseconds. Default 60 s.
   uint64_t time_wait_us;
-  // How long an orphaned connection may stay in FIN-WAIT-2, microseconds.
+  // How long an orphaned connection may stay in FIN-WAIT-2, microseconds. Default 60 s.
   uint64_t fin_wait2_timeout_us;
-  // Initial retransmission timeout (RFC 6298), microseconds.
+  // Initial retransmission timeout (RFC 6298), microseconds. Default 1 s.
   uint64_t initial_rto_us;
-  // Lower bound of the retransmission timeout, microseconds.
+  // Lower bound of the retransmission timeout, microseconds. Default 200 ms.
   uint64_t min_rto_us;
-  // Upper bound of the retransmission timeout, microseconds.
+  // Upper bound of the retransmission timeout, microseconds. Default 60 s.
   uint64_t max_rto_us;
-  // Retransmissions of one segment before the connection times out.
+  // Retransmissions of one segment before the connection times out. Default 15.
   uint32_t max_retries;
   // Delayed-ACK timer, microseconds. Default 40000.
   uint64_t delayed_ack_us;
@@ -395,9 +395,9 @@ const char *tcpkit_version(void);
 // NULL, never to be freed; "unknown result" for a value not defined here.
 const char *tcpkit_result_str(tcpkit_result r);
 
-// Writes the default configuration (CONTRACT.md's documented defaults, an
-// all-zero `isn_secret`, zero `reserved`) to `*out`. Does nothing if `out`
-// is NULL.
+// Writes the default configuration to `*out`: the defaults documented on
+// each `tcpkit_config` field, an all-zero `isn_secret` (filled from the OS
+// by `tcpkit_stack_new`) and zero `reserved`. Does nothing if `out` is NULL.
 //
 // # Safety
 // `out` is NULL or points to a writable `tcpkit_config`.
@@ -610,10 +610,10 @@ tcpkit_result tcpkit_udp_bind(struct tcpkit_stack *s, const struct tcpkit_endpoi
 // to `len` readable bytes.
 tcpkit_result tcpkit_udp_send_to(struct tcpkit_stack *s, uint64_t now_us, tcpkit_udp u, const struct tcpkit_endpoint *to, const uint8_t *data, size_t len);
 
-// Takes the next received datagram into `buf` (`*out_len` bytes) and its
-// sender into `*from`; `TCPKIT_WOULD_BLOCK` when none. Too small a `buf`:
-// `TCPKIT_ERR_BUFFER_TOO_SMALL`, the size needed in `*out_len`, and the
-// datagram is kept.
+// Takes the next received datagram into `buf` (`*out_len` bytes, 0 for an
+// empty datagram) and its sender into `*from`; `TCPKIT_WOULD_BLOCK` when
+// none. A datagram longer than `cap` is truncated to `cap` bytes and the
+// rest discarded, like recvfrom(2); `cap` 0 is `TCPKIT_ERR_INVALID_ARGUMENT`.
 //
 // # Safety
 // `s` is a live stack; `buf` is NULL or points to `cap` writable bytes;

@@ -1,4 +1,5 @@
 //! Each link fault behaves as specified, and a seed fixes the whole trace.
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/smoltcp_peer.rs"]

@@ -9,6 +9,7 @@
 //!
 //! `TCPKIT_SWEEP_SEEDS` (default 500) and `TCPKIT_SWEEP_BYTES` (default 64 KiB
 //! per run, client to server; a quarter of that back) set the size.
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/smoltcp_peer.rs"]

@@ -3,6 +3,7 @@
 //! the CI sweep but from seeds the sweep does not use. Prints a table of
 //! goodput, retransmissions, RTO count and simulated time per peer pair and
 //! loss class; every run must pass the same properties as the sweep.
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/smoltcp_peer.rs"]

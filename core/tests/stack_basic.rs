@@ -428,3 +428,41 @@ fn events_are_edge_triggered_and_at_most_one_per_kind() {
     let writable = ea.iter().filter(|e| e.kind == EventKind::Writable).count();
     assert_eq!(writable, 1, "{ea:?}");
 }
+
+#[test]
+fn new_syn_reuses_a_time_wait_tuple_once_the_handle_is_closed() {
+    // Without timestamps RFC 6191 decides by sequence number alone (with
+    // per-connection TSval offsets a new SYN's TSval may look older).
+    let no_ts = |seed| tcpkit::stack::Config {
+        enable_timestamps: false,
+        ..config(seed)
+    };
+    let mut p = Pair::with(no_ts(1), no_ts(2));
+    let l = p.b.listen(ListenAddr::Any, 80, 8).expect("listen");
+    let local = sa(A4, 40_000);
+    let c = p.a.connect_from(p.now, local, sa(B4, 80)).expect("connect");
+    p.settle();
+    let s = p.b.accept(l).expect("accept");
+    // The server closes first, so the server side ends in TIME-WAIT.
+    p.b.shutdown(s).expect("shutdown");
+    p.settle();
+    p.a.close(c).expect("close");
+    p.settle();
+    assert_eq!(p.b.state(s), Ok(State::TimeWait));
+    // While the application holds the handle, a new SYN on the tuple is ignored.
+    p.now += Duration::from_secs(1);
+    let c2 =
+        p.a.connect_from(p.now, local, sa(B4, 80))
+            .expect("client tuple is free");
+    p.settle();
+    assert_eq!(p.b.state(s), Ok(State::TimeWait));
+    assert_eq!(p.b.accept(l), Err(Error::WouldBlock));
+    // Once it is closed, the retransmitted SYN opens a new connection (RFC 6191).
+    p.b.close(s).expect("close");
+    let ok = p.run_until(Duration::from_secs(5), |p| {
+        p.a.state(c2) == Ok(State::Established)
+    });
+    assert!(ok, "{:?}", p.a.state(c2));
+    let s2 = p.b.accept(l).expect("new connection on the old tuple");
+    assert_eq!(p.b.remote_endpoint(s2), Ok(local));
+}

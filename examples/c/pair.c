@@ -2,8 +2,9 @@
  * pair.c: two tcpkit stacks transfer a file over an in-memory lossy link.
  *
  * Stack A (192.0.2.1) connects to stack B (192.0.2.2, port 5001) and sends
- * SIZE bytes of deterministic pseudo-random data; B hashes what it reads and
- * the program checks byte count and hash. The link between them has a
+ * SIZE bytes of deterministic pseudo-random data; B compares every byte it
+ * reads with the regenerated data (a function of the offset), and the
+ * program also checks byte count and a hash of both streams. The link between them has a
  * bandwidth limit, a one-way latency, a bounded queue (tail drop), a seeded
  * random drop rate and some reordering. Time is virtual: the clock jumps to
  * the next packet delivery or stack deadline, so a run is reproducible for a
@@ -19,6 +20,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,9 +57,13 @@ static uint64_t splitmix64(uint64_t x) {
 
 /* Byte i of the file: a function of i alone, so any range can be regenerated. */
 static void fill_data(uint8_t *dst, uint64_t offset, size_t n) {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    while (i < n) {
         uint64_t pos = offset + i;
-        dst[i] = (uint8_t)(splitmix64(pos >> 3) >> ((pos & 7) * 8));
+        uint64_t word = splitmix64(pos >> 3);
+        /* The rest of this 8-byte word, little-endian. */
+        for (unsigned k = (unsigned)(pos & 7); k < 8 && i < n; k++, i++)
+            dst[i] = (uint8_t)(word >> (k * 8));
     }
 }
 
@@ -244,13 +250,14 @@ typedef struct {
 
 typedef struct {
     uint64_t received, hash;
+    uint64_t first_mismatch; /* offset of the first byte that differs, UINT64_MAX: none */
     tcpkit_listener listener;
     tcpkit_conn conn;
     int eof, closed;
     tcpkit_result close_reason;
 } receiver;
 
-static uint8_t chunk[CHUNK];
+static uint8_t chunk[CHUNK], expect[CHUNK];
 
 static void sender_pump(tcpkit_stack *s, sender *tx) {
     while (tx->sent < tx->total) {
@@ -281,6 +288,13 @@ static void receiver_pump(tcpkit_stack *s, receiver *rx) {
             return;
         }
         rx->hash = fnv1a(rx->hash, chunk, got);
+        /* Byte-exact: the data is a function of its offset, so regenerate and compare. */
+        fill_data(expect, rx->received, got);
+        if (rx->first_mismatch == UINT64_MAX && memcmp(chunk, expect, got) != 0) {
+            size_t k = 0;
+            while (chunk[k] == expect[k]) k++;
+            rx->first_mismatch = rx->received + k;
+        }
         rx->received += got;
     }
 }
@@ -394,7 +408,7 @@ int main(int argc, char **argv) {
     CHECK(tcpkit_stack_add_address(a, v6 ? "2001:db8::1" : "192.0.2.1"));
     CHECK(tcpkit_stack_add_address(b, v6 ? "2001:db8::2" : "192.0.2.2"));
 
-    receiver rx = {0, FNV_INIT, 0, 0, 0, 0, TCPKIT_OK};
+    receiver rx = {0, FNV_INIT, UINT64_MAX, 0, 0, 0, 0, TCPKIT_OK};
     sender tx = {size, 0, FNV_INIT, 0, 0, 0, 0, TCPKIT_OK};
     tcpkit_endpoint any, server;
     CHECK(tcpkit_endpoint_parse("*:5001", &any));
@@ -432,9 +446,13 @@ int main(int argc, char **argv) {
             tcpkit_conn_info ci;
             memset(&ci, 0, sizeof ci);
             tcpkit_conn_get_info(a, tx.conn, &ci);
-            printf("  %5.1f%%  %9" PRIu64 " bytes  sim %7.3f s  wall %6.3f s  "
+            char bar[21];
+            int filled = (int)(20.0 * (double)rx.received / (double)size);
+            for (int k = 0; k < 20; k++) bar[k] = k < filled ? '#' : '.';
+            bar[20] = 0;
+            printf("  [%s] %5.1f%%  %9" PRIu64 " bytes  sim %7.3f s  wall %6.3f s  "
                    "retransmitted %6" PRIu64 "  cwnd %8" PRIu64 "  srtt %6.2f ms\n",
-                   100.0 * (double)rx.received / (double)size, rx.received, (double)now / 1e6,
+                   bar, 100.0 * (double)rx.received / (double)size, rx.received, (double)now / 1e6,
                    wall_seconds() - wall0, ci.segs_retransmitted, ci.cwnd,
                    (double)ci.srtt_us / 1000.0);
             fflush(stdout);
@@ -457,18 +475,28 @@ int main(int argc, char **argv) {
         link_deliver(&ba, now, a);
         if (next_deadline(a) <= now) CHECK(tcpkit_stack_handle_timeout(a, now));
         if (next_deadline(b) <= now) CHECK(tcpkit_stack_handle_timeout(b, now));
+        /* CONTRACT: after handle_timeout(now) the next deadline is later than now;
+           otherwise this loop could spin without time advancing. */
+        if (next_deadline(a) <= now || next_deadline(b) <= now) {
+            printf("contract violation: next_timeout <= now after handle_timeout(%" PRIu64 ")\n", now);
+            stalled = 1;
+            break;
+        }
     }
     double wall = wall_seconds() - wall0;
 
     tcpkit_conn_info info;
     int have_info = tcpkit_conn_get_info(a, tx.conn, &info) == TCPKIT_OK;
     int ok = !stalled && rx.received == size && rx.hash == tx.hash && tx.sent == size &&
+             rx.first_mismatch == UINT64_MAX &&
              rx.eof && tx.closed && rx.closed && tx.close_reason == TCPKIT_OK &&
              rx.close_reason == TCPKIT_OK;
 
-    printf("%s: %" PRIu64 " of %" PRIu64 " bytes received, hash %016" PRIx64 " %s %016" PRIx64 "\n",
+    printf("%s: %" PRIu64 " of %" PRIu64 " bytes received, hash %016" PRIx64 " %s %016" PRIx64 ", %s\n",
            ok ? "OK" : "FAILED", rx.received, size, rx.hash, rx.hash == tx.hash ? "==" : "!=",
-           tx.hash);
+           tx.hash, rx.first_mismatch == UINT64_MAX ? "every byte as sent" : "DATA DIFFERS");
+    if (rx.first_mismatch != UINT64_MAX)
+        printf("first differing byte at offset %" PRIu64 "\n", rx.first_mismatch);
     if (done_at > 0)
         printf("goodput: %.2f Mbit/s simulated (%.3f s virtual), %.2f Mbit/s wall-clock (%.3f s)\n",
                (double)rx.received * 8.0 / ((double)done_at / 1e6) / 1e6, (double)done_at / 1e6,
@@ -477,6 +505,15 @@ int main(int argc, char **argv) {
         printf("link utilization: %.1f%% of %.0f Mbit/s\n",
                100.0 * (double)rx.received * 8.0 / ((double)done_at / 1e6) / params.rate_bps,
                params.rate_bps / 1e6);
+    if (done_at > 0 && params.loss_pct > 0 && have_info && info.mss > 0) {
+        /* Mathis et al. 1997: what loss-based congestion control can sustain
+           at this loss rate and RTT, for comparison with the goodput above. */
+        double rtt = 2.0 * (double)params.latency_us / 1e6;
+        double ceiling = (double)info.mss * 8.0 / rtt * 1.22 / sqrt(params.loss_pct / 100.0) / 1e6;
+        printf("for reference: loss-based congestion control at %.1f%% loss and %.0f ms RTT "
+               "sustains about %.1f Mbit/s (Mathis et al.)\n",
+               params.loss_pct, rtt * 1000.0, ceiling);
+    }
     printf("link a->b: %" PRIu64 " packets, %" PRIu64 " dropped at random, %" PRIu64
            " dropped by the queue, %" PRIu64 " reordered\n",
            ab.sent, ab.dropped_random, ab.dropped_queue, ab.reordered);

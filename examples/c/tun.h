@@ -25,6 +25,31 @@
 #define TUN_MTU 1500
 
 static volatile sig_atomic_t tun_stop;
+
+/* Lossy mode for tests: TCPKIT_TUN_LOSS=PERCENT drops that share of packets
+   in each direction (seeded by TCPKIT_TUN_SEED, default 1), so the kernel and
+   tcpkit both have to recover. 0 or unset: no loss. */
+static double tun_loss_pct = -1.0;
+static uint64_t tun_rng = 1;
+static uint64_t tun_dropped;
+
+static int tun_drop(void) {
+    if (tun_loss_pct < 0) {
+        const char *l = getenv("TCPKIT_TUN_LOSS"), *seed = getenv("TCPKIT_TUN_SEED");
+        tun_loss_pct = l ? strtod(l, NULL) : 0.0;
+        if (seed) tun_rng = strtoull(seed, NULL, 10) | 1;
+    }
+    if (tun_loss_pct <= 0) return 0;
+    /* xorshift64 */
+    tun_rng ^= tun_rng << 13;
+    tun_rng ^= tun_rng >> 7;
+    tun_rng ^= tun_rng << 17;
+    if ((double)(tun_rng % 1000000) < tun_loss_pct * 10000.0) {
+        tun_dropped++;
+        return 1;
+    }
+    return 0;
+}
 static void tun_on_signal(int sig) {
     (void)sig;
     tun_stop = 1;
@@ -96,6 +121,7 @@ static void tun_flush(int fd, tcpkit_stack *s) {
         tcpkit_result r = tcpkit_stack_poll_transmit(s, tun_now_us(), buf, sizeof buf, &len);
         if (r == TCPKIT_WOULD_BLOCK) return;
         if (r != TCPKIT_OK) tun_die("tcpkit_stack_poll_transmit", r);
+        if (tun_drop()) continue;
         if (write(fd, buf, len) < 0 && errno != EAGAIN && errno != ENOBUFS) {
             perror("write tun");
             exit(2);
@@ -124,6 +150,7 @@ static int tun_step(int fd, tcpkit_stack *s, int max_wait_ms) {
     for (int i = 0; i < 256; i++) {
         ssize_t len = read(fd, buf, sizeof buf);
         if (len <= 0) break;
+        if (tun_drop()) continue;
         /* NOT_FOR_US / MALFORMED (router solicitations, multicast...) are normal here. */
         (void)tcpkit_stack_feed(s, tun_now_us(), buf, (size_t)len);
     }

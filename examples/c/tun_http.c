@@ -34,9 +34,13 @@ static uint64_t splitmix64(uint64_t x) {
 }
 
 static void fill_data(uint8_t *dst, uint64_t offset, size_t n) {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    while (i < n) {
         uint64_t pos = offset + i;
-        dst[i] = (uint8_t)(splitmix64(pos >> 3) >> ((pos & 7) * 8));
+        uint64_t word = splitmix64(pos >> 3);
+        /* The rest of this 8-byte word, little-endian. */
+        for (unsigned k = (unsigned)(pos & 7); k < 8 && i < n; k++, i++)
+            dst[i] = (uint8_t)(word >> (k * 8));
     }
 }
 
@@ -223,6 +227,7 @@ static int serve(const char *dev, unsigned port, uint64_t seconds) {
         if (conns[i].conn) release(s, &conns[i], 0);
     tcpkit_listener_close(s, l);
     tun_flush(fd, s);
+    if (tun_dropped) fprintf(stderr, "tun_http: %" PRIu64 " packets dropped on purpose\n", tun_dropped);
     tcpkit_stack_free(s);
     close(fd);
     return 0;
@@ -342,8 +347,8 @@ static int get(const char *dev, const char *url, const char *outfile) {
     else fflush(stdout);
     if (status != 200) failed = 1;
     if (content_length != UINT64_MAX && body != content_length) failed = 1;
-    fprintf(stderr, "tun_http: status %d, %" PRIu64 " body bytes%s\n", status, body,
-            failed ? " (FAILED)" : "");
+    fprintf(stderr, "tun_http: status %d, %" PRIu64 " body bytes, %" PRIu64 " packets dropped on purpose%s\n",
+            status, body, tun_dropped, failed ? " (FAILED)" : "");
     return failed ? 1 : 0;
 }
 

@@ -39,7 +39,7 @@ pub fn packet_error_code(e: &PacketError) -> tcpkit_result {
     }
 }
 
-/// Static text for a result code; "unknown result" for values not in CONTRACT.md.
+/// Static text for a result code; "unknown result" for values not defined in the header.
 pub fn result_str(r: tcpkit_result) -> &'static core::ffi::CStr {
     match r {
         TCPKIT_OK => c"ok",
@@ -533,6 +533,20 @@ mod tests {
             (c.enable_sack, c.enable_timestamps, c.enable_window_scale),
             (1, 1, 1)
         );
+        // The defaults the header documents on each field.
+        assert_eq!(
+            (c.send_buffer, c.recv_buffer, c.syn_backlog),
+            (262_144, 262_144, 128)
+        );
+        assert_eq!(
+            (c.time_wait_us, c.fin_wait2_timeout_us),
+            (60_000_000, 60_000_000)
+        );
+        assert_eq!(
+            (c.initial_rto_us, c.min_rto_us, c.max_rto_us),
+            (1_000_000, 200_000, 60_000_000)
+        );
+        assert_eq!((c.max_retries, c.accept_any_destination), (15, 0));
         assert_eq!(config_from_c(&c), Ok(core.clone()));
         let mut changed = c;
         changed.mtu = 9000;

@@ -12,6 +12,10 @@
 //! boundary. Protocol logic is in the core crate `tcpkit`.
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(
+    clippy::undocumented_unsafe_blocks,
+    clippy::multiple_unsafe_ops_per_block
+)]
 
 mod api;
 mod boundary;

@@ -1,4 +1,4 @@
-//! The C ABI's types and constants, exactly as CONTRACT.md fixes them.
+//! The C ABI's types and constants, exactly as the public contract fixes them.
 //!
 //! Enumerations are `uint32_t` typedefs with `#define` constants so that any
 //! value a C caller passes is defined behaviour; unknown values are rejected
@@ -172,25 +172,25 @@ pub struct tcpkit_config {
     /// Key for ISNs (RFC 6528), SYN cookies and the demux hash. All zero:
     /// `tcpkit_stack_new` fills it from the OS's randomness (getrandom).
     pub isn_secret: [u8; 32],
-    /// Per-connection send buffer limit, bytes.
+    /// Per-connection send buffer limit, bytes. Default 262144.
     pub send_buffer: u32,
-    /// Per-connection receive buffer limit, bytes.
+    /// Per-connection receive buffer limit, bytes. Default 262144.
     pub recv_buffer: u32,
     /// Most connections in all states. Default 1048576.
     pub max_connections: u32,
-    /// Half-open connections per listener before SYN cookies are used.
+    /// Half-open connections per listener before SYN cookies are used. Default 128.
     pub syn_backlog: u32,
-    /// TIME-WAIT duration, microseconds.
+    /// TIME-WAIT duration, microseconds. Default 60 s.
     pub time_wait_us: u64,
-    /// How long an orphaned connection may stay in FIN-WAIT-2, microseconds.
+    /// How long an orphaned connection may stay in FIN-WAIT-2, microseconds. Default 60 s.
     pub fin_wait2_timeout_us: u64,
-    /// Initial retransmission timeout (RFC 6298), microseconds.
+    /// Initial retransmission timeout (RFC 6298), microseconds. Default 1 s.
     pub initial_rto_us: u64,
-    /// Lower bound of the retransmission timeout, microseconds.
+    /// Lower bound of the retransmission timeout, microseconds. Default 200 ms.
     pub min_rto_us: u64,
-    /// Upper bound of the retransmission timeout, microseconds.
+    /// Upper bound of the retransmission timeout, microseconds. Default 60 s.
     pub max_rto_us: u64,
-    /// Retransmissions of one segment before the connection times out.
+    /// Retransmissions of one segment before the connection times out. Default 15.
     pub max_retries: u32,
     /// Delayed-ACK timer, microseconds. Default 40000.
     pub delayed_ack_us: u64,

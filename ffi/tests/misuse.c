@@ -36,6 +36,80 @@ static const char *current = "";
 
 #define TEST(name) current = name
 
+/* ---- layout: CONTRACT.md's fields, in CONTRACT.md's order ---- */
+
+#include <stddef.h>
+#define IN_ORDER(T, a, b) _Static_assert(offsetof(T, a) < offsetof(T, b), #T ": " #a " before " #b)
+_Static_assert(sizeof(tcpkit_result) == 4 && sizeof(tcpkit_event_kind) == 4, "uint32_t enums");
+_Static_assert(sizeof(tcpkit_state) == 4 && sizeof(tcpkit_option) == 4, "uint32_t enums");
+_Static_assert(sizeof(tcpkit_conn) == 8 && sizeof(tcpkit_listener) == 8 && sizeof(tcpkit_udp) == 8,
+               "uint64_t handles");
+_Static_assert(offsetof(tcpkit_endpoint, family) == 0 && offsetof(tcpkit_endpoint, addr) == 1,
+               "endpoint: family, addr");
+IN_ORDER(tcpkit_endpoint, addr, port);
+IN_ORDER(tcpkit_event, kind, handle);
+IN_ORDER(tcpkit_event, handle, reason);
+IN_ORDER(tcpkit_event, reason, user_data);
+IN_ORDER(tcpkit_config, mtu, isn_secret);
+IN_ORDER(tcpkit_config, isn_secret, send_buffer);
+IN_ORDER(tcpkit_config, send_buffer, recv_buffer);
+IN_ORDER(tcpkit_config, recv_buffer, max_connections);
+IN_ORDER(tcpkit_config, max_connections, syn_backlog);
+IN_ORDER(tcpkit_config, syn_backlog, time_wait_us);
+IN_ORDER(tcpkit_config, time_wait_us, fin_wait2_timeout_us);
+IN_ORDER(tcpkit_config, fin_wait2_timeout_us, initial_rto_us);
+IN_ORDER(tcpkit_config, initial_rto_us, min_rto_us);
+IN_ORDER(tcpkit_config, min_rto_us, max_rto_us);
+IN_ORDER(tcpkit_config, max_rto_us, max_retries);
+IN_ORDER(tcpkit_config, max_retries, delayed_ack_us);
+IN_ORDER(tcpkit_config, delayed_ack_us, initial_cwnd_segments);
+IN_ORDER(tcpkit_config, initial_cwnd_segments, congestion);
+IN_ORDER(tcpkit_config, congestion, enable_sack);
+IN_ORDER(tcpkit_config, enable_sack, enable_timestamps);
+IN_ORDER(tcpkit_config, enable_timestamps, enable_window_scale);
+IN_ORDER(tcpkit_config, enable_window_scale, accept_any_destination);
+IN_ORDER(tcpkit_config, accept_any_destination, reserved);
+_Static_assert(sizeof(((tcpkit_config *)0)->reserved) == 64, "config reserved[64]");
+IN_ORDER(tcpkit_conn_info, state, local);
+IN_ORDER(tcpkit_conn_info, local, remote);
+IN_ORDER(tcpkit_conn_info, remote, mss);
+IN_ORDER(tcpkit_conn_info, mss, srtt_us);
+IN_ORDER(tcpkit_conn_info, srtt_us, rttvar_us);
+IN_ORDER(tcpkit_conn_info, rttvar_us, rto_us);
+IN_ORDER(tcpkit_conn_info, rto_us, cwnd);
+IN_ORDER(tcpkit_conn_info, cwnd, ssthresh);
+IN_ORDER(tcpkit_conn_info, ssthresh, snd_wnd);
+IN_ORDER(tcpkit_conn_info, snd_wnd, rcv_wnd);
+IN_ORDER(tcpkit_conn_info, rcv_wnd, bytes_sent);
+IN_ORDER(tcpkit_conn_info, bytes_sent, bytes_acked);
+IN_ORDER(tcpkit_conn_info, bytes_acked, bytes_received);
+IN_ORDER(tcpkit_conn_info, bytes_received, bytes_unsent);
+IN_ORDER(tcpkit_conn_info, bytes_unsent, bytes_unacked);
+IN_ORDER(tcpkit_conn_info, bytes_unacked, bytes_readable);
+IN_ORDER(tcpkit_conn_info, bytes_readable, segs_sent);
+IN_ORDER(tcpkit_conn_info, segs_sent, segs_received);
+IN_ORDER(tcpkit_conn_info, segs_received, segs_retransmitted);
+IN_ORDER(tcpkit_conn_info, segs_retransmitted, timeouts);
+IN_ORDER(tcpkit_conn_info, timeouts, sack_recoveries);
+IN_ORDER(tcpkit_conn_info, sack_recoveries, reserved);
+_Static_assert(sizeof(((tcpkit_conn_info *)0)->reserved) == 64, "conn_info reserved[64]");
+IN_ORDER(tcpkit_counters, packets_in, packets_out);
+IN_ORDER(tcpkit_counters, packets_out, bytes_in);
+IN_ORDER(tcpkit_counters, bytes_in, bytes_out);
+IN_ORDER(tcpkit_counters, bytes_out, dropped_malformed);
+IN_ORDER(tcpkit_counters, dropped_malformed, dropped_checksum);
+IN_ORDER(tcpkit_counters, dropped_checksum, dropped_not_for_us);
+IN_ORDER(tcpkit_counters, dropped_not_for_us, dropped_no_listener);
+IN_ORDER(tcpkit_counters, dropped_no_listener, syn_cookies_sent);
+IN_ORDER(tcpkit_counters, syn_cookies_sent, syn_cookies_accepted);
+IN_ORDER(tcpkit_counters, syn_cookies_accepted, rst_sent);
+IN_ORDER(tcpkit_counters, rst_sent, challenge_acks_sent);
+IN_ORDER(tcpkit_counters, challenge_acks_sent, connections_opened);
+IN_ORDER(tcpkit_counters, connections_opened, connections_closed);
+IN_ORDER(tcpkit_counters, connections_closed, connections_active);
+IN_ORDER(tcpkit_counters, connections_active, reserved);
+_Static_assert(sizeof(((tcpkit_counters *)0)->reserved) == 128, "counters reserved[128]");
+
 /* ---- a loss-free wire between two stacks, recording events ---- */
 
 #define MAX_EVENTS 256
@@ -510,6 +584,124 @@ static void test_refused(void) {
     tcpkit_stack_free(b.s);
 }
 
+static void test_orderly_close(void) {
+    TEST("orderly close");
+    pair_t p;
+    if (!open_pair(&p)) {
+        close_pair(&p);
+        return;
+    }
+    uint8_t buf[64];
+    size_t n = 0;
+    EXPECT_R(tcpkit_send(p.a.s, p.ca, (const uint8_t *)"bye", 3, &n), TCPKIT_OK);
+    EXPECT_R(tcpkit_shutdown(p.a.s, p.ca), TCPKIT_OK);
+    EXPECT_R(tcpkit_send(p.a.s, p.ca, (const uint8_t *)"x", 1, &n), TCPKIT_ERR_CLOSED);
+    settle(&p.a, &p.b);
+    EXPECT(count_events(&p.b, TCPKIT_EVENT_PEER_CLOSED, p.cb) == 1);
+    EXPECT(count_events(&p.b, TCPKIT_EVENT_READABLE, p.cb) >= 1);
+    EXPECT_R(tcpkit_recv(p.b.s, p.cb, buf, sizeof buf, &n), TCPKIT_OK);
+    EXPECT(n == 3 && !memcmp(buf, "bye", 3));
+    n = 99;
+    EXPECT_R(tcpkit_recv(p.b.s, p.cb, buf, sizeof buf, &n), TCPKIT_OK);
+    EXPECT(n == 0); /* end of stream */
+    tcpkit_state st = 0;
+    EXPECT_R(tcpkit_conn_state(p.b.s, p.cb, &st), TCPKIT_OK);
+    EXPECT(st == TCPKIT_STATE_CLOSE_WAIT);
+    EXPECT_R(tcpkit_conn_state(p.a.s, p.ca, &st), TCPKIT_OK);
+    EXPECT(st == TCPKIT_STATE_FIN_WAIT_2);
+    EXPECT_R(tcpkit_shutdown(p.b.s, p.cb), TCPKIT_OK);
+    settle(&p.a, &p.b);
+    const tcpkit_event *e = find_event(&p.b, TCPKIT_EVENT_CLOSED, p.cb);
+    EXPECT(e != NULL && e->reason == TCPKIT_OK);
+    EXPECT(count_events(&p.b, TCPKIT_EVENT_CLOSED, p.cb) == 1);
+    EXPECT(count_events(&p.a, TCPKIT_EVENT_PEER_CLOSED, p.ca) == 1);
+    EXPECT_R(tcpkit_conn_state(p.a.s, p.ca, &st), TCPKIT_OK);
+    EXPECT(st == TCPKIT_STATE_TIME_WAIT || st == TCPKIT_STATE_CLOSED);
+    tcpkit_conn_info info;
+    EXPECT_R(tcpkit_conn_get_info(p.a.s, p.ca, &info), TCPKIT_OK);
+    EXPECT(info.bytes_acked == 3 && info.remote.port == 80 && info.remote.family == 4);
+    EXPECT(info.local.addr[0] == 192 && info.local.addr[3] == 1);
+    EXPECT_R(tcpkit_close(p.a.s, p.ca), TCPKIT_OK);
+    EXPECT_R(tcpkit_close(p.b.s, p.cb), TCPKIT_OK);
+    tcpkit_counters c;
+    EXPECT_R(tcpkit_stack_get_counters(p.b.s, &c), TCPKIT_OK);
+    EXPECT(c.connections_opened == 1 && c.packets_in > 0 && c.packets_out > 0);
+    close_pair(&p);
+}
+
+static void test_udp(void) {
+    TEST("udp");
+    side a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.s = new_stack("2001:db8::1");
+    b.s = new_stack("2001:db8::2");
+    tcpkit_endpoint la = ep("[2001:db8::1]:5000"), lb = ep("[2001:db8::2]:53");
+    tcpkit_udp ua = 0, ub = 0;
+    EXPECT_R(tcpkit_udp_bind(a.s, &la, &ua), TCPKIT_OK);
+    EXPECT_R(tcpkit_udp_bind(b.s, &lb, &ub), TCPKIT_OK);
+    EXPECT(ua != 0 && ub != 0);
+    tcpkit_state st;
+    EXPECT_R(tcpkit_conn_state(b.s, ub, &st), TCPKIT_ERR_INVALID_HANDLE); /* kind tagged */
+    const char msg[] = "datagram of 27 bytes total";
+    EXPECT_R(tcpkit_udp_send_to(a.s, now_us, ua, &lb, (const uint8_t *)msg, sizeof msg), TCPKIT_OK);
+    EXPECT_R(tcpkit_udp_send_to(a.s, now_us, ua, &lb, (const uint8_t *)msg, 0), TCPKIT_OK);
+    settle(&a, &b);
+    uint8_t small[4], big[128];
+    size_t n = 0;
+    tcpkit_endpoint from;
+    memset(&from, 0, sizeof from);
+    EXPECT_R(tcpkit_udp_recv_from(b.s, ub, big, 0, &n, &from), TCPKIT_ERR_INVALID_ARGUMENT);
+    EXPECT(from.family == 0); /* not written on failure */
+    EXPECT_R(tcpkit_udp_recv_from(b.s, ub, big, sizeof big, &n, &from), TCPKIT_OK);
+    EXPECT(n == sizeof msg && !memcmp(big, msg, sizeof msg));
+    EXPECT(from.family == 6 && from.port == 5000 && from.addr[15] == 1);
+    n = 99;
+    EXPECT_R(tcpkit_udp_recv_from(b.s, ub, big, sizeof big, &n, &from), TCPKIT_OK);
+    EXPECT(n == 0); /* the empty datagram */
+    /* Too small a buffer: the datagram is truncated, like recvfrom(2) (the
+       stack's choice; see tcpkit_udp_recv_from's doc). */
+    EXPECT_R(tcpkit_udp_send_to(a.s, now_us, ua, &lb, (const uint8_t *)msg, sizeof msg), TCPKIT_OK);
+    settle(&a, &b);
+    EXPECT_R(tcpkit_udp_recv_from(b.s, ub, small, sizeof small, &n, &from), TCPKIT_OK);
+    EXPECT(n == sizeof small && !memcmp(small, msg, sizeof small));
+    EXPECT_R(tcpkit_udp_recv_from(b.s, ub, big, sizeof big, &n, &from), TCPKIT_WOULD_BLOCK);
+    EXPECT_R(tcpkit_udp_close(b.s, ub), TCPKIT_OK);
+    EXPECT_R(tcpkit_udp_close(b.s, ub), TCPKIT_ERR_INVALID_HANDLE);
+    EXPECT_R(tcpkit_udp_close(a.s, ua), TCPKIT_OK);
+    tcpkit_stack_free(a.s);
+    tcpkit_stack_free(b.s);
+}
+
+static void test_connect_from_and_listener_queue(void) {
+    TEST("connect_from and listener queue");
+    side a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.s = new_stack("192.0.2.1");
+    b.s = new_stack("192.0.2.2");
+    tcpkit_endpoint any = ep("*:80"), srv = ep("192.0.2.2:80"), local = ep("192.0.2.1:40001");
+    tcpkit_listener l = 0;
+    tcpkit_conn c1 = 0, c2 = 0;
+    EXPECT_R(tcpkit_listen(b.s, &any, 8, &l), TCPKIT_OK);
+    EXPECT_R(tcpkit_connect_from(a.s, now_us, &local, &srv, &c1), TCPKIT_OK);
+    /* ADDR_IN_USE only for an identical 4-tuple. */
+    EXPECT_R(tcpkit_connect_from(a.s, now_us, &local, &srv, &c2), TCPKIT_ERR_ADDR_IN_USE);
+    EXPECT(c2 == 0);
+    settle(&a, &b);
+    EXPECT(count_events(&a, TCPKIT_EVENT_CONNECTED, c1) == 1);
+    tcpkit_conn_info info;
+    EXPECT_R(tcpkit_conn_get_info(a.s, c1, &info), TCPKIT_OK);
+    EXPECT(info.local.port == 40001 && info.remote.port == 80);
+    /* Closing the listener refuses what still waits in its accept queue. */
+    EXPECT_R(tcpkit_listener_close(b.s, l), TCPKIT_OK);
+    settle(&a, &b);
+    const tcpkit_event *e = find_event(&a, TCPKIT_EVENT_CLOSED, c1);
+    EXPECT(e != NULL && e->reason != TCPKIT_OK);
+    tcpkit_stack_free(a.s);
+    tcpkit_stack_free(b.s);
+}
+
 int main(void) {
     test_strings();
     test_null_pointers();
@@ -521,6 +713,9 @@ int main(void) {
     test_use_after_abort();
     test_small_transmit_buffer();
     test_refused();
+    test_orderly_close();
+    test_udp();
+    test_connect_from_and_listener_queue();
     /* Panic poisoning is tested in Rust (ffi/src/api.rs): there is no honest
        way to make the core panic from C without a test-only export. */
     printf("misuse: %d failure%s\n", failures, failures == 1 ? "" : "s");

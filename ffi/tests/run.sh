@@ -3,8 +3,8 @@
 #   1. include/tcpkit.h is what the pinned cbindgen generates, and compiles as
 #      C11 and C++17 with -Wall -Wextra -Werror -pedantic;
 #   2. the examples and ffi/tests/misuse.c build with the same strict flags;
-#   3. misuse and the in-memory pair demo run plain, under valgrind and with
-#      -fsanitize=address,undefined;
+#   3. misuse, threads and the in-memory pair demo run plain, under valgrind
+#      and with -fsanitize=address,undefined;
 #   4. `ffi/install.sh PREFIX` and a program built outside the tree with
 #      `pkg-config --cflags --libs tcpkit`;
 #   5. as root: tun_echo and tun_http against the Linux kernel in a network
@@ -41,7 +41,7 @@ step() {
   n=$((n + 1))
   local log="$OUT/step-$n.log"
   local t0=$SECONDS
-  local runner=(timeout 300)
+  local runner=(timeout "${STEP_TIMEOUT:-90}")
   # Shell functions bound their own commands (timeouts inside); timeout(1) cannot run them.
   if [ "$(type -t "$1")" = function ]; then runner=(); fi
   if "${runner[@]}" "$@" >"$log" 2>&1; then
@@ -72,13 +72,22 @@ step "header compiles as C++17" c++ -std=c++17 -Wall -Wextra -Werror -pedantic -
 PLAIN=$OUT/plain
 ASAN=$OUT/asan
 step "release library" make -s -C examples/c BUILD="$PLAIN" lib
+# The shared library exports exactly the functions the header declares.
+check_exports() {
+  local lib="$PLAIN/lib/libtcpkit.so.0"
+  diff <(nm -D --defined-only "$lib" | awk '$2 == "T" {print $3}' | sort) \
+    <(grep -vE '^ *(//|\*|/\*)' include/tcpkit.h | grep -E '\);$' | grep -oE 'tcpkit_[a-z0-9_]+\(' | tr -d '(' | sort) &&
+    ! nm -D --defined-only "$lib" | awk '$2 != "T" && $2 != "U" && $2 != "w" {print}' | grep -v ' tcpkit_' | grep .
+}
+step "libtcpkit.so.0 exports exactly the header's functions" check_exports
 step "examples, strict flags" make -s -C examples/c BUILD="$PLAIN" CFLAGS="$STRICT -O2"
 step "examples, ASan+UBSan" make -s -C examples/c BUILD="$ASAN" CFLAGS="$STRICT -O1 $SAN"
-build_misuse() { # DIR EXTRA_CFLAGS
-  cc $STRICT -O1 $2 -Iinclude -o "$1/misuse" ffi/tests/misuse.c -L"$1/lib" -ltcpkit -Wl,-rpath,"$1/lib"
+build_tests() { # DIR EXTRA_CFLAGS
+  cc $STRICT -O1 $2 -Iinclude -o "$1/misuse" ffi/tests/misuse.c -L"$1/lib" -ltcpkit -Wl,-rpath,"$1/lib" &&
+    cc $STRICT -O1 $2 -pthread -Iinclude -o "$1/threads" ffi/tests/threads.c -L"$1/lib" -ltcpkit -Wl,-rpath,"$1/lib"
 }
-step "misuse.c, strict flags" build_misuse "$PLAIN" ""
-step "misuse.c, ASan+UBSan" build_misuse "$ASAN" "$SAN"
+step "misuse.c + threads.c, strict flags" build_tests "$PLAIN" ""
+step "misuse.c + threads.c, ASan+UBSan" build_tests "$ASAN" "$SAN"
 
 # ---- 3. runs ----
 step "misuse" "$PLAIN/misuse"
@@ -88,8 +97,25 @@ else
   skip "valgrind runs: valgrind not installed (make setup installs it)"
 fi
 step "misuse with ASan+UBSan" "$ASAN/misuse"
+step "threads: 4 stack pairs on 4 threads" "$PLAIN/threads"
+step "threads with ASan+UBSan" "$ASAN/threads"
+if command -v valgrind >/dev/null; then
+  step "threads under valgrind" "${VALGRIND[@]}" "$PLAIN/threads"
+fi
 step "pair: 8 MB over IPv4, 2% loss + reordering" "$PLAIN/pair" --size 8388608 --seed 1
 step "pair: 1 MB over IPv6, 5% loss, seed 7" "$PLAIN/pair" --size 1048576 --v6 --loss 5 --seed 7
+# Every byte once, in order, intact, for many seeds (TCPKIT_C_SEEDS for more).
+pair_seeds() {
+  local seeds=${TCPKIT_C_SEEDS:-24} seed fam
+  for seed in $(seq 1 "$seeds"); do
+    fam=""
+    [ $((seed % 2)) -eq 0 ] && fam=--v6
+    timeout 60 "$PLAIN/pair" --quiet --size 393216 --seed "$seed" --loss $((seed % 8)) --reorder 2 $fam >"$OUT/seed.log" 2>&1 ||
+      { echo "seed $seed failed:"; cat "$OUT/seed.log"; return 1; }
+  done
+  echo "$seeds seeds OK"
+}
+step "pair: ${TCPKIT_C_SEEDS:-24} seeds x 384 KB, 0-7% loss, 2% reordering, v4/v6" pair_seeds
 if command -v valgrind >/dev/null; then
   step "pair under valgrind (256 KB)" "${VALGRIND[@]}" "$PLAIN/pair" --size 262144 --quiet
 fi
@@ -265,6 +291,13 @@ tun_tests() {
   step "tun_echo: 1 MB from a kernel client over IPv4" echo_client 192.0.2.2
   step "tun_echo: 1 MB from a kernel client over IPv6" echo_client 2001:db8::2
   stop_bg
+  # The ASan+UBSan build of the same, which then exits on its own (time limit):
+  # its exit status carries any sanitizer report.
+  ns_bg "$OUT/tun/echo-asan.log" timeout 60 "$ASAN/tun_echo" tk0 7 6
+  wait_listening
+  step "tun_echo (ASan+UBSan): 1 MB over IPv4" echo_client 192.0.2.2
+  asan_exit() { wait "$SERVER_PID"; local rc=$?; cat "$SERVER_LOG"; PIDS=(); return $rc; }
+  step "tun_echo (ASan+UBSan): clean exit, no sanitizer report" asan_exit
 
   if command -v curl >/dev/null; then
     local size=3000000
@@ -274,6 +307,12 @@ tun_tests() {
     step "tun_http serve: curl GET 3 MB over IPv4" curl_check "http://192.0.2.2/bytes/$size" "$OUT/tun/expected.bin"
     step "tun_http serve: curl GET 3 MB over IPv6" curl_check "http://[2001:db8::2]/bytes/$size" "$OUT/tun/expected.bin"
     step "tun_http serve: curl POST 3 MB echo over IPv4" curl_check "http://192.0.2.2/echo" "$OUT/tun/expected.bin" --data-binary "@$OUT/tun/expected.bin"
+    stop_bg
+    # Lossy: the host loop drops 3% of packets each way; kernel and tcpkit recover.
+    ns_bg "$OUT/tun/http-lossy.log" env TCPKIT_TUN_LOSS=3 TCPKIT_TUN_SEED=$$ timeout 200 "$PLAIN/tun_http" serve tk0 80 180
+    wait_listening
+    step "tun_http serve, 3% loss: curl GET 3 MB over IPv6" curl_check "http://[2001:db8::2]/bytes/$size" "$OUT/tun/expected.bin"
+    step "tun_http serve, 3% loss: curl POST 3 MB echo over IPv4" curl_check "http://192.0.2.2/echo" "$OUT/tun/expected.bin" --data-binary "@$OUT/tun/expected.bin"
     stop_bg
   else
     skip "tun_http server tests: curl not installed (make setup installs it)"
@@ -291,6 +330,8 @@ tun_tests() {
   }
   step "tun_http get: 2.5 MB from python3 http.server over IPv4" get_check "http://192.0.2.1:8000/file.bin"
   step "tun_http get: 2.5 MB from python3 http.server over IPv6" get_check "http://[2001:db8::1]:8000/file.bin"
+  lossy_get() { (export TCPKIT_TUN_LOSS=3 TCPKIT_TUN_SEED=7 && get_check "$@"); }
+  step "tun_http get, 3% loss: 2.5 MB from python3 http.server over IPv4" lossy_get "http://192.0.2.1:8000/file.bin"
   stop_bg
   cleanup
 }

@@ -527,8 +527,10 @@ class _StreamTransport(asyncio.Transport):
 
     def write(self, data: Union[bytes, bytearray, memoryview]) -> None:
         """Queue data; it goes out as the connection's window allows."""
-        if self._closing or self._eof_wanted:
-            raise RuntimeError("write after close or write_eof")
+        if self._eof_wanted:
+            raise RuntimeError("Cannot call write() after write_eof()")
+        if self._closing:
+            return  # like asyncio's socket transports: dropped after close
         if not data:
             return
         self._buf += data

@@ -366,6 +366,11 @@ def test_udp_round_trip() -> None:
     assert ub.recv_from() is None
     ua.close()
     ub.close()
+    with pytest.raises(tcpkit.Error) as ei:
+        ub.recv_from()
+    assert ei.value.code == 102
+    with pytest.raises(tcpkit.Error):
+        ua.send_to(b"late", (B_ADDR, 5001), now=net.now)
 
 
 def test_result_names_match_the_contract_constants() -> None:

@@ -19,6 +19,9 @@ pub const fn bit(kind: EventKind) -> u8 {
     1 << (kind as u8)
 }
 
+/// A drained queue keeps at most this many slots of capacity.
+const SHRINK_ABOVE: usize = 1024;
+
 #[derive(Debug, Default)]
 pub struct EventQueue {
     queue: VecDeque<Queued>,
@@ -43,7 +46,12 @@ impl EventQueue {
     }
 
     pub fn pop(&mut self) -> Option<Queued> {
-        self.queue.pop_front()
+        let e = self.queue.pop_front();
+        // Give back a burst's capacity once the queue is drained.
+        if self.queue.is_empty() && self.queue.capacity() > SHRINK_ABOVE {
+            self.queue.shrink_to(SHRINK_ABOVE);
+        }
+        e
     }
 
     pub fn len(&self) -> usize {

@@ -6,8 +6,8 @@ use core::net::{IpAddr, SocketAddr};
 use super::demux::FlowKey;
 use super::packet::{self, TcpIn, TcpOut};
 use super::syncookie::SynCookies;
-use super::{Outgoing, PacketError, Stack, F_SYN_QUEUED, F_UNACCEPTED};
-use crate::tcp::connection::{Connection, Segment, SegmentOutcome};
+use super::{Outgoing, PacketError, Stack, F_ORPHAN, F_SYN_QUEUED, F_UNACCEPTED};
+use crate::tcp::connection::{timestamp_clock, Connection, Segment, SegmentOutcome};
 use crate::tcp::options::window_shift_for;
 use crate::tcp::SeqNum;
 use crate::wire::tcp::{TcpFlags, TcpOptions};
@@ -28,15 +28,6 @@ fn segment<'a>(seg: &TcpIn<'a>) -> Segment<'a> {
         options: seg.options,
         payload: seg.payload,
     }
-}
-
-/// The TSval clock the connection built from this cookie will use: 1 ms
-/// ticks plus an offset derived from the ISS (RFC 7323 §5.4). It must equal
-/// `tcp::connection`'s `ts_val` (offset `ts_offset_from_iss`), so the
-/// cookie's TSval is not "newer" than the connection's later ones (PAWS).
-fn connection_ts_clock(now: crate::time::Instant, iss: u32) -> u32 {
-    let offset = iss.wrapping_mul(0x9e37_79b1).rotate_left(13);
-    (now.as_millis() as u32).wrapping_add(offset)
 }
 
 impl Stack {
@@ -62,7 +53,10 @@ impl Stack {
             };
             self.counters.work_conn_visits += 1;
             let outcome = slot.conn.handle_segment(now, &segment(&seg));
-            if outcome != SegmentOutcome::ReopenFromTimeWait {
+            // The application may still hold a TIME-WAIT connection's handle
+            // (valid until close): then the SYN is ignored and the peer retries.
+            let held = slot.flags & F_ORPHAN == 0;
+            if outcome != SegmentOutcome::ReopenFromTimeWait || held {
                 self.after(idx);
                 return Ok(());
             }
@@ -175,7 +169,8 @@ impl Stack {
                 None
             };
             let sack = cfg.enable_sack && seg.options.sack_permitted;
-            let clock = connection_ts_clock(self.now, isn);
+            // The clock the connection built from this cookie will use (PAWS-consistent).
+            let clock = timestamp_clock(SeqNum(isn), self.now);
             options.timestamps = Some((SynCookies::encode_tsval(clock, peer_ws, sack), tsval));
             options.sack_permitted = sack;
             if peer_ws.is_some() {

@@ -19,6 +19,9 @@ pub struct Entry {
     pub generation: u32,
 }
 
+/// Capacity below which the heap is never shrunk.
+const SHRINK_MIN: usize = 1024;
+
 #[derive(Debug, Default)]
 pub struct TimerQueue {
     heap: BinaryHeap<Reverse<Entry>>,
@@ -64,7 +67,19 @@ impl TimerQueue {
             return None;
         }
         self.ops += 1;
-        self.heap.pop().map(|r| r.0)
+        let e = self.heap.pop().map(|r| r.0);
+        self.shrink_if_sparse();
+        e
+    }
+
+    /// Memory follows live timers: after a burst (many handshakes) the
+    /// heap's capacity is given back once it is three-quarters empty. The
+    /// copy is amortised over the pops that emptied it.
+    fn shrink_if_sparse(&mut self) {
+        let cap = self.heap.capacity();
+        if cap > SHRINK_MIN && self.heap.len() < cap / 4 {
+            self.heap.shrink_to(self.heap.len() * 2);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -110,5 +125,22 @@ mod tests {
         assert_eq!(e.map(|e| e.deadline), Some(t(50)));
         assert!(q.pop_due(t(1000)).is_none());
         assert_eq!(q.ops, 6);
+    }
+
+    #[test]
+    fn capacity_is_given_back_after_a_burst() {
+        let mut q = TimerQueue::new();
+        for i in 0..100_000u32 {
+            let mut armed = None;
+            q.schedule(i, 1, Some(t(u64::from(i))), &mut armed);
+        }
+        assert!(q.heap.capacity() >= 100_000);
+        while q.pop_due(t(99_990)).is_some() {}
+        assert_eq!(q.len(), 9);
+        assert!(
+            q.heap.capacity() <= SHRINK_MIN * 2,
+            "capacity {}",
+            q.heap.capacity()
+        );
     }
 }

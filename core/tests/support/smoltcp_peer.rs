@@ -318,7 +318,7 @@ pub fn smol_config(
 ) -> SmolConfig {
     SmolConfig {
         addr,
-        prefix_len: 24,
+        prefix_len: if addr.is_ipv6() { 64 } else { 24 },
         mtu,
         buffer,
         user_timeout: SDuration::from_secs(900),
@@ -414,6 +414,9 @@ fn host(
     }
 }
 
+pub const CLIENT_V6: IpAddr = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
+pub const SERVER_V6: IpAddr = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2));
+
 /// `client` (endpoint 0, CLIENT_V4) connects to `server` (endpoint 1,
 /// SERVER_V4); `transfer` is seen from the client.
 pub fn pair_network(
@@ -425,32 +428,53 @@ pub fn pair_network(
     buffer: usize,
     transfer: Transfer,
 ) -> tcpkit::sim::Network {
+    pair_network_at(
+        seed,
+        (client, CLIENT_V4),
+        (server, SERVER_V4),
+        c_to_s,
+        s_to_c,
+        buffer,
+        transfer,
+    )
+}
+
+/// As [`pair_network`], with the hosts' addresses given (IPv4 or IPv6).
+pub fn pair_network_at(
+    seed: u64,
+    (client, c_addr): (Peer, IpAddr),
+    (server, s_addr): (Peer, IpAddr),
+    c_to_s: &tcpkit::sim::LinkConfig,
+    s_to_c: &tcpkit::sim::LinkConfig,
+    buffer: usize,
+    transfer: Transfer,
+) -> tcpkit::sim::Network {
     let mtu = c_to_s.mtu.min(s_to_c.mtu);
     let mut net = tcpkit::sim::Network::new();
-    let remote = SocketAddr::new(SERVER_V4, SERVER_PORT);
+    let remote = SocketAddr::new(s_addr, SERVER_PORT);
     let c = net.add_endpoint(
         host(
             client,
             seed ^ 0xC,
-            CLIENT_V4,
+            c_addr,
             mtu,
             buffer,
             Some(remote),
             transfer,
         ),
-        &[CLIENT_V4],
+        &[c_addr],
     );
     let s = net.add_endpoint(
         host(
             server,
             seed ^ 0x5,
-            SERVER_V4,
+            s_addr,
             mtu,
             buffer,
             None,
             transfer.mirrored(),
         ),
-        &[SERVER_V4],
+        &[s_addr],
     );
     net.connect(c, s, c_to_s.clone(), s_to_c.clone(), seed);
     net
