@@ -17,7 +17,12 @@
 
 #include <inttypes.h>
 
+#ifndef MAX_CONNS /* interop_http.c raises it and LISTEN_BACKLOG */
 #define MAX_CONNS 64
+#endif
+#ifndef LISTEN_BACKLOG
+#define LISTEN_BACKLOG 64
+#endif
 #define BUF_SIZE 65536
 #define REQ_MAX 8192
 
@@ -190,7 +195,7 @@ static int serve(const char *dev, unsigned port, uint64_t seconds) {
     memset(&any, 0, sizeof any);
     any.port = (uint16_t)port;
     tcpkit_listener l = 0;
-    TK_CHECK(tcpkit_listen(s, &any, 64, &l));
+    TK_CHECK(tcpkit_listen(s, &any, LISTEN_BACKLOG, &l));
     fprintf(stderr, "tun_http: serving on %s, 192.0.2.2:%u and [2001:db8::2]:%u\n", dev, port, port);
     uint64_t end = seconds ? tun_now_us() + seconds * 1000000u : UINT64_MAX;
     while (tun_step(fd, s, 100) && tun_now_us() < end) {
