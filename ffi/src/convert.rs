@@ -11,32 +11,16 @@ use crate::backend::{
 use crate::types::*;
 use tcpkit::time::Duration;
 
-/// The C result for a stack error (`BufferTooSmall`'s size is handled by the caller).
+/// The C result for a stack error (`BufferTooSmall`'s size is handled by the
+/// caller). The numbers live in core (`Error::code`); the ffi tests check that
+/// they equal the header's constants.
 pub fn error_code(e: &Error) -> tcpkit_result {
-    match e {
-        Error::WouldBlock => TCPKIT_WOULD_BLOCK,
-        Error::InvalidArgument => TCPKIT_ERR_INVALID_ARGUMENT,
-        Error::InvalidHandle => TCPKIT_ERR_INVALID_HANDLE,
-        Error::InvalidState => TCPKIT_ERR_INVALID_STATE,
-        Error::AddrInUse => TCPKIT_ERR_ADDR_IN_USE,
-        Error::NoPorts => TCPKIT_ERR_NO_PORTS,
-        Error::Limit => TCPKIT_ERR_LIMIT,
-        Error::Refused => TCPKIT_ERR_REFUSED,
-        Error::Reset => TCPKIT_ERR_RESET,
-        Error::TimedOut => TCPKIT_ERR_TIMED_OUT,
-        Error::Closed => TCPKIT_ERR_CLOSED,
-        Error::AddrNotAvailable => TCPKIT_ERR_ADDR_NOT_AVAILABLE,
-        Error::BufferTooSmall { .. } => TCPKIT_ERR_BUFFER_TOO_SMALL,
-    }
+    e.code()
 }
 
 /// The C result for a rejected packet.
 pub fn packet_error_code(e: &PacketError) -> tcpkit_result {
-    match e {
-        PacketError::Malformed => TCPKIT_ERR_MALFORMED,
-        PacketError::Checksum => TCPKIT_ERR_CHECKSUM,
-        PacketError::NotForUs => TCPKIT_ERR_NOT_FOR_US,
-    }
+    e.code()
 }
 
 /// Static text for a result code; "unknown result" for values not defined in the header.

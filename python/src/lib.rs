@@ -28,44 +28,6 @@ const MAX_READ: usize = 4 << 20;
 /// Room for the largest IP packet (IPv6 jumbograms aside).
 const MAX_PACKET: usize = 65_535 + 40;
 
-/// The C ABI's result code for a core error (CONTRACT.md constants).
-fn result_code(e: Error) -> u32 {
-    match e {
-        Error::WouldBlock => 1,
-        Error::InvalidArgument => 101,
-        Error::InvalidHandle => 102,
-        Error::BufferTooSmall { .. } => 106,
-        Error::InvalidState => 107,
-        Error::AddrInUse => 108,
-        Error::NoPorts => 109,
-        Error::Limit => 110,
-        Error::Refused => 111,
-        Error::Reset => 112,
-        Error::TimedOut => 113,
-        Error::Closed => 114,
-        Error::AddrNotAvailable => 115,
-    }
-}
-
-/// Human text for an error, used as the exception message.
-fn error_text(e: Error) -> &'static str {
-    match e {
-        Error::WouldBlock => "operation would block",
-        Error::InvalidArgument => "invalid argument",
-        Error::InvalidHandle => "invalid handle (closed, stale or of another kind)",
-        Error::BufferTooSmall { .. } => "buffer too small",
-        Error::InvalidState => "invalid state for this operation",
-        Error::AddrInUse => "address in use",
-        Error::NoPorts => "no ephemeral port available",
-        Error::Limit => "resource limit reached",
-        Error::Refused => "connection refused",
-        Error::Reset => "connection reset",
-        Error::TimedOut => "connection timed out",
-        Error::Closed => "connection closed for sending",
-        Error::AddrNotAvailable => "no local address of that family",
-    }
-}
-
 /// Raise `tcpkit.Error` (defined in Python so that both layers share it).
 fn tcpkit_error(py: Python<'_>, class: &str, msg: &str, code: u32) -> PyErr {
     let made = (|| -> PyResult<PyErr> {
@@ -80,14 +42,14 @@ fn tcpkit_error(py: Python<'_>, class: &str, msg: &str, code: u32) -> PyErr {
 
 /// Core error -> Python exception (table in python/README.md).
 fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
-    let msg = error_text(e);
+    let msg = e.description();
     match e {
         Error::WouldBlock => PyBlockingIOError::new_err(msg),
         Error::InvalidArgument => PyValueError::new_err(msg),
         Error::Refused => PyConnectionRefusedError::new_err(msg),
         Error::Reset => PyConnectionResetError::new_err(msg),
         Error::TimedOut => PyTimeoutError::new_err(msg),
-        _ => tcpkit_error(py, "Error", msg, result_code(e)),
+        _ => tcpkit_error(py, "Error", msg, e.code()),
     }
 }
 
@@ -431,7 +393,7 @@ impl Stack {
             (
                 ev.kind as u32,
                 ev.handle,
-                ev.reason.map(result_code).unwrap_or(0),
+                ev.reason.map(|e| e.code()).unwrap_or(0),
                 ev.user_data,
             )
         })

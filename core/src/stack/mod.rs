@@ -90,24 +90,54 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The stable `tcpkit_result` number of this error (CONTRACT.md; never
+    /// renumbered). The C and Python layers both report it.
+    pub const fn code(&self) -> u32 {
+        match self {
+            Error::WouldBlock => 1,
+            Error::InvalidArgument => 101,
+            Error::InvalidHandle => 102,
+            Error::BufferTooSmall { .. } => 106,
+            Error::InvalidState => 107,
+            Error::AddrInUse => 108,
+            Error::NoPorts => 109,
+            Error::Limit => 110,
+            Error::Refused => 111,
+            Error::Reset => 112,
+            Error::TimedOut => 113,
+            Error::Closed => 114,
+            Error::AddrNotAvailable => 115,
+        }
+    }
+
+    /// One line saying what went wrong, for messages and exceptions.
+    pub const fn description(&self) -> &'static str {
+        match self {
+            Error::WouldBlock => "operation would block",
+            Error::InvalidArgument => "invalid argument",
+            Error::InvalidHandle => "invalid handle (closed, stale or of another kind)",
+            Error::BufferTooSmall { .. } => "buffer too small",
+            Error::InvalidState => "invalid state for this operation",
+            Error::AddrInUse => "address in use",
+            Error::NoPorts => "no ephemeral port available",
+            Error::Limit => "resource limit reached",
+            Error::Refused => "connection refused",
+            Error::Reset => "connection reset",
+            Error::TimedOut => "connection timed out",
+            Error::Closed => "connection closed for sending",
+            Error::AddrNotAvailable => "no local address of that family",
+        }
+    }
+}
+
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Error::WouldBlock => f.write_str("would block"),
-            Error::InvalidArgument => f.write_str("invalid argument"),
-            Error::InvalidHandle => f.write_str("invalid handle"),
-            Error::InvalidState => f.write_str("invalid state"),
-            Error::AddrInUse => f.write_str("address in use"),
-            Error::NoPorts => f.write_str("no free ephemeral port"),
-            Error::Limit => f.write_str("resource limit reached"),
-            Error::Refused => f.write_str("connection refused"),
-            Error::Reset => f.write_str("connection reset"),
-            Error::TimedOut => f.write_str("timed out"),
-            Error::Closed => f.write_str("closed"),
-            Error::AddrNotAvailable => f.write_str("no local address of that family"),
             Error::BufferTooSmall { needed } => {
                 write!(f, "buffer too small, {needed} bytes needed")
             }
+            other => f.write_str(other.description()),
         }
     }
 }
@@ -121,6 +151,17 @@ pub enum PacketError {
     Malformed,
     Checksum,
     NotForUs,
+}
+
+impl PacketError {
+    /// The stable `tcpkit_result` number of this error (CONTRACT.md).
+    pub const fn code(&self) -> u32 {
+        match self {
+            PacketError::Malformed => 103,
+            PacketError::Checksum => 104,
+            PacketError::NotForUs => 105,
+        }
+    }
 }
 
 impl core::fmt::Display for PacketError {
