@@ -20,7 +20,7 @@ if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ] || ! command -v ip >/dev/null; t
   echo "test-kernel: skipped: needs root, /dev/net/tun and iproute2 (ip) to make network namespaces"
   exit 0
 fi
-for t in curl tshark editcap python3 sha256sum; do
+for t in curl tshark python3 sha256sum cc make; do
   command -v "$t" >/dev/null || { echo "test-kernel: FAILED: $t missing (make setup installs it)"; exit 1; }
 done
 
