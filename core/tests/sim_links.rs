@@ -371,3 +371,154 @@ fn same_seed_gives_the_same_network_run() {
     assert_eq!(a, run(5));
     assert_ne!(a.1.trace_hash, run(6).1.trace_hash);
 }
+
+/// A scripted host: sends `pings` IPv4 packets to `peer` one at a time, each
+/// after the previous reply; echoes what it receives if `echo`.
+struct Pinger {
+    me: [u8; 4],
+    peer: [u8; 4],
+    pings: u32,
+    echo: bool,
+    outbox: Vec<Vec<u8>>,
+    arrivals: Vec<Instant>,
+    timer: Option<Instant>,
+    started: bool,
+    total: u32,
+}
+
+fn ipv4_packet(src: [u8; 4], dst: [u8; 4], len: usize) -> Vec<u8> {
+    let mut p = vec![0u8; len];
+    p[0] = 0x45;
+    p[12..16].copy_from_slice(&src);
+    p[16..20].copy_from_slice(&dst);
+    p
+}
+
+impl tcpkit::sim::Endpoint for Pinger {
+    fn feed(&mut self, now: Instant, packet: &[u8]) {
+        self.arrivals.push(now);
+        if self.echo {
+            self.outbox
+                .push(ipv4_packet(self.me, self.peer, packet.len()));
+        } else if self.pings > 0 {
+            self.pings -= 1;
+            self.outbox.push(ipv4_packet(self.me, self.peer, 100));
+        }
+    }
+    fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let p = self.outbox.pop()?;
+        buf[..p.len()].copy_from_slice(&p);
+        Some(p.len())
+    }
+    fn poll_timeout(&mut self, _now: Instant) -> Option<Instant> {
+        self.timer
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        // A periodic timer that does nothing: keeps the run alive.
+        self.timer = Some(now + Duration::from_secs(1));
+    }
+    fn on_app(&mut self, _now: Instant) {
+        if !self.echo
+            && !self.started
+            && self.arrivals.is_empty()
+            && self.outbox.is_empty()
+            && self.pings > 0
+        {
+            self.started = true;
+            self.pings -= 1;
+            self.outbox.push(ipv4_packet(self.me, self.peer, 100));
+        }
+    }
+    fn status(&self) -> tcpkit::sim::Status {
+        // The echoing host has no work of its own.
+        if self.echo || self.arrivals.len() == self.total as usize {
+            tcpkit::sim::Status::Done
+        } else {
+            tcpkit::sim::Status::Running
+        }
+    }
+    fn stats(&self) -> tcpkit::sim::EndpointStats {
+        tcpkit::sim::EndpointStats::default()
+    }
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+fn pinger(me: u8, peer: u8, pings: u32, echo: bool, timer: Option<Instant>) -> Pinger {
+    Pinger {
+        me: [10, 9, 0, me],
+        peer: [10, 9, 0, peer],
+        pings,
+        echo,
+        outbox: Vec::new(),
+        arrivals: Vec::new(),
+        timer,
+        started: false,
+        total: pings,
+    }
+}
+
+fn ping_network(a: Pinger, b: Pinger, cfg: LinkConfig) -> tcpkit::sim::Network {
+    use std::net::{IpAddr, Ipv4Addr};
+    let mut net = tcpkit::sim::Network::new();
+    let ia = net.add_endpoint(Box::new(a), &[IpAddr::V4(Ipv4Addr::new(10, 9, 0, 1))]);
+    let ib = net.add_endpoint(Box::new(b), &[IpAddr::V4(Ipv4Addr::new(10, 9, 0, 2))]);
+    net.connect(ia, ib, cfg.clone(), cfg, 1);
+    net
+}
+
+#[test]
+fn virtual_clock_jumps_from_event_to_event() {
+    // Five round trips over a 10 ms link: the run ends at exactly 100 ms,
+    // in a handful of steps (no ticking through the idle time).
+    let mut net = ping_network(
+        pinger(1, 2, 5, false, None),
+        pinger(2, 1, 0, true, None),
+        quiet(),
+    );
+    let out = net.run(RunLimits::default());
+    assert_eq!(
+        out,
+        tcpkit::sim::Outcome::AllDone {
+            at: Instant::from_millis(100)
+        }
+    );
+    assert!(net.stats().steps < 40, "{} steps", net.stats().steps);
+    assert_eq!(net.link(0, 1).unwrap().stats().delivered, 5);
+}
+
+#[test]
+fn driver_reports_stalls_and_the_time_bound() {
+    use tcpkit::sim::Outcome;
+    // The only ping is lost and nothing else is scheduled: a stall.
+    let lossy = LinkConfig {
+        loss: 1.0,
+        ..quiet()
+    };
+    let mut net = ping_network(
+        pinger(1, 2, 1, false, None),
+        pinger(2, 1, 0, true, None),
+        lossy.clone(),
+    );
+    assert_eq!(
+        net.run(RunLimits::default()),
+        Outcome::Stalled { at: Instant::ZERO }
+    );
+    // With a periodic timer the host keeps waiting until the deadline.
+    let mut net = ping_network(
+        pinger(1, 2, 1, false, Some(Instant::from_millis(1))),
+        pinger(2, 1, 0, true, None),
+        lossy,
+    );
+    let limits = RunLimits {
+        deadline: Instant::from_millis(5_500),
+        ..RunLimits::default()
+    };
+    assert_eq!(
+        net.run(limits),
+        Outcome::TimedOut {
+            at: Instant::from_millis(5_001)
+        }
+    );
+}

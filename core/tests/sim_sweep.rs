@@ -39,6 +39,7 @@ fn sweep_seeds_across_fault_mixes() {
     let (mut runs, mut bytes, mut failures, mut sim_us, mut retrans) =
         (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut failed = Vec::new();
+    let mut with_reason = std::collections::BTreeMap::new();
     for seed in 0..seeds {
         let sc = Scenario::draw(seed, max_bytes);
         let mut net = pair_network(
@@ -62,11 +63,15 @@ fn sweep_seeds_across_fault_mixes() {
             && s.rx_hash == c.tx_hash
             && s.bytes_received == sc.transfer.tx_bytes
             && c.bytes_received == sc.transfer.rx_bytes;
-        if out.is_success() && intact {
+        let v = verdict(&out, intact);
+        if let Verdict::FailedWithReason(reason) = v {
+            *with_reason.entry(reason).or_insert(0u64) += 1;
+        }
+        if v == Verdict::Completed {
             bytes += s.bytes_received + c.bytes_received;
             sim_us += out.at().as_micros();
             retrans += c.retransmissions + s.retransmissions;
-        } else {
+        } else if v == Verdict::Violation {
             failures += 1;
             if failed.len() < 10 {
                 failed.push(format!(
@@ -82,7 +87,7 @@ fn sweep_seeds_across_fault_mixes() {
         );
     }
     println!(
-        "sweep: runs {runs}, bytes delivered {bytes}, failures {failures}, retransmissions {retrans}, simulated {:.1} s, wall {:.1} s",
+        "sweep: runs {runs}, bytes delivered {bytes}, failures {failures}, failed with a reason {with_reason:?}, retransmissions {retrans}, simulated {:.1} s, wall {:.1} s",
         sim_us as f64 / 1e6,
         wall.elapsed().as_secs_f64()
     );

@@ -22,6 +22,29 @@ pub enum Role {
     Server { port: u16 },
 }
 
+/// Reasons a transfer fails at the transport level (the peer vanished, reset
+/// or timed out): allowed outcomes under heavy loss, unlike wrong data.
+pub const TRANSPORT_FAILURES: [&str; 4] = [
+    "connection reset",
+    "connection timed out",
+    "connection refused",
+    "connection closed with an error",
+];
+
+/// True for a failure reason in [`TRANSPORT_FAILURES`].
+pub fn is_transport_failure(reason: &str) -> bool {
+    TRANSPORT_FAILURES.contains(&reason)
+}
+
+fn transport_failure_reason(e: Error) -> &'static str {
+    match e {
+        Error::Reset => "connection reset",
+        Error::TimedOut => "connection timed out",
+        Error::Refused => "connection refused",
+        _ => "connection closed with an error",
+    }
+}
+
 /// A stack config for simulations: the ISN secret comes from `seed`, so a
 /// run is reproducible.
 pub fn sim_config(seed: u64, mtu: u32) -> Config {
@@ -185,24 +208,19 @@ impl TcpkitEndpoint {
             return;
         }
         let finished = self.src.is_done() && self.fin_sent && self.sink.is_complete() && self.eof;
-        let state = self.conn.map(|c| self.stack.state(c));
-        let closed = matches!(
-            state,
-            Some(Ok(State::TimeWait | State::Closed)) | Some(Err(Error::InvalidHandle))
-        );
+        let time_wait = self
+            .conn
+            .is_some_and(|c| self.stack.state(c) == Ok(State::TimeWait));
         match self.ended {
-            Some(Some(reason)) if !finished => {
-                self.status = Status::Failed(match reason {
-                    Error::Reset => "connection reset",
-                    Error::TimedOut => "connection timed out",
-                    Error::Refused => "connection refused",
-                    _ => "connection closed with an error",
-                });
-            }
-            _ if finished && (closed || self.ended.is_some()) => self.status = Status::Done,
-            Some(_) => {
+            // A connection that ends with an error fails, whatever the app saw:
+            // data it handed over may still be unacknowledged.
+            Some(Some(reason)) => self.status = Status::Failed(transport_failure_reason(reason)),
+            Some(None) if finished => self.status = Status::Done,
+            Some(None) => {
                 self.status = Status::Failed("connection closed before the transfer completed")
             }
+            // TIME-WAIT: our FIN was acknowledged, so was all our data.
+            None if finished && time_wait => self.status = Status::Done,
             None => {}
         }
     }

@@ -489,3 +489,30 @@ pub fn lossless_for_smoltcp_sender(link: &mut tcpkit::sim::LinkConfig) {
     link.burst_loss = None;
     link.corrupt = 0.0;
 }
+
+/// How a checked run ended, for sweeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every byte delivered intact and every connection closed in order.
+    Completed,
+    /// A connection failed with a transport reason (timed out, reset) within
+    /// the time bound, delivering only correct bytes so far: allowed under
+    /// heavy loss (the property is "finishes or fails with a reason").
+    FailedWithReason(&'static str),
+    /// Anything else: wrong or missing bytes, a stall, the time, memory or
+    /// step bound passed. Must never happen.
+    Violation,
+}
+
+/// Judges a finished run; `intact` says both directions' bytes and hashes matched.
+pub fn verdict(out: &tcpkit::sim::Outcome, intact: bool) -> Verdict {
+    match *out {
+        tcpkit::sim::Outcome::AllDone { .. } if intact => Verdict::Completed,
+        tcpkit::sim::Outcome::Failed { reason, .. }
+            if tcpkit::sim::stack_ep::is_transport_failure(reason) =>
+        {
+            Verdict::FailedWithReason(reason)
+        }
+        _ => Verdict::Violation,
+    }
+}
