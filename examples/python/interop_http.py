@@ -5,6 +5,7 @@ TUN device (see that script). The stack takes 192.0.2.2 and 2001:db8::2.
 
     interop_http.py serve [--dev tk0] [--port 80] [--seconds S]
                           [--loss P] [--reorder P] [--seed N] [--pcap FILE]
+                          [--abort-after N]
     interop_http.py gen N        the body of GET /bytes/N to stdout
 
 GET /bytes/N   N bytes: random.Random(N).randbytes(N) (deterministic)
@@ -12,7 +13,10 @@ POST /echo     the request body back (Content-Length required)
 
 --loss/--reorder drop or hold back (behind the next packet) a share of the
 packets in both directions in the host loop; --pcap records every packet fed
-to and emitted by the stack. SIGTERM stops the server cleanly.
+to and emitted by the stack; --abort-after aborts (RST) a GET once N body
+bytes were handed to the stack. A connection ended by an error (a reset from
+the kernel) is printed as "interop: connection ended: ...". SIGTERM stops the
+server cleanly.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from tcpkit.pcap import PcapWriter
 from tcpkit.tun import Tun
 
 _bodies: Dict[int, bytes] = {}
+ABORT_AFTER = 0
 
 
 def body(n: int) -> bytes:
@@ -100,7 +105,17 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
         if method == "GET" and path.startswith("/bytes/") and path[7:].isdigit():
             data = body(int(path[7:]))
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(data))
-            writer.write(data)
+            if ABORT_AFTER:
+                view = memoryview(data)
+                for off in range(0, len(data), 1 << 16):
+                    if off >= ABORT_AFTER:
+                        print(f"interop: aborting after {off} bytes", file=sys.stderr, flush=True)
+                        writer.transport.abort()
+                        return
+                    writer.write(view[off : off + (1 << 16)])
+                    await writer.drain()
+            else:
+                writer.write(data)
         elif method == "POST" and path == "/echo" and headers.get("content-length", "").isdigit():
             left = int(headers["content-length"])
             if headers.get("expect", "").lower() == "100-continue":
@@ -119,7 +134,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
         writer.close()
         await writer.wait_closed()
     except (ConnectionError, asyncio.IncompleteReadError) as e:
-        print(f"interop: connection ended: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"interop: connection ended: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
         writer.transport.abort()
 
 
@@ -162,12 +177,15 @@ def main() -> int:
     s.add_argument("--reorder", type=float, default=0.0)
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--pcap")
+    s.add_argument("--abort-after", type=int, default=0)
     g = sub.add_parser("gen")
     g.add_argument("n", type=int)
     args = p.parse_args()
+    global ABORT_AFTER
     if args.cmd == "gen":
         sys.stdout.buffer.write(body(args.n))
         return 0
+    ABORT_AFTER = args.abort_after
     return asyncio.run(serve(args))
 
 

@@ -20,7 +20,7 @@ if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ] || ! command -v ip >/dev/null; t
   echo "test-kernel: skipped: needs root, /dev/net/tun and iproute2 (ip) to make network namespaces"
   exit 0
 fi
-for t in curl tshark editcap python3 sha256sum; do
+for t in curl tshark python3 sha256sum cc make; do
   command -v "$t" >/dev/null || { echo "test-kernel: FAILED: $t missing (make setup installs it)"; exit 1; }
 done
 
@@ -337,10 +337,13 @@ if want c-client; then
 fi
 
 # ---- resets in both directions ------------------------------------------------
-if want c-rst; then
+reset_cases() { # KIND(c|py)
+  local k=$1 ok n r rc CP i
+  KIND=$1
+if want $k-rst; then
   ok=1
   n=$((MB * 1048576))
-  start_server "$OUT/c-rst.log" --pcap "$OUT/c-rst.pcap" || ok=0
+  start_server "$OUT/$k-rst.log" --pcap "$OUT/$k-rst.pcap" || ok=0
   if [ $ok = 1 ]; then
     # The kernel side resets: curl reads slowly, is killed with data unread,
     # so its kernel answers with RST (RFC 2525 2.17 / RFC 9293 3.6.1).
@@ -350,41 +353,45 @@ if want c-rst; then
     sleep 1.5
     kill -KILL "$CP" 2>/dev/null
     wait "$CP" 2>/dev/null
-    for i in $(seq 1 50); do grep -q 'interop: .*reset' "$OUT/c-rst.log" && break; sleep 0.1; done
+    for i in $(seq 1 50); do grep -qi 'interop: .*reset' "$OUT/$k-rst.log" && break; sleep 0.1; done
   fi
   stop_server
-  if grep -q 'interop: .*reset' "$OUT/c-rst.log"; then
-    echo "  c-rst: tcpkit reports: $(grep 'interop: .*reset' "$OUT/c-rst.log" | head -2 | tr '\n' ' ')"
+  if grep -qi 'interop: .*reset' "$OUT/$k-rst.log"; then
+    echo "  $k-rst: tcpkit reports: $(grep -i 'interop: .*reset' "$OUT/$k-rst.log" | head -2 | tr '\n' ' ')"
   else
-    echo "  c-rst: tcpkit did not report a reset; its log: $(cat "$OUT/c-rst.log")"
+    echo "  $k-rst: tcpkit did not report a reset; its log: $(cat "$OUT/$k-rst.log")"
     ok=0
   fi
-  r=$(tshark -r "$OUT/c-rst.pcap" "${TSO[@]}" -Y 'tcp.flags.reset==1 && ip.src==192.0.2.1' 2>/dev/null | wc -l)
-  echo "  c-rst: RST from the kernel in the pcap: $r"
+  r=$(tshark -r "$OUT/$k-rst.pcap" "${TSO[@]}" -Y 'tcp.flags.reset==1 && ip.src==192.0.2.1' 2>/dev/null | wc -l)
+  echo "  $k-rst: RST from the kernel in the pcap: $r"
   [ "$r" -ge 1 ] || ok=0
-  [ $ok = 1 ] && { pcap_check c-rst "$OUT/c-rst.pcap" || ok=0; }
-  [ $ok = 1 ] && pass "c-rst: a killed curl's kernel RST is reported by tcpkit as a reset" ||
-    fail "c-rst (log $OUT/c-rst.log)"
+  [ $ok = 1 ] && { pcap_check $k-rst "$OUT/$k-rst.pcap" || ok=0; }
+  [ $ok = 1 ] && pass "$k-rst: a killed curl's kernel RST is reported by tcpkit as a reset" ||
+    fail "$k-rst (log $OUT/$k-rst.log)"
 fi
-if want c-abort; then
+if want $k-abort; then
   ok=1
   n=$((MB * 1048576))
-  start_server "$OUT/c-abort.log" --abort-after 1000000 --pcap "$OUT/c-abort.pcap" || ok=0
+  start_server "$OUT/$k-abort.log" --abort-after 1000000 --pcap "$OUT/$k-abort.pcap" || ok=0
   if [ $ok = 1 ]; then
-    "${IN[@]}" timeout 60 curl -sS -o /dev/null "http://192.0.2.2/bytes/$n" 2>"$OUT/c-abort.curl.err"
+    "${IN[@]}" timeout 60 curl -sS -o /dev/null "http://192.0.2.2/bytes/$n" 2>"$OUT/$k-abort.curl.err"
     rc=$?
-    echo "  c-abort: curl exit $rc: $(cat "$OUT/c-abort.curl.err")"
+    echo "  $k-abort: curl exit $rc: $(cat "$OUT/$k-abort.curl.err")"
     # 56: failure receiving network data (here: connection reset by peer)
-    [ $rc = 56 ] && grep -qi 'reset' "$OUT/c-abort.curl.err" || ok=0
+    [ $rc = 56 ] && grep -qi 'reset' "$OUT/$k-abort.curl.err" || ok=0
   fi
   stop_server
-  r=$(tshark -r "$OUT/c-abort.pcap" "${TSO[@]}" -Y 'tcp.flags.reset==1 && ip.src==192.0.2.2' 2>/dev/null | wc -l)
-  echo "  c-abort: RST from tcpkit in the pcap: $r"
+  r=$(tshark -r "$OUT/$k-abort.pcap" "${TSO[@]}" -Y 'tcp.flags.reset==1 && ip.src==192.0.2.2' 2>/dev/null | wc -l)
+  echo "  $k-abort: RST from tcpkit in the pcap: $r"
   [ "$r" -ge 1 ] || ok=0
-  [ $ok = 1 ] && { pcap_check c-abort "$OUT/c-abort.pcap" || ok=0; }
-  [ $ok = 1 ] && pass "c-abort: tcpkit_abort mid-transfer gives curl 'connection reset by peer'" ||
-    fail "c-abort (log $OUT/c-abort.log)"
+  [ $ok = 1 ] && { pcap_check $k-abort "$OUT/$k-abort.pcap" || ok=0; }
+  [ $ok = 1 ] && pass "$k-abort: an abort mid-transfer gives curl 'connection reset by peer'" ||
+    fail "$k-abort (log $OUT/$k-abort.log)"
 fi
+}
+reset_cases c
+reset_cases py
+KIND=c
 
 # ---- summary -----------------------------------------------------------------
 echo
