@@ -10,14 +10,43 @@
 //! place (a correct peer sends identical bytes; bytes already readable are
 //! never rewritten because writes are trimmed at RCV.NXT).
 
-use alloc::vec;
 use alloc::vec::Vec;
+
+use super::connection::Connection;
 
 /// Most out-of-order ranges tracked. A segment that would need one more is
 /// dropped (`write` returns 0); the sender retransmits it later.
 pub const MAX_RANGES: usize = 32;
-/// Smallest allocation the ring grows to on first use.
-const MIN_ALLOC: usize = 4096;
+/// Ring allocations are rounded up to a multiple of this.
+const ALLOC_UNIT: usize = 1024;
+
+/// Capacity for a ring of capacity `cap` that must hold `need` bytes: at least
+/// `need` in one step (rounded up to [`ALLOC_UNIT`]), at least double, so
+/// repeated growth stays amortised O(1) per byte, and never above `limit`
+/// unless `need` itself is.
+pub(super) fn grown_capacity(cap: usize, need: usize, limit: usize) -> usize {
+    let want = need.max(cap.saturating_mul(2));
+    let rounded = want.div_ceil(ALLOC_UNIT).saturating_mul(ALLOC_UNIT);
+    rounded.min(limit.max(need))
+}
+
+/// Write `bytes` at index `pos` of a ring whose first `buf.len()` bytes are
+/// initialised: overwrite inside, append past the end, zero-fill only a gap
+/// between the end and `pos` (out-of-order data), so growing never zeroes
+/// the whole allocation. The caller keeps `pos + bytes.len()` within the
+/// ring's capacity.
+pub(super) fn put(buf: &mut Vec<u8>, pos: usize, bytes: &[u8]) {
+    let len = buf.len();
+    if pos > len {
+        buf.resize(pos, 0);
+    }
+    let inside = buf.len().saturating_sub(pos).min(bytes.len());
+    let (a, b) = bytes.split_at(inside);
+    if let Some(dst) = buf.get_mut(pos..pos + inside) {
+        dst.copy_from_slice(a);
+    }
+    buf.extend_from_slice(b);
+}
 
 /// One out-of-order range `[start, end)` with the time it last changed.
 #[derive(Clone, Copy, Debug)]
@@ -32,8 +61,11 @@ struct OooRange {
 /// 0 = first byte after the peer's SYN.
 #[derive(Clone, Debug, Default)]
 pub struct RecvBuffer {
-    /// Ring storage; its length is the capacity.
+    /// Ring storage: `cap` bytes allocated, the first `buf.len()` of them
+    /// written at least once (the rest is never read).
     buf: Vec<u8>,
+    /// Ring capacity (positions wrap modulo this).
+    cap: usize,
     /// Index in `buf` of the byte at `read_off`.
     head: usize,
     /// Stream offset of the next byte the application reads.
@@ -165,37 +197,37 @@ impl RecvBuffer {
 
     /// Grow the ring so relative positions below `need` fit, never past what the window allows.
     fn reserve(&mut self, need: usize) -> bool {
-        let cap = self.buf.len();
+        let cap = self.cap;
         if need <= cap {
             return true;
         }
-        let mut new_cap = cap.max(MIN_ALLOC);
-        while new_cap < need {
-            new_cap = new_cap.saturating_mul(2);
+        let new_cap = grown_capacity(cap, need, self.limit);
+        let mut new_buf = Vec::with_capacity(new_cap);
+        if self.readable > 0 || !self.ooo.is_empty() {
+            // Positions never written (a ring not yet wrapped) must keep their place.
+            self.buf.resize(cap, 0);
+            // Rotate so that `head` becomes index 0; all live positions are < cap.
+            let (a, b) = self.buf.split_at(self.head.min(cap));
+            new_buf.extend_from_slice(b);
+            new_buf.extend_from_slice(a);
         }
-        // `need` is within the window, so this caps the ring at the limit.
-        let new_cap = new_cap.min(self.limit.max(need));
-        let mut new_buf = vec![0u8; new_cap];
-        // Rotate so that `head` becomes index 0; all live positions are < cap.
-        let (a, b) = self.buf.split_at(self.head.min(cap));
-        new_buf[..b.len()].copy_from_slice(b);
-        new_buf[b.len()..b.len() + a.len()].copy_from_slice(a);
         self.buf = new_buf;
+        self.cap = new_cap;
         self.head = 0;
         true
     }
 
     /// Copy `bytes` to relative position `rel` (caller reserved room), wrapping.
     fn copy_in(&mut self, rel: usize, bytes: &[u8]) {
-        let cap = self.buf.len();
+        let cap = self.cap;
         if cap == 0 || bytes.is_empty() {
             return;
         }
         let pos = (self.head + rel) % cap;
         let first = bytes.len().min(cap - pos);
         let (a, b) = bytes.split_at(first);
-        self.buf[pos..pos + first].copy_from_slice(a);
-        self.buf[..b.len()].copy_from_slice(b);
+        put(&mut self.buf, pos, a);
+        put(&mut self.buf, 0, b);
     }
 
     /// Advance RCV.NXT over out-of-order ranges that now touch it (RFC 9293 §3.10.7.4).
@@ -245,7 +277,7 @@ impl RecvBuffer {
     /// Copy up to `buf.len()` in-order bytes out; returns the count.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.readable);
-        let cap = self.buf.len();
+        let cap = self.cap;
         if n == 0 || cap == 0 {
             return 0;
         }
@@ -260,7 +292,7 @@ impl RecvBuffer {
 
     /// The readable bytes as up to two slices, without consuming them.
     pub fn peek(&self) -> (&[u8], &[u8]) {
-        let cap = self.buf.len();
+        let cap = self.cap;
         if cap == 0 || self.readable == 0 {
             return (&[], &[]);
         }
@@ -306,15 +338,42 @@ impl RecvBuffer {
     pub fn release_if_empty(&mut self) {
         if self.readable == 0 && self.ooo.is_empty() {
             self.buf = Vec::new();
+            self.cap = 0;
             self.ooo = Vec::new();
             self.head = 0;
         }
+    }
+
+    /// Whether memory is held while nothing is buffered.
+    pub fn holds_idle_memory(&self) -> bool {
+        self.readable == 0 && self.ooo.is_empty() && self.heap_bytes() > 0
+    }
+}
+
+/// Buffer memory of a connection that is not using it. Draining a buffer
+/// keeps its memory (the next segment or `send` reuses it); the stack calls
+/// `release_idle_buffers` once the buffers have stayed empty for a while, so
+/// an idle connection still holds no buffer.
+impl Connection {
+    /// Whether some buffer holds memory while empty (a release candidate).
+    pub fn holds_idle_buffers(&self) -> bool {
+        self.recvbuf.holds_idle_memory()
+            || (self.sendbuf.is_empty() && self.sendbuf.heap_bytes() > 0)
+            || self.scoreboard.holds_idle_memory()
+    }
+
+    /// Free the memory of every empty buffer; buffers holding data are kept.
+    pub fn release_idle_buffers(&mut self) {
+        self.recvbuf.release_if_empty();
+        self.sendbuf.release_if_empty();
+        self.scoreboard.release_if_empty();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
     use alloc::vec::Vec;
     use proptest::prelude::*;
 
@@ -445,8 +504,9 @@ mod tests {
 
     #[test]
     fn wraps_around_ring() {
-        let mut b = RecvBuffer::new(MIN_ALLOC);
-        let data: Vec<u8> = (0..3 * MIN_ALLOC).map(|i| (i % 253) as u8).collect();
+        const RING: usize = 4096;
+        let mut b = RecvBuffer::new(RING);
+        let data: Vec<u8> = (0..3 * RING).map(|i| (i % 253) as u8).collect();
         let mut got = Vec::new();
         let mut off = 0;
         while off < data.len() {
@@ -459,7 +519,7 @@ mod tests {
             let mut tmp = vec![0u8; 1000];
             let n = b.read(&mut tmp);
             got.extend_from_slice(&tmp[..n]);
-            assert!(b.heap_bytes() <= MIN_ALLOC + MAX_RANGES * 24);
+            assert!(b.heap_bytes() <= RING + MAX_RANGES * 24);
         }
         got.extend(read_all(&mut b));
         assert_eq!(got, data);
@@ -564,7 +624,8 @@ mod tests {
                     let before = b.next_offset();
                     let adv = b.write(s as u64, &stream[s..e]);
                     prop_assert_eq!(b.next_offset(), before + adv as u64);
-                    prop_assert!(b.buf.len() <= limit.max(1));
+                    prop_assert!(b.cap <= limit.max(1));
+                    prop_assert!(b.buf.len() <= b.cap);
                     prop_assert!(b.readable() <= limit);
                     prop_assert!(b.ooo.len() <= MAX_RANGES);
                     if next() % 3 == 0 {
