@@ -59,13 +59,12 @@ struct OooRange {
 
 /// Receive ring with in-place reassembly. Offsets are u64 stream offsets,
 /// 0 = first byte after the peer's SYN.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct RecvBuffer {
-    /// Ring storage: `cap` bytes allocated, the first `buf.len()` of them
-    /// written at least once (the rest is never read).
+    /// Ring storage: its capacity is the ring size (set once by
+    /// `Vec::with_capacity`, which is exact, and never grown past); the first
+    /// `buf.len()` bytes were written at least once (the rest is never read).
     buf: Vec<u8>,
-    /// Ring capacity (positions wrap modulo this).
-    cap: usize,
     /// Index in `buf` of the byte at `read_off`.
     head: usize,
     /// Stream offset of the next byte the application reads.
@@ -78,6 +77,24 @@ pub struct RecvBuffer {
     stamp: u64,
     /// Most recent duplicate range received, for a D-SACK block (RFC 2883 §4).
     dsack: Option<(u64, u64)>,
+}
+
+/// A ring's storage copied with the same capacity (a derived `Vec` clone
+/// would shrink it to the length and break ring positions).
+pub(super) fn clone_ring(buf: &Vec<u8>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(buf.capacity());
+    v.extend_from_slice(buf);
+    v
+}
+
+impl Clone for RecvBuffer {
+    fn clone(&self) -> Self {
+        RecvBuffer {
+            buf: clone_ring(&self.buf),
+            ooo: self.ooo.clone(),
+            ..*self
+        }
+    }
 }
 
 impl RecvBuffer {
@@ -197,7 +214,7 @@ impl RecvBuffer {
 
     /// Grow the ring so relative positions below `need` fit, never past what the window allows.
     fn reserve(&mut self, need: usize) -> bool {
-        let cap = self.cap;
+        let cap = self.buf.capacity();
         if need <= cap {
             return true;
         }
@@ -212,14 +229,13 @@ impl RecvBuffer {
             new_buf.extend_from_slice(a);
         }
         self.buf = new_buf;
-        self.cap = new_cap;
         self.head = 0;
         true
     }
 
     /// Copy `bytes` to relative position `rel` (caller reserved room), wrapping.
     fn copy_in(&mut self, rel: usize, bytes: &[u8]) {
-        let cap = self.cap;
+        let cap = self.buf.capacity();
         if cap == 0 || bytes.is_empty() {
             return;
         }
@@ -277,7 +293,7 @@ impl RecvBuffer {
     /// Copy up to `buf.len()` in-order bytes out; returns the count.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.readable);
-        let cap = self.cap;
+        let cap = self.buf.capacity();
         if n == 0 || cap == 0 {
             return 0;
         }
@@ -292,7 +308,7 @@ impl RecvBuffer {
 
     /// The readable bytes as up to two slices, without consuming them.
     pub fn peek(&self) -> (&[u8], &[u8]) {
-        let cap = self.cap;
+        let cap = self.buf.capacity();
         if cap == 0 || self.readable == 0 {
             return (&[], &[]);
         }
@@ -338,7 +354,6 @@ impl RecvBuffer {
     pub fn release_if_empty(&mut self) {
         if self.readable == 0 && self.ooo.is_empty() {
             self.buf = Vec::new();
-            self.cap = 0;
             self.ooo = Vec::new();
             self.head = 0;
         }
@@ -398,6 +413,31 @@ mod tests {
         assert_eq!(b.next_offset(), 3);
         assert_eq!(b.write(3, b"de"), 2);
         assert_eq!(read_all(&mut b), b"de");
+    }
+
+    #[test]
+    fn grows_in_one_step_and_clones_keep_the_ring() {
+        let mut b = RecvBuffer::new(65_535);
+        assert_eq!(b.write(0, &[7; 1000]), 1000);
+        assert_eq!(
+            b.heap_bytes(),
+            1024,
+            "first use: the size needed, rounded to 1 KiB"
+        );
+        assert_eq!(b.write(1000, &[8; 5000]), 5000);
+        assert_eq!(b.heap_bytes(), 6144, "one step to what is needed");
+        let mut out = [0u8; 5500];
+        assert_eq!(b.read(&mut out), 5500);
+        // Wrap around the end of the ring, then clone: same bytes, same ring.
+        assert_eq!(b.write(6000, &[9; 3000]), 3000);
+        assert_eq!(b.heap_bytes(), 6144, "drained space is reused");
+        let mut c = b.clone();
+        assert_eq!(c.heap_bytes(), b.heap_bytes());
+        assert_eq!(c.write(9000, &[10; 100]), 100);
+        assert_eq!(b.write(9000, &[10; 100]), 100);
+        assert_eq!(read_all(&mut c), read_all(&mut b));
+        assert!(grown_capacity(4096, 4097, 6000) == 6000);
+        assert!(grown_capacity(0, 70_000, 65_535) == 70_000);
     }
 
     #[test]
@@ -624,8 +664,8 @@ mod tests {
                     let before = b.next_offset();
                     let adv = b.write(s as u64, &stream[s..e]);
                     prop_assert_eq!(b.next_offset(), before + adv as u64);
-                    prop_assert!(b.cap <= limit.max(1));
-                    prop_assert!(b.buf.len() <= b.cap);
+                    prop_assert!(b.buf.capacity() <= limit.max(1));
+                    prop_assert!(b.buf.len() <= b.buf.capacity());
                     prop_assert!(b.readable() <= limit);
                     prop_assert!(b.ooo.len() <= MAX_RANGES);
                     if next() % 3 == 0 {

@@ -7,7 +7,7 @@
 
 use alloc::vec::Vec;
 
-use super::recv::{grown_capacity, put};
+use super::recv::{clone_ring, grown_capacity, put};
 
 /// Ring buffer of unacknowledged and unsent bytes.
 ///
@@ -15,12 +15,11 @@ use super::recv::{grown_capacity, put};
 /// the first `push`, grows to what is needed (at least doubling) up to
 /// `limit` without zeroing, and can drop its memory when empty
 /// (`release_if_empty`).
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct SendBuffer {
-    /// Ring storage: `cap` bytes allocated, the first `buf.len()` written.
+    /// Ring storage: its capacity is the ring size (exact, never grown past);
+    /// the first `buf.len()` bytes were written.
     buf: Vec<u8>,
-    /// Ring capacity (positions wrap modulo this).
-    cap: usize,
     /// Index in `buf` of the byte at `start`.
     head: usize,
     /// Bytes stored.
@@ -28,6 +27,15 @@ pub struct SendBuffer {
     /// Stream offset of the first stored byte (SND.UNA as an offset).
     start: u64,
     limit: usize,
+}
+
+impl Clone for SendBuffer {
+    fn clone(&self) -> Self {
+        SendBuffer {
+            buf: clone_ring(&self.buf),
+            ..*self
+        }
+    }
 }
 
 impl SendBuffer {
@@ -80,7 +88,7 @@ impl SendBuffer {
             return 0;
         }
         self.reserve(n);
-        let cap = self.cap;
+        let cap = self.buf.capacity();
         if cap == 0 {
             return 0;
         }
@@ -96,7 +104,7 @@ impl SendBuffer {
     /// Make room for `extra` more bytes in one step (re-linearising the ring), without zeroing.
     fn reserve(&mut self, extra: usize) {
         let need = self.len.saturating_add(extra);
-        let cap = self.cap;
+        let cap = self.buf.capacity();
         if need <= cap {
             return;
         }
@@ -106,13 +114,12 @@ impl SendBuffer {
         new_buf.extend_from_slice(a);
         new_buf.extend_from_slice(b);
         self.buf = new_buf;
-        self.cap = new_cap;
         self.head = 0;
     }
 
     /// Up to two slices, in order, covering `len` bytes from relative position `rel`.
     fn stored_slices(&self, rel: usize, len: usize) -> (&[u8], &[u8]) {
-        let cap = self.cap;
+        let cap = self.buf.capacity();
         if cap == 0 || rel >= self.len {
             return (&[], &[]);
         }
@@ -143,7 +150,7 @@ impl SendBuffer {
         if n == 0 {
             return 0;
         }
-        let cap = self.cap;
+        let cap = self.buf.capacity();
         self.head = if cap == 0 { 0 } else { (self.head + n) % cap };
         self.len -= n;
         self.start += n as u64;
@@ -157,7 +164,6 @@ impl SendBuffer {
     pub fn release_if_empty(&mut self) {
         if self.len == 0 {
             self.buf = Vec::new();
-            self.cap = 0;
             self.head = 0;
         }
     }
