@@ -3,11 +3,9 @@
 
 use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use core::hash::BuildHasher;
-
 use hashbrown::HashTable;
 
-use super::siphash::SipBuildHasher;
+use super::siphash::siphash13_words;
 
 /// A compact 4-tuple: IPv4 addresses are stored IPv4-mapped (RFC 4291 §2.5.5.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,6 +56,16 @@ impl FlowKey {
         SocketAddr::new(addr_from16(self.remote), self.remote_port)
     }
 
+    /// Keyed hash for the demux table: the 36-byte key as four words and a
+    /// final word (ports plus length byte), one SipHash-1-3 call, no per-byte work.
+    pub fn demux_hash(&self, k0: u64, k1: u64) -> u64 {
+        let l = u128::from_le_bytes(self.local);
+        let r = u128::from_le_bytes(self.remote);
+        let words = [l as u64, (l >> 64) as u64, r as u64, (r >> 64) as u64];
+        let ports = u64::from(self.local_port) | u64::from(self.remote_port) << 16;
+        siphash13_words(k0, k1, &words, ports | (36u64 << 56))
+    }
+
     /// The key as bytes, for keyed hashing (ISN, cookies).
     pub fn to_bytes(&self) -> [u8; 36] {
         let mut b = [0u8; 36];
@@ -75,19 +83,22 @@ impl FlowKey {
 #[derive(Debug)]
 pub struct Demux {
     table: HashTable<u32>,
-    hasher: SipBuildHasher,
+    /// SipHash key: secret, so peers cannot aim collisions.
+    k0: u64,
+    k1: u64,
 }
 
 impl Demux {
     pub fn new(k0: u64, k1: u64) -> Self {
         Demux {
             table: HashTable::new(),
-            hasher: SipBuildHasher::new(k0, k1),
+            k0,
+            k1,
         }
     }
 
     fn hash(&self, key: &FlowKey) -> u64 {
-        self.hasher.hash_one(key)
+        key.demux_hash(self.k0, self.k1)
     }
 
     /// The slot holding `key`; `key_of(slot)` gives a slot's key.
@@ -112,9 +123,9 @@ impl Demux {
         {
             return false;
         }
-        let hasher = &self.hasher;
+        let (k0, k1) = (self.k0, self.k1);
         self.table
-            .insert_unique(h, slot, |&i| key_of(i).map_or(0, |k| hasher.hash_one(k)));
+            .insert_unique(h, slot, |&i| key_of(i).map_or(0, |k| k.demux_hash(k0, k1)));
         true
     }
 
@@ -178,6 +189,24 @@ mod tests {
         assert!(!d.remove(&k, 7));
         assert_eq!(d.get(&k, key_of), None);
         assert_eq!(d.len(), 1999);
+    }
+
+    #[test]
+    fn demux_hash_is_keyed_and_covers_every_field() {
+        let k = FlowKey::new(sa([192, 0, 2, 2], 80), sa([192, 0, 2, 1], 10000));
+        let h = k.demux_hash(1, 2);
+        assert_eq!(h, k.demux_hash(1, 2), "deterministic");
+        assert_ne!(h, k.demux_hash(1, 3), "the secret key matters");
+        let variants = [
+            FlowKey::new(sa([192, 0, 2, 3], 80), sa([192, 0, 2, 1], 10000)),
+            FlowKey::new(sa([192, 0, 2, 2], 81), sa([192, 0, 2, 1], 10000)),
+            FlowKey::new(sa([192, 0, 2, 2], 80), sa([192, 0, 2, 9], 10000)),
+            FlowKey::new(sa([192, 0, 2, 2], 80), sa([192, 0, 2, 1], 10001)),
+            FlowKey::new(sa([192, 0, 2, 1], 10000), sa([192, 0, 2, 2], 80)),
+        ];
+        for v in variants {
+            assert_ne!(v.demux_hash(1, 2), h, "{v:?}");
+        }
     }
 
     #[test]

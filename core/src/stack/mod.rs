@@ -319,6 +319,19 @@ const MAX_ADDRESSES: usize = 64;
 const FRAG_MAX_DATAGRAMS: usize = 64;
 const FRAG_MAX_BYTES: usize = 1 << 20;
 const FRAG_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a connection's buffers stay allocated while empty: long enough
+/// that a connection moving data reuses them across drains (one minimum RTO,
+/// RFC 6298 §2.4), short enough that an idle connection soon holds none.
+const BUFFER_IDLE_RELEASE: Duration = Duration::from_secs(1);
+
+/// When buffers that became empty at `now` are freed if still empty: after at least
+/// [`BUFFER_IDLE_RELEASE`], rounded up to a whole multiple of it so that
+/// connections going idle together are released in one timer wake-up.
+fn buffer_release_deadline(now: Instant) -> Instant {
+    let unit = BUFFER_IDLE_RELEASE.as_micros();
+    let at = now.as_micros().saturating_add(unit);
+    Instant::from_micros(at.div_ceil(unit).saturating_mul(unit))
+}
 
 /// Slot flags.
 const F_READY: u8 = 1;
@@ -339,8 +352,10 @@ struct ConnSlot {
     conn: Connection,
     key: FlowKey,
     user_data: u64,
-    /// Earliest deadline this slot has in the timer queue.
-    armed: Option<Instant>,
+    /// Earliest deadline this slot has in the timer queue (`Instant::MAX`: none).
+    armed: Instant,
+    /// Next check that frees the connection's empty buffers (`Instant::MAX`: none pending).
+    release_at: Instant,
     /// Listener (index, generation) of a passive connection not yet accepted.
     listener: (u32, u32),
     /// Event kinds queued and not yet popped.
@@ -397,6 +412,10 @@ pub struct Stack {
     ports: PortAllocator,
     cookies: SynCookies,
     timers: TimerQueue,
+    /// Connections whose empty buffers get freed at a deadline, as
+    /// (deadline, slot, generation). Deadlines only grow with `now`, so a
+    /// FIFO is ordered: O(1) per entry, no heap.
+    buffer_release: VecDeque<(Instant, u32, u32)>,
     ready: VecDeque<u32>,
     events: EventQueue,
     outgoing: VecDeque<Outgoing>,
@@ -501,6 +520,7 @@ impl Stack {
             ports: PortAllocator::new(pk0, pk1),
             cookies: SynCookies::new(ck0, ck1),
             timers: TimerQueue::new(),
+            buffer_release: VecDeque::new(),
             ready: VecDeque::new(),
             events: EventQueue::new(),
             outgoing: VecDeque::new(),
@@ -881,10 +901,15 @@ impl Stack {
 
     /// When `handle_timeout` must next be called; None: no timer.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.timers.next_deadline(), self.frag.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let release = self.buffer_release.front().map(|e| e.0);
+        [
+            self.timers.next_deadline(),
+            self.frag.next_deadline(),
+            release,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs the timers due at `now`; safe to call spuriously. Afterwards
@@ -894,20 +919,43 @@ impl Stack {
         let now = self.now;
         self.frag.expire(now);
         self.counters.fragments_timed_out = self.frag.timed_out;
+        self.release_idle_buffers(now);
         while let Some(e) = self.timers.pop_due(now) {
             self.counters.work_timer_ops += 1;
             let Some(slot) = self.conns.get_mut(e.index, e.generation) else {
                 continue;
             };
-            if slot.armed != Some(e.deadline) {
+            if slot.armed != e.deadline {
                 continue; // superseded by an earlier deadline that already ran
             }
-            slot.armed = None;
+            slot.armed = Instant::MAX;
             self.counters.work_conn_visits += 1;
             if slot.conn.poll_timeout().is_some_and(|d| d <= now) {
                 slot.conn.handle_timeout(now);
             }
             self.after(e.index);
+        }
+    }
+
+    /// Frees the buffers of connections whose release deadline passed, if
+    /// they are still empty (a drain in between keeps them; the next drain
+    /// queues them again).
+    fn release_idle_buffers(&mut self, now: Instant) {
+        while let Some(&(deadline, idx, generation)) = self.buffer_release.front() {
+            if deadline > now {
+                break;
+            }
+            self.buffer_release.pop_front();
+            if let Some(slot) = self.conns.get_mut(idx, generation) {
+                if slot.release_at == deadline {
+                    slot.release_at = Instant::MAX;
+                    slot.conn.release_idle_buffers();
+                }
+            }
+        }
+        if self.buffer_release.is_empty() && self.buffer_release.capacity() > 64 {
+            // Give back the burst's capacity (idle stacks hold little).
+            self.buffer_release = VecDeque::new();
         }
     }
 
@@ -917,7 +965,10 @@ impl Stack {
 
     /// Heap bytes the stack's own tables use (slabs, demux, timer heap), for memory accounting.
     pub fn table_heap_bytes(&self) -> usize {
-        self.conns.heap_bytes() + self.demux.heap_bytes() + self.timers.heap_bytes()
+        self.conns.heap_bytes()
+            + self.demux.heap_bytes()
+            + self.timers.heap_bytes()
+            + self.buffer_release.capacity() * core::mem::size_of::<(Instant, u32, u32)>()
     }
 
     // ------------------------------------------------------------------
@@ -938,6 +989,7 @@ impl Stack {
     fn after_inner(&mut self, idx: u32, requeue: bool) {
         let handle = self.conn_handle(idx);
         let now = self.now;
+        let generation = self.conns.generation(idx).unwrap_or(0);
         let Some(slot) = self.conns.at_mut(idx) else {
             return;
         };
@@ -976,12 +1028,18 @@ impl Stack {
             slot.flags |= F_READY;
             self.ready.push_back(idx);
         }
+        // Empty buffers held: free them at the next release tick (1-2 s away)
+        // if they are empty then; a drain in between keeps them.
+        if slot.release_at == Instant::MAX && slot.conn.holds_idle_buffers() {
+            slot.release_at = buffer_release_deadline(now);
+            self.buffer_release
+                .push_back((slot.release_at, idx, generation));
+        }
         // Timer: never at or before now, so handle_timeout always makes progress.
         let deadline = slot
             .conn
             .poll_timeout()
             .map(|d| d.max(now + Duration::from_micros(1)));
-        let generation = self.conns.generation(idx).unwrap_or(0);
         if let Some(slot) = self.conns.at_mut(idx) {
             let before = self.timers.ops;
             self.timers
@@ -1113,7 +1171,8 @@ impl Stack {
             conn,
             key,
             user_data: 0,
-            armed: None,
+            armed: Instant::MAX,
+            release_at: Instant::MAX,
             listener,
             pending: 0,
             deferred: 0,
@@ -1517,6 +1576,17 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buffer_release_waits_at_least_the_idle_time_on_a_shared_grid() {
+        let unit = BUFFER_IDLE_RELEASE.as_micros();
+        for now in [0, 1, unit - 1, unit, unit + 1, 7 * unit + unit / 3] {
+            let at = buffer_release_deadline(Instant::from_micros(now)).as_micros();
+            assert!(at >= now + unit, "{now} -> {at}");
+            assert!(at < now + 2 * unit, "{now} -> {at}");
+            assert_eq!(at % unit, 0);
+        }
+    }
 
     /// What the stack keeps beside each connection stays small.
     #[test]

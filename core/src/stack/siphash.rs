@@ -1,5 +1,7 @@
-//! SipHash-2-4 (Aumasson & Bernstein), the keyed PRF behind the demux hash,
-//! ISNs (RFC 6528), ephemeral ports (RFC 6056) and SYN cookies.
+//! SipHash (Aumasson & Bernstein): SipHash-2-4, the keyed PRF behind ISNs
+//! (RFC 6528), ephemeral ports (RFC 6056) and SYN cookies, and SipHash-1-3
+//! over whole words for the per-packet demux hash (still keyed, so no
+//! HashDoS; the variant Rust's std `HashMap` uses).
 
 use core::hash::{BuildHasher, Hasher};
 
@@ -83,6 +85,33 @@ impl Hasher for SipHasher24 {
     }
 }
 
+/// SipHash-c-d of a message given as little-endian words plus its final word
+/// (the 0-7 tail bytes with the message length in the top byte, the paper's
+/// padding): no per-byte work, for fixed-size keys.
+fn sip_words<const C: usize, const D: usize>(k0: u64, k1: u64, words: &[u64], last: u64) -> u64 {
+    let mut v0 = k0 ^ 0x736f_6d65_7073_6575;
+    let mut v1 = k1 ^ 0x646f_7261_6e64_6f6d;
+    let mut v2 = k0 ^ 0x6c79_6765_6e65_7261;
+    let mut v3 = k1 ^ 0x7465_6462_7974_6573;
+    for &m in words.iter().chain(core::iter::once(&last)) {
+        v3 ^= m;
+        for _ in 0..C {
+            sipround(&mut v0, &mut v1, &mut v2, &mut v3);
+        }
+        v0 ^= m;
+    }
+    v2 ^= 0xff;
+    for _ in 0..D {
+        sipround(&mut v0, &mut v1, &mut v2, &mut v3);
+    }
+    v0 ^ v1 ^ v2 ^ v3
+}
+
+/// SipHash-1-3 of `words` followed by `last` (see [`sip_words`]).
+pub fn siphash13_words(k0: u64, k1: u64, words: &[u64], last: u64) -> u64 {
+    sip_words::<1, 3>(k0, k1, words, last)
+}
+
 /// A `BuildHasher` for hashbrown maps: keyed, so peers cannot aim collisions (no HashDoS).
 #[derive(Clone, Copy, Debug)]
 pub struct SipBuildHasher {
@@ -148,6 +177,29 @@ mod tests {
                 "len {len}"
             );
         }
+    }
+
+    /// The word form is SipHash itself: with 2-4 rounds it matches the byte
+    /// hasher on the same message (padding included).
+    #[test]
+    fn word_form_matches_byte_form() {
+        let msg: [u8; 36] = core::array::from_fn(|i| (i as u8).wrapping_mul(37));
+        let mut words = [0u64; 4];
+        for (w, c) in words.iter_mut().zip(msg.chunks_exact(8)) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            *w = u64::from_le_bytes(b);
+        }
+        let tail = u64::from(u32::from_le_bytes([msg[32], msg[33], msg[34], msg[35]]));
+        let last = tail | (36u64 << 56);
+        assert_eq!(sip_words::<2, 4>(5, 6, &words, last), siphash(5, 6, &msg));
+        // The 1-3 variant differs, and depends on the key and every word.
+        let h = siphash13_words(5, 6, &words, last);
+        assert_ne!(h, siphash(5, 6, &msg));
+        assert_ne!(h, siphash13_words(5, 7, &words, last));
+        assert_ne!(h, siphash13_words(5, 6, &words, last ^ 1));
+        words[0] ^= 1 << 63;
+        assert_ne!(h, siphash13_words(5, 6, &words, last));
     }
 
     #[test]

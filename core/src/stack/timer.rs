@@ -40,13 +40,13 @@ impl TimerQueue {
         index: u32,
         generation: u32,
         deadline: Option<Instant>,
-        armed: &mut Option<Instant>,
+        armed: &mut Instant,
     ) {
         let Some(d) = deadline else { return };
-        if armed.is_some_and(|a| a <= d) {
+        if *armed <= d {
             return;
         }
-        *armed = Some(d);
+        *armed = d;
         self.ops += 1;
         self.heap.push(Reverse(Entry {
             deadline: d,
@@ -106,13 +106,13 @@ mod tests {
     #[test]
     fn earliest_first_and_later_deadlines_wait_for_the_armed_one() {
         let mut q = TimerQueue::new();
-        let mut a = None;
-        let mut b = None;
+        let mut a = Instant::MAX;
+        let mut b = Instant::MAX;
         q.schedule(1, 1, Some(t(50)), &mut a);
         q.schedule(2, 1, Some(t(20)), &mut b);
         q.schedule(1, 1, Some(t(80)), &mut a); // later: not pushed
         assert_eq!(q.len(), 2);
-        assert_eq!(a, Some(t(50)));
+        assert_eq!(a, t(50));
         q.schedule(1, 1, Some(t(10)), &mut a); // earlier: pushed
         assert_eq!(q.next_deadline(), Some(t(10)));
         assert!(q.pop_due(t(5)).is_none());
@@ -131,7 +131,7 @@ mod tests {
     fn capacity_is_given_back_after_a_burst() {
         let mut q = TimerQueue::new();
         for i in 0..100_000u32 {
-            let mut armed = None;
+            let mut armed = Instant::MAX;
             q.schedule(i, 1, Some(t(u64::from(i))), &mut armed);
         }
         assert!(q.heap.capacity() >= 100_000);

@@ -620,8 +620,8 @@ impl Connection {
     /// After the application read, open the window if the receiver SWS rule allows (RFC 9293 §3.8.6.2.2).
     fn stats_after_read(&mut self, _window_before: usize) {
         if self.recvbuf.readable() == 0 {
+            // The ring is kept for the next segment; the stack frees it once idle.
             self.read_starved = true;
-            self.recvbuf.release_if_empty();
         }
         if self.state.can_receive_data() && self.window_update_worth_sending() {
             self.ack_now = true;

@@ -356,10 +356,7 @@ impl Connection {
         } else if duplicate {
             self.on_duplicate_ack(now, seg);
         }
-        if self.sendbuf.is_empty() {
-            self.sendbuf.release_if_empty();
-            self.scoreboard.release_if_empty();
-        }
+        // An emptied send ring is kept for the next send; the stack frees it once idle.
         self.ack_state_transitions(now)
     }
 

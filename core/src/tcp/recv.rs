@@ -10,14 +10,43 @@
 //! place (a correct peer sends identical bytes; bytes already readable are
 //! never rewritten because writes are trimmed at RCV.NXT).
 
-use alloc::vec;
 use alloc::vec::Vec;
+
+use super::connection::Connection;
 
 /// Most out-of-order ranges tracked. A segment that would need one more is
 /// dropped (`write` returns 0); the sender retransmits it later.
 pub const MAX_RANGES: usize = 32;
-/// Smallest allocation the ring grows to on first use.
-const MIN_ALLOC: usize = 4096;
+/// Ring allocations are rounded up to a multiple of this.
+const ALLOC_UNIT: usize = 1024;
+
+/// Capacity for a ring of capacity `cap` that must hold `need` bytes: at least
+/// `need` in one step (rounded up to [`ALLOC_UNIT`]), at least double, so
+/// repeated growth stays amortised O(1) per byte, and never above `limit`
+/// unless `need` itself is.
+pub(super) fn grown_capacity(cap: usize, need: usize, limit: usize) -> usize {
+    let want = need.max(cap.saturating_mul(2));
+    let rounded = want.div_ceil(ALLOC_UNIT).saturating_mul(ALLOC_UNIT);
+    rounded.min(limit.max(need))
+}
+
+/// Write `bytes` at index `pos` of a ring whose first `buf.len()` bytes are
+/// initialised: overwrite inside, append past the end, zero-fill only a gap
+/// between the end and `pos` (out-of-order data), so growing never zeroes
+/// the whole allocation. The caller keeps `pos + bytes.len()` within the
+/// ring's capacity.
+pub(super) fn put(buf: &mut Vec<u8>, pos: usize, bytes: &[u8]) {
+    let len = buf.len();
+    if pos > len {
+        buf.resize(pos, 0);
+    }
+    let inside = buf.len().saturating_sub(pos).min(bytes.len());
+    let (a, b) = bytes.split_at(inside);
+    if let Some(dst) = buf.get_mut(pos..pos + inside) {
+        dst.copy_from_slice(a);
+    }
+    buf.extend_from_slice(b);
+}
 
 /// One out-of-order range `[start, end)` with the time it last changed.
 #[derive(Clone, Copy, Debug)]
@@ -30,9 +59,11 @@ struct OooRange {
 
 /// Receive ring with in-place reassembly. Offsets are u64 stream offsets,
 /// 0 = first byte after the peer's SYN.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct RecvBuffer {
-    /// Ring storage; its length is the capacity.
+    /// Ring storage: its capacity is the ring size (set once by
+    /// `Vec::with_capacity`, which is exact, and never grown past); the first
+    /// `buf.len()` bytes were written at least once (the rest is never read).
     buf: Vec<u8>,
     /// Index in `buf` of the byte at `read_off`.
     head: usize,
@@ -46,6 +77,24 @@ pub struct RecvBuffer {
     stamp: u64,
     /// Most recent duplicate range received, for a D-SACK block (RFC 2883 §4).
     dsack: Option<(u64, u64)>,
+}
+
+/// A ring's storage copied with the same capacity (a derived `Vec` clone
+/// would shrink it to the length and break ring positions).
+pub(super) fn clone_ring(buf: &Vec<u8>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(buf.capacity());
+    v.extend_from_slice(buf);
+    v
+}
+
+impl Clone for RecvBuffer {
+    fn clone(&self) -> Self {
+        RecvBuffer {
+            buf: clone_ring(&self.buf),
+            ooo: self.ooo.clone(),
+            ..*self
+        }
+    }
 }
 
 impl RecvBuffer {
@@ -165,21 +214,20 @@ impl RecvBuffer {
 
     /// Grow the ring so relative positions below `need` fit, never past what the window allows.
     fn reserve(&mut self, need: usize) -> bool {
-        let cap = self.buf.len();
+        let cap = self.buf.capacity();
         if need <= cap {
             return true;
         }
-        let mut new_cap = cap.max(MIN_ALLOC);
-        while new_cap < need {
-            new_cap = new_cap.saturating_mul(2);
+        let new_cap = grown_capacity(cap, need, self.limit);
+        let mut new_buf = Vec::with_capacity(new_cap);
+        if self.readable > 0 || !self.ooo.is_empty() {
+            // Positions never written (a ring not yet wrapped) must keep their place.
+            self.buf.resize(cap, 0);
+            // Rotate so that `head` becomes index 0; all live positions are < cap.
+            let (a, b) = self.buf.split_at(self.head.min(cap));
+            new_buf.extend_from_slice(b);
+            new_buf.extend_from_slice(a);
         }
-        // `need` is within the window, so this caps the ring at the limit.
-        let new_cap = new_cap.min(self.limit.max(need));
-        let mut new_buf = vec![0u8; new_cap];
-        // Rotate so that `head` becomes index 0; all live positions are < cap.
-        let (a, b) = self.buf.split_at(self.head.min(cap));
-        new_buf[..b.len()].copy_from_slice(b);
-        new_buf[b.len()..b.len() + a.len()].copy_from_slice(a);
         self.buf = new_buf;
         self.head = 0;
         true
@@ -187,15 +235,15 @@ impl RecvBuffer {
 
     /// Copy `bytes` to relative position `rel` (caller reserved room), wrapping.
     fn copy_in(&mut self, rel: usize, bytes: &[u8]) {
-        let cap = self.buf.len();
+        let cap = self.buf.capacity();
         if cap == 0 || bytes.is_empty() {
             return;
         }
         let pos = (self.head + rel) % cap;
         let first = bytes.len().min(cap - pos);
         let (a, b) = bytes.split_at(first);
-        self.buf[pos..pos + first].copy_from_slice(a);
-        self.buf[..b.len()].copy_from_slice(b);
+        put(&mut self.buf, pos, a);
+        put(&mut self.buf, 0, b);
     }
 
     /// Advance RCV.NXT over out-of-order ranges that now touch it (RFC 9293 §3.10.7.4).
@@ -245,7 +293,7 @@ impl RecvBuffer {
     /// Copy up to `buf.len()` in-order bytes out; returns the count.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.readable);
-        let cap = self.buf.len();
+        let cap = self.buf.capacity();
         if n == 0 || cap == 0 {
             return 0;
         }
@@ -260,7 +308,7 @@ impl RecvBuffer {
 
     /// The readable bytes as up to two slices, without consuming them.
     pub fn peek(&self) -> (&[u8], &[u8]) {
-        let cap = self.buf.len();
+        let cap = self.buf.capacity();
         if cap == 0 || self.readable == 0 {
             return (&[], &[]);
         }
@@ -310,11 +358,37 @@ impl RecvBuffer {
             self.head = 0;
         }
     }
+
+    /// Whether memory is held while nothing is buffered.
+    pub fn holds_idle_memory(&self) -> bool {
+        self.readable == 0 && self.ooo.is_empty() && self.heap_bytes() > 0
+    }
+}
+
+/// Buffer memory of a connection that is not using it. Draining a buffer
+/// keeps its memory (the next segment or `send` reuses it); the stack calls
+/// `release_idle_buffers` once the buffers have stayed empty for a while, so
+/// an idle connection still holds no buffer.
+impl Connection {
+    /// Whether some buffer holds memory while empty (a release candidate).
+    pub fn holds_idle_buffers(&self) -> bool {
+        self.recvbuf.holds_idle_memory()
+            || (self.sendbuf.is_empty() && self.sendbuf.heap_bytes() > 0)
+            || self.scoreboard.holds_idle_memory()
+    }
+
+    /// Free the memory of every empty buffer; buffers holding data are kept.
+    pub fn release_idle_buffers(&mut self) {
+        self.recvbuf.release_if_empty();
+        self.sendbuf.release_if_empty();
+        self.scoreboard.release_if_empty();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
     use alloc::vec::Vec;
     use proptest::prelude::*;
 
@@ -339,6 +413,31 @@ mod tests {
         assert_eq!(b.next_offset(), 3);
         assert_eq!(b.write(3, b"de"), 2);
         assert_eq!(read_all(&mut b), b"de");
+    }
+
+    #[test]
+    fn grows_in_one_step_and_clones_keep_the_ring() {
+        let mut b = RecvBuffer::new(65_535);
+        assert_eq!(b.write(0, &[7; 1000]), 1000);
+        assert_eq!(
+            b.heap_bytes(),
+            1024,
+            "first use: the size needed, rounded to 1 KiB"
+        );
+        assert_eq!(b.write(1000, &[8; 5000]), 5000);
+        assert_eq!(b.heap_bytes(), 6144, "one step to what is needed");
+        let mut out = [0u8; 5500];
+        assert_eq!(b.read(&mut out), 5500);
+        // Wrap around the end of the ring, then clone: same bytes, same ring.
+        assert_eq!(b.write(6000, &[9; 3000]), 3000);
+        assert_eq!(b.heap_bytes(), 6144, "drained space is reused");
+        let mut c = b.clone();
+        assert_eq!(c.heap_bytes(), b.heap_bytes());
+        assert_eq!(c.write(9000, &[10; 100]), 100);
+        assert_eq!(b.write(9000, &[10; 100]), 100);
+        assert_eq!(read_all(&mut c), read_all(&mut b));
+        assert!(grown_capacity(4096, 4097, 6000) == 6000);
+        assert!(grown_capacity(0, 70_000, 65_535) == 70_000);
     }
 
     #[test]
@@ -445,8 +544,9 @@ mod tests {
 
     #[test]
     fn wraps_around_ring() {
-        let mut b = RecvBuffer::new(MIN_ALLOC);
-        let data: Vec<u8> = (0..3 * MIN_ALLOC).map(|i| (i % 253) as u8).collect();
+        const RING: usize = 4096;
+        let mut b = RecvBuffer::new(RING);
+        let data: Vec<u8> = (0..3 * RING).map(|i| (i % 253) as u8).collect();
         let mut got = Vec::new();
         let mut off = 0;
         while off < data.len() {
@@ -459,7 +559,7 @@ mod tests {
             let mut tmp = vec![0u8; 1000];
             let n = b.read(&mut tmp);
             got.extend_from_slice(&tmp[..n]);
-            assert!(b.heap_bytes() <= MIN_ALLOC + MAX_RANGES * 24);
+            assert!(b.heap_bytes() <= RING + MAX_RANGES * 24);
         }
         got.extend(read_all(&mut b));
         assert_eq!(got, data);
@@ -564,7 +664,8 @@ mod tests {
                     let before = b.next_offset();
                     let adv = b.write(s as u64, &stream[s..e]);
                     prop_assert_eq!(b.next_offset(), before + adv as u64);
-                    prop_assert!(b.buf.len() <= limit.max(1));
+                    prop_assert!(b.buf.capacity() <= limit.max(1));
+                    prop_assert!(b.buf.len() <= b.buf.capacity());
                     prop_assert!(b.readable() <= limit);
                     prop_assert!(b.ooo.len() <= MAX_RANGES);
                     if next() % 3 == 0 {

@@ -5,20 +5,20 @@
 //! Both work on u64 stream offsets (0 = the first data byte after our SYN),
 //! so they never deal with sequence-number wrap; the connection converts.
 
-use alloc::vec;
 use alloc::vec::Vec;
 
-/// Smallest allocation the ring grows to on first use.
-const MIN_ALLOC: usize = 4096;
+use super::recv::{clone_ring, grown_capacity, put};
 
 /// Ring buffer of unacknowledged and unsent bytes.
 ///
 /// Holds the bytes `[start_offset(), end_offset())`. Allocates nothing until
-/// the first `push`, grows by doubling up to `limit`, and can drop its memory
-/// when empty (`release_if_empty`).
-#[derive(Clone, Debug, Default)]
+/// the first `push`, grows to what is needed (at least doubling) up to
+/// `limit` without zeroing, and can drop its memory when empty
+/// (`release_if_empty`).
+#[derive(Debug, Default)]
 pub struct SendBuffer {
-    /// Ring storage; its length is the capacity.
+    /// Ring storage: its capacity is the ring size (exact, never grown past);
+    /// the first `buf.len()` bytes were written.
     buf: Vec<u8>,
     /// Index in `buf` of the byte at `start`.
     head: usize,
@@ -27,6 +27,15 @@ pub struct SendBuffer {
     /// Stream offset of the first stored byte (SND.UNA as an offset).
     start: u64,
     limit: usize,
+}
+
+impl Clone for SendBuffer {
+    fn clone(&self) -> Self {
+        SendBuffer {
+            buf: clone_ring(&self.buf),
+            ..*self
+        }
+    }
 }
 
 impl SendBuffer {
@@ -79,42 +88,38 @@ impl SendBuffer {
             return 0;
         }
         self.reserve(n);
-        let cap = self.buf.len();
+        let cap = self.buf.capacity();
         if cap == 0 {
             return 0;
         }
         let tail = (self.head + self.len) % cap;
         let first = n.min(cap - tail);
         let (a, b) = data[..n].split_at(first);
-        self.buf[tail..tail + first].copy_from_slice(a);
-        self.buf[..b.len()].copy_from_slice(b);
+        put(&mut self.buf, tail, a);
+        put(&mut self.buf, 0, b);
         self.len += n;
         n
     }
 
-    /// Make room for `extra` more bytes, doubling (re-linearising the ring) as needed.
+    /// Make room for `extra` more bytes in one step (re-linearising the ring), without zeroing.
     fn reserve(&mut self, extra: usize) {
         let need = self.len.saturating_add(extra);
-        let cap = self.buf.len();
+        let cap = self.buf.capacity();
         if need <= cap {
             return;
         }
-        let mut new_cap = cap.max(MIN_ALLOC);
-        while new_cap < need {
-            new_cap = new_cap.saturating_mul(2);
-        }
-        let new_cap = new_cap.min(self.limit.max(need));
-        let mut new_buf = vec![0u8; new_cap];
+        let new_cap = grown_capacity(cap, need, self.limit);
+        let mut new_buf = Vec::with_capacity(new_cap);
         let (a, b) = self.stored_slices(0, self.len);
-        new_buf[..a.len()].copy_from_slice(a);
-        new_buf[a.len()..a.len() + b.len()].copy_from_slice(b);
+        new_buf.extend_from_slice(a);
+        new_buf.extend_from_slice(b);
         self.buf = new_buf;
         self.head = 0;
     }
 
     /// Up to two slices, in order, covering `len` bytes from relative position `rel`.
     fn stored_slices(&self, rel: usize, len: usize) -> (&[u8], &[u8]) {
-        let cap = self.buf.len();
+        let cap = self.buf.capacity();
         if cap == 0 || rel >= self.len {
             return (&[], &[]);
         }
@@ -145,7 +150,7 @@ impl SendBuffer {
         if n == 0 {
             return 0;
         }
-        let cap = self.buf.len();
+        let cap = self.buf.capacity();
         self.head = if cap == 0 { 0 } else { (self.head + n) % cap };
         self.len -= n;
         self.start += n as u64;
@@ -444,6 +449,11 @@ impl Scoreboard {
         self.sacked = 0;
     }
 
+    /// Whether range storage is held while empty.
+    pub fn holds_idle_memory(&self) -> bool {
+        self.ranges.is_empty() && self.ranges.capacity() > 0
+    }
+
     /// Free the range storage when empty (idle connection).
     pub fn release_if_empty(&mut self) {
         if self.ranges.is_empty() {
@@ -461,6 +471,9 @@ impl Scoreboard {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
+
+    /// A ring size used by the wrap tests.
+    const MIN_ALLOC: usize = 4096;
 
     fn collect(s: (&[u8], &[u8])) -> Vec<u8> {
         let mut v = s.0.to_vec();
