@@ -64,7 +64,9 @@ fn hammer(seed: u64, mut h: Harness, rounds: usize) {
             }
         }
         for _ in 0..64 {
+            let wants = h.conn.wants_transmit();
             let Some(s) = h.conn.poll_transmit(h.now, 1500) else {
+                assert!(!wants, "wants_transmit() disagrees with poll_transmit()");
                 break;
             };
             assert!(s.payload_len() <= 1500);

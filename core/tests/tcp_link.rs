@@ -110,7 +110,15 @@ fn run(seed: u64, size: usize, params: &LinkParams, cfg: &ConnConfig) -> Outcome
                 server.as_mut()
             };
             let Some(conn) = conn else { continue };
-            while let Some(seg) = conn.poll_transmit(now, 1460) {
+            loop {
+                let wants = conn.wants_transmit();
+                let Some(seg) = conn.poll_transmit(now, 1460) else {
+                    assert!(
+                        !wants,
+                        "wants_transmit() promised a segment poll_transmit did not give"
+                    );
+                    break;
+                };
                 let mut payload = seg.payload.0.to_vec();
                 payload.extend_from_slice(seg.payload.1);
                 let pkt = Pkt {

@@ -146,6 +146,23 @@ impl Connection {
         self.plan_resend(now, seq, limit.min(len as usize))
     }
 
+    /// Exactly the decision of `plan_sack_recovery`, without side effects, so
+    /// `wants_transmit` never promises a segment `poll_transmit` will not give.
+    fn sack_recovery_would_send(&self) -> bool {
+        if !(self.in_recovery && self.neg.sack) || self.sack_pipe() >= self.cc.cwnd() {
+            return false;
+        }
+        if self.sack_next_retransmission(false).is_some() {
+            return true;
+        }
+        let unsent = self.unsent_bytes();
+        let rwnd_room = self.snd_wnd.saturating_sub(self.snd_nxt - self.snd_una) > 0;
+        if unsent > 0 && rwnd_room {
+            return false;
+        }
+        self.sack_next_retransmission(true).is_some()
+    }
+
     /// Retransmit from `seq`: fast retransmit, partial ACK, or a SACK hole (RFC 5681 §3.2, RFC 6582, RFC 6675).
     fn plan_resend(&mut self, now: Instant, seq: SeqNum, limit: usize) -> Option<Plan> {
         if seq < self.snd_una || seq >= self.snd_max {
@@ -163,7 +180,8 @@ impl Connection {
             return None;
         }
         self.stats.segs_retransmitted += 1;
-        self.note_recovery_send(off, len, true);
+        // The FIN counts as one byte of sequence space, so HighRxt moves past it.
+        self.note_recovery_send(off, len + usize::from(fin), true);
         let mut flags = TcpFlags::ACK;
         if fin {
             flags |= TcpFlags::FIN;
@@ -463,11 +481,7 @@ impl Connection {
                 if self.ack_now || self.rexmit_seq.is_some() || self.probe_pending {
                     return true;
                 }
-                if self.in_recovery
-                    && self.neg.sack
-                    && self.sack_pipe() < self.cc.cwnd()
-                    && self.sack_next_retransmission(true).is_some()
-                {
+                if self.sack_recovery_would_send() {
                     return true;
                 }
                 let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);
