@@ -139,6 +139,14 @@ impl Rng {
 /// random app sends, reads, small buffers and closes; every poll checks
 /// wants_transmit() against poll_transmit().
 fn random_scenario(seed: u64) {
+    let result = std::panic::catch_unwind(|| random_scenario_inner(seed));
+    if let Err(e) = result {
+        eprintln!("random scenario seed {seed} failed");
+        std::panic::resume_unwind(e);
+    }
+}
+
+fn random_scenario_inner(seed: u64) {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let cfg = |r: &mut Rng| ConnConfig {
         enable_sack: r.below(4) != 0,

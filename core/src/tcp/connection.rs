@@ -219,6 +219,11 @@ pub struct Connection {
     pub(super) unacked_since: Instant,
     pub(super) challenge_window: Instant,
     pub(super) challenge_count: u8,
+    /// The latest time seen from the stack, for timers armed by send() (which has no clock).
+    pub(super) clock: Instant,
+    /// The stack's payload cap from the last poll_transmit, so wants_transmit() plans
+    /// with the same segment size (usize::MAX until the first poll).
+    pub(super) payload_cap: usize,
     // --- loss recovery ---
     pub(super) dupacks: u32,
     pub(super) recover: SeqNum,
@@ -326,6 +331,8 @@ impl Connection {
             unacked_since: now,
             challenge_window: now,
             challenge_count: 0,
+            clock: now,
+            payload_cap: usize::MAX,
             dupacks: 0,
             recover: iss,
             in_recovery: false,
@@ -589,6 +596,7 @@ impl Connection {
             self.write_blocked = true;
             return Err(ConnError::WouldBlock);
         }
+        self.arm_persist_if_window_stalled(self.clock);
         Ok(n)
     }
 
@@ -879,9 +887,16 @@ impl Connection {
 
     /// Run every timer that is due; harmless when none is.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.clock = self.clock.max(now);
         if self.state == State::Closed {
             return;
         }
+        self.run_due_timers(now);
+        self.arm_persist_if_window_stalled(now);
+    }
+
+    /// Each due timer in turn; stops once the connection closes.
+    fn run_due_timers(&mut self, now: Instant) {
         if timers::due(self.user_timeout_deadline(), now) {
             self.on_user_timeout();
             return;

@@ -13,11 +13,16 @@ impl Connection {
     /// Process one incoming segment (RFC 9293 §3.10.7).
     pub fn handle_segment(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
         self.stats.segs_received += 1;
-        match self.state {
+        self.clock = self.clock.max(now);
+        let outcome = match self.state {
             State::Closed | State::Listen => SegmentOutcome::Dropped,
             State::SynSent => self.segment_in_syn_sent(now, seg),
             _ => self.segment_in_synchronized(now, seg),
-        }
+        };
+        // An ACK that closes the window leaves nothing to poll for: the
+        // persist timer must start here, not in the output path.
+        self.arm_persist_if_window_stalled(now);
+        outcome
     }
 
     /// SYN-SENT: check ACK, RST, then SYN (RFC 9293 §3.10.7.3).
