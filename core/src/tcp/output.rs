@@ -305,10 +305,32 @@ impl Connection {
         }
     }
 
-    /// Payload per segment: the effective MSS capped by the stack's last
-    /// payload limit, the same in `wants_transmit` and `poll_transmit`.
+    /// Payload per segment: the effective MSS less the SACK option bytes the
+    /// next segment will carry (RFC 6691 §2: options reduce the data), capped
+    /// by the stack's last payload limit.
     pub(super) fn segment_limit(&self) -> usize {
-        usize::from(self.eff_mss).min(self.payload_cap).max(1)
+        let mss = usize::from(self.eff_mss).saturating_sub(self.sack_option_bytes());
+        mss.min(self.payload_cap).max(1)
+    }
+
+    /// Bytes of the SACK option the next segment carries: 2 NOPs, kind,
+    /// length and 8 per block (RFC 2018 §3), as `data_options` builds it.
+    fn sack_option_bytes(&self) -> usize {
+        if !self.neg.sack {
+            return 0;
+        }
+        let ranges = if self.recvbuf.has_out_of_order() {
+            let mut r = [(0u64, 0u64); 4];
+            self.recvbuf.sack_ranges(&mut r)
+        } else {
+            0
+        };
+        let blocks = ranges + usize::from(self.pending_dsack.is_some());
+        let cap = if self.neg.timestamps { 3 } else { 4 };
+        match blocks.min(cap) {
+            0 => 0,
+            n => 4 + 8 * n,
+        }
     }
 
     /// Data waits, nothing is in flight and nothing may go now (window below
