@@ -365,4 +365,6 @@ fn challenge_acks_are_counted() {
     assert!(answers > 0, "b answered the in-window RSTs");
     let after = p.b.counters().challenge_acks_sent;
     assert_eq!(after - before, answers, "stack counter matches the wire");
+    let per_conn = p.b.info(s).unwrap().challenge_acks_sent;
+    assert_eq!(per_conn, answers, "per-connection count matches the wire");
 }

@@ -258,6 +258,8 @@ pub struct ConnInfo {
     pub segs_retransmitted: u64,
     pub timeouts: u64,
     pub sack_recoveries: u64,
+    /// Challenge ACKs this connection sent (RFC 5961).
+    pub challenge_acks_sent: u64,
 }
 
 /// A packet the stack itself originates (not from a connection), queued for
@@ -1373,6 +1375,7 @@ impl Stack {
             segs_retransmitted: i.segs_retransmitted,
             timeouts: i.timeouts,
             sack_recoveries: i.sack_recoveries,
+            challenge_acks_sent: i.challenge_acks_sent,
         })
     }
 

@@ -126,6 +126,8 @@ pub struct ConnInfo {
     pub segs_retransmitted: u64,
     pub timeouts: u64,
     pub sack_recoveries: u64,
+    /// Challenge ACKs decided (RFC 5961 §3.2, §4.2, §5.2), within the §7 rate limit.
+    pub challenge_acks_sent: u64,
 }
 
 pub(super) const EV_CONNECTED: u8 = 1;
@@ -145,6 +147,7 @@ pub(super) struct Stats {
     pub segs_retransmitted: u64,
     pub timeouts: u64,
     pub sack_recoveries: u64,
+    pub challenge_acks: u64,
 }
 
 /// Options the application may change on a live connection.
@@ -778,7 +781,13 @@ impl Connection {
             segs_retransmitted: self.stats.segs_retransmitted,
             timeouts: self.stats.timeouts,
             sack_recoveries: self.stats.sack_recoveries,
+            challenge_acks_sent: self.stats.challenge_acks,
         }
+    }
+
+    /// Challenge ACKs this connection decided to send (RFC 5961), for the stack's counters.
+    pub fn challenge_acks_sent(&self) -> u64 {
+        self.stats.challenge_acks
     }
 
     /// CLOSED and nothing left to send: the stack may free it.
@@ -1060,6 +1069,7 @@ impl Connection {
         }
         if self.challenge_count < 10 {
             self.challenge_count += 1;
+            self.stats.challenge_acks += 1;
             self.ack_now = true;
         }
     }
