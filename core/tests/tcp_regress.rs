@@ -368,3 +368,66 @@ fn challenge_acks_are_counted() {
     let per_conn = p.b.info(s).unwrap().challenge_acks_sent;
     assert_eq!(per_conn, answers, "per-connection count matches the wire");
 }
+
+/// Bug 5 (RTT under loss): after RTOs, an ACK echoing the TSval of the
+/// original transmission (its first ACK was lost) must not become an RTT
+/// sample spanning the whole backoff (RFC 6298 §3 Karn, RFC 7323 §4.2).
+#[test]
+fn ack_echoing_pre_rto_timestamp_is_no_rtt_sample() {
+    let cfg = ConnConfig {
+        enable_sack: true,
+        enable_timestamps: true,
+        nodelay: true,
+        ..ConnConfig::default()
+    };
+    let mut now = Instant::from_millis(1000);
+    let mut a = Connection::connect(&cfg, SeqNum(77), now);
+    let syn = poll_checked(&mut a, now, usize::MAX, "a SYN").unwrap();
+    let syn_seg = Segment {
+        seq: syn.seq,
+        ack: syn.ack,
+        flags: syn.flags,
+        window: syn.window,
+        options: syn.options,
+        payload: &[],
+    };
+    let mut b = Connection::accept(&cfg, SeqNum(9000), &syn_seg, now);
+    now += Duration::from_millis(20);
+    let synack = poll_checked(&mut b, now, usize::MAX, "b SYN-ACK").unwrap();
+    deliver(&mut a, now, &synack);
+    while let Some(w) = poll_checked(&mut a, now, usize::MAX, "a ACK") {
+        deliver(&mut b, now, &w);
+    }
+    a.send(&pattern(1000, 3)).unwrap();
+    let original = poll_checked(&mut a, now, usize::MAX, "a data").unwrap();
+    let srtt_before = a.info().srtt_us;
+    assert!(srtt_before > 0, "handshake gave an RTT sample");
+    // Three RTOs; every retransmission is lost.
+    while a.info().timeouts < 3 {
+        now = a.poll_timeout().expect("retransmission timer");
+        a.handle_timeout(now);
+        while poll_checked(&mut a, now, usize::MAX, "a rexmit").is_some() {}
+    }
+    // The original arrives late; b's ACK echoes its (pre-RTO) TSval.
+    now += Duration::from_millis(20);
+    deliver(&mut b, now, &original);
+    let mut acked = false;
+    for _ in 0..10 {
+        now += Duration::from_millis(200);
+        b.handle_timeout(now);
+        while let Some(w) = poll_checked(&mut b, now, usize::MAX, "b ACK") {
+            deliver(&mut a, now, &w);
+            acked = true;
+        }
+        if acked {
+            break;
+        }
+    }
+    assert!(acked, "b acknowledged the data");
+    let info = a.info();
+    assert_eq!(info.bytes_unacked, 0, "the data is acknowledged: {info:?}");
+    assert_eq!(
+        info.srtt_us, srtt_before,
+        "an ambiguous TSecr left SRTT alone (no sample spanning the backoff)"
+    );
+}

@@ -227,6 +227,9 @@ pub struct Connection {
     /// The stack's payload cap from the last poll_transmit, so wants_transmit() plans
     /// with the same segment size (usize::MAX until the first poll).
     pub(super) payload_cap: usize,
+    /// TSval of our last retransmission timeout: an ACK echoing an older TSval
+    /// is ambiguous (the original or a duplicate was acked), so no RTT sample.
+    pub(super) ts_rto_floor: Option<u32>,
     // --- loss recovery ---
     pub(super) dupacks: u32,
     pub(super) recover: SeqNum,
@@ -336,6 +339,7 @@ impl Connection {
             challenge_count: 0,
             clock: now,
             payload_cap: usize::MAX,
+            ts_rto_floor: None,
             dupacks: 0,
             recover: iss,
             in_recovery: false,
@@ -991,6 +995,9 @@ impl Connection {
         self.snd_nxt = self.snd_una;
         // Karn's rule (RFC 6298 §3): no sample from a retransmitted segment.
         self.rtt_probe = None;
+        if self.neg.timestamps {
+            self.ts_rto_floor = Some(self.ts_val(now));
+        }
         self.on_rto_scoreboard();
         self.timers.rexmit = now + self.rto();
     }

@@ -432,7 +432,7 @@ impl Connection {
     fn sample_rtt_on_ack(&mut self, now: Instant, seg: &Segment) {
         if self.neg.timestamps {
             if let Some((_, ecr)) = seg.options.timestamps {
-                if ecr != 0 {
+                if ecr != 0 && self.tsecr_unambiguous(ecr) {
                     let ms = self.ts_val(now).wrapping_sub(ecr);
                     if ms < 0x7fff_ffff {
                         self.take_rtt_sample(Duration::from_millis(u64::from(ms.max(1))));
@@ -449,6 +449,15 @@ impl Connection {
                 self.rtt_probe = None;
             }
         }
+    }
+
+    /// Karn's rule with timestamps: a TSecr from before our last RTO echoes a
+    /// segment sent before the go-back (its ACK was lost, or a duplicate was
+    /// answered with the old TS.Recent), so it would count the whole backoff
+    /// as RTT (RFC 6298 §3, RFC 7323 §4.2).
+    fn tsecr_unambiguous(&self, ecr: u32) -> bool {
+        self.ts_rto_floor
+            .map_or(true, |floor| (ecr.wrapping_sub(floor) as i32) >= 0)
     }
 
     /// State changes once our FIN is acknowledged (RFC 9293 §3.10.7.4, fifth step).
