@@ -148,6 +148,7 @@ pub(super) struct Stats {
     pub timeouts: u64,
     pub sack_recoveries: u64,
     pub challenge_acks: u64,
+    pub spurious_recoveries: u64,
 }
 
 /// Options the application may change on a live connection.
@@ -241,6 +242,10 @@ pub struct Connection {
     pub(super) high_rxt: u64,
     /// RFC 6937 PRR state.
     pub(super) recover_fs: u32,
+    /// Eifel detection (RFC 3522): TSval when SACK recovery began, and the
+    /// congestion state before it, to undo a recovery that reordering caused.
+    pub(super) eifel_ts: Option<u32>,
+    pub(super) cc_before_recovery: Option<Controller>,
     pub(super) prr_delivered: u32,
     pub(super) prr_out: u32,
     // --- pending output ---
@@ -347,6 +352,8 @@ impl Connection {
             scoreboard: Scoreboard::new(),
             high_rxt: 0,
             recover_fs: 1,
+            eifel_ts: None,
+            cc_before_recovery: None,
             prr_delivered: 0,
             prr_out: 0,
             pending_rst: None,

@@ -355,7 +355,8 @@ impl Connection {
         };
         if self.neg.sack {
             let newly_sacked = self.update_scoreboard(seg);
-            self.sack_recovery_on_ack(now, advanced, duplicate, data_acked, newly_sacked);
+            let tsecr = seg.options.timestamps.map(|(_, ecr)| ecr);
+            self.sack_recovery_on_ack(now, advanced, duplicate, data_acked, newly_sacked, tsecr);
         } else if advanced {
             self.recovery_on_new_ack(now, seg, data_acked);
         } else if duplicate {
