@@ -486,3 +486,43 @@ fn reordering_alone_does_not_collapse_goodput() {
         "1% reordering cut goodput from {clean:.2} to {reordered:.2} Mbit/s"
     );
 }
+
+/// Bug 3 (stack side): without SACK blocks to carry, bulk data segments fill
+/// the MTU exactly again (the stack no longer reserves worst-case option room),
+/// and no packet exceeds it.
+#[test]
+fn full_segments_fill_the_mtu() {
+    let mut p = Pair::new();
+    let mtu = config(1).mtu as usize;
+    let l = p.b.listen(ListenAddr::Any, 80, 8).unwrap();
+    let c = p.a.connect(p.now, sa(B4, 80), 0).unwrap();
+    p.settle();
+    let s = p.b.accept(l).unwrap();
+    let data = pattern(100_000, 4);
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let mut largest = 0;
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..10_000 {
+        if sent < data.len() {
+            if let Ok(n) = p.a.send(c, &data[sent..]) {
+                sent += n;
+            }
+        }
+        while let Ok(n) = p.a.poll_transmit(p.now, &mut buf) {
+            assert!(n <= mtu, "packet of {n} bytes exceeds the MTU {mtu}");
+            largest = largest.max(n);
+            p.b.feed(p.now, &buf[..n]).unwrap();
+        }
+        while let Ok(n) = p.b.poll_transmit(p.now, &mut buf) {
+            p.a.feed(p.now, &buf[..n]).unwrap();
+        }
+        read_all(&mut p.b, s, &mut got);
+        if got.len() == data.len() {
+            break;
+        }
+        p.advance(Duration::from_millis(50));
+    }
+    assert_eq!(got, data);
+    assert_eq!(largest, mtu, "full-sized data segments fill the MTU");
+}
