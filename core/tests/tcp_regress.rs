@@ -526,3 +526,57 @@ fn full_segments_fill_the_mtu() {
     assert_eq!(got, data);
     assert_eq!(largest, mtu, "full-sized data segments fill the MTU");
 }
+
+#[path = "tcp_support/mod.rs"]
+mod tcp_support;
+
+/// Bug 5 (RTOs instead of fast retransmit): after a recovery ends with an ACK
+/// of exactly its recovery point, a loss of the very next segment is repaired
+/// by fast retransmit on three duplicate ACKs, not by the RTO (RFC 6582 §3.2
+/// step 2: the ACK covered more than the highest sequence sent at entry).
+#[test]
+fn loss_right_after_recovery_point_gets_fast_retransmit() {
+    use tcp_support::{plain_cfg, Harness, A};
+    let mut h = Harness::established_client(&plain_cfg(), 1000, 5000, 65535);
+    let mss = h.conn.info().mss;
+    h.conn.send(&pattern(40 * mss as usize, 8)).unwrap();
+    let first = h.out();
+    assert!(
+        first.len() >= 4,
+        "initial window sent {} segments",
+        first.len()
+    );
+    let recover = first
+        .iter()
+        .map(|s| s.seq + s.payload.len() as u32)
+        .max()
+        .unwrap();
+    // Segment 1 is lost: three duplicate ACKs, fast retransmit.
+    for _ in 0..3 {
+        h.feed(A, 1, 1, 65535, &[]);
+    }
+    let rexmit = h.out();
+    assert!(
+        rexmit.iter().any(|s| s.seq == 1),
+        "fast retransmit of the first segment: {rexmit:?}"
+    );
+    // The full ACK covers exactly the recovery point; new data goes out.
+    h.feed(A, 1, recover, 65535, &[]);
+    let next = h.out();
+    assert!(
+        next.iter().any(|s| s.seq == recover),
+        "new data from the recovery point: {next:?}"
+    );
+    // The first of those is lost too: three duplicate ACKs of the recovery point.
+    for _ in 0..3 {
+        h.feed(A, 1, recover, 65535, &[]);
+    }
+    let again = h.out();
+    assert!(
+        again
+            .iter()
+            .any(|s| s.seq == recover && !s.payload.is_empty()),
+        "fast retransmit at the old recovery point, without waiting for the RTO: {again:?}"
+    );
+    assert_eq!(h.conn.info().timeouts, 0);
+}

@@ -37,7 +37,9 @@ impl Connection {
     /// Third duplicate ACK: ssthresh from flight size, retransmit SND.UNA,
     /// cwnd = ssthresh + 3 MSS, unless an earlier recovery still covers it (RFC 6582 §3.2 steps 2-3).
     fn enter_fast_recovery(&mut self, now: Instant, mss: u32) {
-        if self.snd_una <= self.recover {
+        // `recover` holds SND.MAX, one past the highest sequence sent, so an
+        // ACK of it already "covers more than recover" (RFC 6582 §3.2 step 2).
+        if self.snd_una < self.recover {
             return;
         }
         self.in_recovery = true;
@@ -195,7 +197,9 @@ impl Connection {
             && self
                 .scoreboard
                 .is_lost(self.snd_una_off, u32::from(self.eff_mss));
-        if (self.dupacks >= DUP_THRESH || lost) && self.snd_una > self.recover {
+        // RecoveryPoint is stored as HighData + 1: a new episode may start once
+        // HighACK reaches it (RFC 6675 §5, §5.1).
+        if (self.dupacks >= DUP_THRESH || lost) && self.snd_una >= self.recover {
             self.enter_sack_recovery(now, newly_sacked);
         }
     }
