@@ -299,6 +299,8 @@ pub struct ConnInfo {
     pub segs_retransmitted: u64,
     pub timeouts: u64,
     pub sack_recoveries: u64,
+    /// Challenge ACKs this connection sent (RFC 5961).
+    pub challenge_acks_sent: u64,
 }
 
 /// A packet the stack itself originates (not from a connection), queued for
@@ -425,8 +427,6 @@ pub struct Stack {
     frag: Reassembler,
     icmp_limiter: icmp::RateLimiter,
     ip_id: u16,
-    /// TCP option bytes a data segment may carry (see `data_option_room`).
-    options_room: usize,
 }
 
 /// Listener map key: exact address, any IPv4, or any address.
@@ -437,26 +437,12 @@ enum ListenKey {
     Any,
 }
 
-/// The most TCP option bytes a data segment can carry with this
-/// configuration: timestamps (12) and SACK blocks (3 with timestamps = 28,
-/// 4 without = 36), 40 at most (RFC 9293 §3.1, RFC 7323 §3, RFC 2018 §3).
-fn data_option_room(config: &Config) -> usize {
-    match (config.enable_timestamps, config.enable_sack) {
-        (true, true) => 40,
-        (false, true) => 36,
-        (true, false) => 12,
-        (false, false) => 0,
-    }
-}
-
-/// RFC 6691 §2 / RFC 1191 §3: the payload cap that keeps a data segment
-/// within the MTU whatever options it carries. `tcp::Connection` already
-/// subtracts timestamps from its MSS but not SACK blocks, so the stack
-/// reserves the option room here (costs up to 28 bytes per full segment with
-/// SACK on; drop to `ip + 20` once the connection accounts for its options).
-fn worst_case_headers(v6: bool, options_room: usize) -> usize {
+/// IP and base TCP header bytes: the payload cap is MTU minus these. The
+/// connection's MSS is MTU - IP - 20 and it subtracts the timestamp and SACK
+/// option bytes of each segment itself (RFC 6691 §2, RFC 1191 §3).
+fn base_headers(v6: bool) -> usize {
     let ip = if v6 { 40 } else { 20 };
-    ip + 20 + options_room
+    ip + 20
 }
 
 fn conn_error(e: ConnError) -> Error {
@@ -529,7 +515,6 @@ impl Stack {
             frag: Reassembler::new(FRAG_MAX_DATAGRAMS, FRAG_MAX_BYTES, FRAG_TIMEOUT),
             icmp_limiter: icmp::RateLimiter::new(),
             ip_id: 0,
-            options_room: data_option_room(&config),
             config,
         })
     }
@@ -770,14 +755,13 @@ impl Stack {
             let id = self.ip_id.wrapping_add(1);
             let now = self.now;
             let mtu = self.config.mtu as usize;
-            let options_room = self.options_room;
             let Some(slot) = self.conns.at_mut(idx) else {
                 continue;
             };
             slot.flags &= !F_READY;
             self.counters.work_conn_visits += 1;
             let v6 = slot.key.is_ipv6();
-            let max_payload = mtu.saturating_sub(worst_case_headers(v6, options_room));
+            let max_payload = mtu.saturating_sub(base_headers(v6));
             let (local, remote) = (slot.key.local(), slot.key.remote());
             let Some(seg) = slot.conn.poll_transmit(now, max_payload) else {
                 // Nothing after all (window or cwnd closed): leave the ready
@@ -1491,6 +1475,7 @@ impl Stack {
             segs_retransmitted: i.segs_retransmitted,
             timeouts: i.timeouts,
             sack_recoveries: i.sack_recoveries,
+            challenge_acks_sent: i.challenge_acks_sent,
         })
     }
 

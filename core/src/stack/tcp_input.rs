@@ -52,7 +52,13 @@ impl Stack {
                 return Ok(());
             };
             self.counters.work_conn_visits += 1;
+            let challenges_before = slot.conn.challenge_acks_sent();
             let outcome = slot.conn.handle_segment(now, &segment(&seg));
+            // RFC 5961 challenge ACKs are decided inside the connection.
+            self.counters.challenge_acks_sent += slot
+                .conn
+                .challenge_acks_sent()
+                .saturating_sub(challenges_before);
             // The application may still hold a TIME-WAIT connection's handle
             // (valid until close): then the SYN is ignored and the peer retries.
             let held = slot.flags & F_ORPHAN == 0;

@@ -126,6 +126,8 @@ pub struct ConnInfo {
     pub segs_retransmitted: u64,
     pub timeouts: u64,
     pub sack_recoveries: u64,
+    /// Challenge ACKs decided (RFC 5961 §3.2, §4.2, §5.2), within the §7 rate limit.
+    pub challenge_acks_sent: u64,
 }
 
 pub(super) const EV_CONNECTED: u8 = 1;
@@ -145,6 +147,8 @@ pub(super) struct Stats {
     pub segs_retransmitted: u64,
     pub timeouts: u64,
     pub sack_recoveries: u64,
+    pub challenge_acks: u64,
+    pub spurious_recoveries: u64,
 }
 
 /// Options the application may change on a live connection.
@@ -219,6 +223,14 @@ pub struct Connection {
     pub(super) unacked_since: Instant,
     pub(super) challenge_window: Instant,
     pub(super) challenge_count: u8,
+    /// The latest time seen from the stack, for timers armed by send() (which has no clock).
+    pub(super) clock: Instant,
+    /// The stack's payload cap from the last poll_transmit, so wants_transmit() plans
+    /// with the same segment size (usize::MAX until the first poll).
+    pub(super) payload_cap: usize,
+    /// TSval of our last retransmission timeout: an ACK echoing an older TSval
+    /// is ambiguous (the original or a duplicate was acked), so no RTT sample.
+    pub(super) ts_rto_floor: Option<u32>,
     // --- loss recovery ---
     pub(super) dupacks: u32,
     pub(super) recover: SeqNum,
@@ -230,6 +242,10 @@ pub struct Connection {
     pub(super) high_rxt: u64,
     /// RFC 6937 PRR state.
     pub(super) recover_fs: u32,
+    /// Eifel detection (RFC 3522): TSval when SACK recovery began, and the
+    /// congestion state before it, to undo a recovery that reordering caused.
+    pub(super) eifel_ts: Option<u32>,
+    pub(super) cc_before_recovery: Option<Controller>,
     pub(super) prr_delivered: u32,
     pub(super) prr_out: u32,
     // --- pending output ---
@@ -326,6 +342,9 @@ impl Connection {
             unacked_since: now,
             challenge_window: now,
             challenge_count: 0,
+            clock: now,
+            payload_cap: usize::MAX,
+            ts_rto_floor: None,
             dupacks: 0,
             recover: iss,
             in_recovery: false,
@@ -333,6 +352,8 @@ impl Connection {
             scoreboard: Scoreboard::new(),
             high_rxt: 0,
             recover_fs: 1,
+            eifel_ts: None,
+            cc_before_recovery: None,
             prr_delivered: 0,
             prr_out: 0,
             pending_rst: None,
@@ -589,6 +610,7 @@ impl Connection {
             self.write_blocked = true;
             return Err(ConnError::WouldBlock);
         }
+        self.arm_persist_if_window_stalled(self.clock);
         Ok(n)
     }
 
@@ -770,7 +792,13 @@ impl Connection {
             segs_retransmitted: self.stats.segs_retransmitted,
             timeouts: self.stats.timeouts,
             sack_recoveries: self.stats.sack_recoveries,
+            challenge_acks_sent: self.stats.challenge_acks,
         }
+    }
+
+    /// Challenge ACKs this connection decided to send (RFC 5961), for the stack's counters.
+    pub fn challenge_acks_sent(&self) -> u64 {
+        self.stats.challenge_acks
     }
 
     /// CLOSED and nothing left to send: the stack may free it.
@@ -879,9 +907,16 @@ impl Connection {
 
     /// Run every timer that is due; harmless when none is.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.clock = self.clock.max(now);
         if self.state == State::Closed {
             return;
         }
+        self.run_due_timers(now);
+        self.arm_persist_if_window_stalled(now);
+    }
+
+    /// Each due timer in turn; stops once the connection closes.
+    fn run_due_timers(&mut self, now: Instant) {
         if timers::due(self.user_timeout_deadline(), now) {
             self.on_user_timeout();
             return;
@@ -967,6 +1002,9 @@ impl Connection {
         self.snd_nxt = self.snd_una;
         // Karn's rule (RFC 6298 §3): no sample from a retransmitted segment.
         self.rtt_probe = None;
+        if self.neg.timestamps {
+            self.ts_rto_floor = Some(self.ts_val(now));
+        }
         self.on_rto_scoreboard();
         self.timers.rexmit = now + self.rto();
     }
@@ -1045,6 +1083,7 @@ impl Connection {
         }
         if self.challenge_count < 10 {
             self.challenge_count += 1;
+            self.stats.challenge_acks += 1;
             self.ack_now = true;
         }
     }

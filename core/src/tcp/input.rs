@@ -13,11 +13,16 @@ impl Connection {
     /// Process one incoming segment (RFC 9293 §3.10.7).
     pub fn handle_segment(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
         self.stats.segs_received += 1;
-        match self.state {
+        self.clock = self.clock.max(now);
+        let outcome = match self.state {
             State::Closed | State::Listen => SegmentOutcome::Dropped,
             State::SynSent => self.segment_in_syn_sent(now, seg),
             _ => self.segment_in_synchronized(now, seg),
-        }
+        };
+        // An ACK that closes the window leaves nothing to poll for: the
+        // persist timer must start here, not in the output path.
+        self.arm_persist_if_window_stalled(now);
+        outcome
     }
 
     /// SYN-SENT: check ACK, RST, then SYN (RFC 9293 §3.10.7.3).
@@ -350,7 +355,8 @@ impl Connection {
         };
         if self.neg.sack {
             let newly_sacked = self.update_scoreboard(seg);
-            self.sack_recovery_on_ack(now, advanced, duplicate, data_acked, newly_sacked);
+            let tsecr = seg.options.timestamps.map(|(_, ecr)| ecr);
+            self.sack_recovery_on_ack(now, advanced, duplicate, data_acked, newly_sacked, tsecr);
         } else if advanced {
             self.recovery_on_new_ack(now, seg, data_acked);
         } else if duplicate {
@@ -424,7 +430,7 @@ impl Connection {
     fn sample_rtt_on_ack(&mut self, now: Instant, seg: &Segment) {
         if self.neg.timestamps {
             if let Some((_, ecr)) = seg.options.timestamps {
-                if ecr != 0 {
+                if ecr != 0 && self.tsecr_unambiguous(ecr) {
                     let ms = self.ts_val(now).wrapping_sub(ecr);
                     if ms < 0x7fff_ffff {
                         self.take_rtt_sample(Duration::from_millis(u64::from(ms.max(1))));
@@ -441,6 +447,15 @@ impl Connection {
                 self.rtt_probe = None;
             }
         }
+    }
+
+    /// Karn's rule with timestamps: a TSecr from before our last RTO echoes a
+    /// segment sent before the go-back (its ACK was lost, or a duplicate was
+    /// answered with the old TS.Recent), so it would count the whole backoff
+    /// as RTT (RFC 6298 §3, RFC 7323 §4.2).
+    fn tsecr_unambiguous(&self, ecr: u32) -> bool {
+        self.ts_rto_floor
+            .map_or(true, |floor| (ecr.wrapping_sub(floor) as i32) >= 0)
     }
 
     /// State changes once our FIN is acknowledged (RFC 9293 §3.10.7.4, fifth step).

@@ -22,6 +22,8 @@ struct Plan {
 impl Connection {
     /// The next segment to send, if any (RFC 9293 §3.10, output side).
     pub fn poll_transmit(&mut self, now: Instant, max_payload: usize) -> Option<OutSegment<'_>> {
+        self.clock = self.clock.max(now);
+        self.payload_cap = max_payload.max(1);
         if let Some(rst) = self.take_pending_rst() {
             return Some(rst);
         }
@@ -108,8 +110,8 @@ impl Connection {
     }
 
     /// Synchronized states: retransmission, new data, FIN, probe, or ACK.
-    fn plan_synchronized(&mut self, now: Instant, max_payload: usize) -> Option<Plan> {
-        let limit = usize::from(self.eff_mss).min(max_payload).max(1);
+    fn plan_synchronized(&mut self, now: Instant, _max_payload: usize) -> Option<Plan> {
+        let limit = self.segment_limit();
         if let Some(seq) = self.rexmit_seq.take() {
             if let Some(plan) = self.plan_resend(now, seq, limit) {
                 return Some(plan);
@@ -303,6 +305,56 @@ impl Connection {
         }
     }
 
+    /// Payload per segment: the effective MSS less the SACK option bytes the
+    /// next segment will carry (RFC 6691 §2: options reduce the data), capped
+    /// by the stack's last payload limit.
+    pub(super) fn segment_limit(&self) -> usize {
+        let mss = usize::from(self.eff_mss).saturating_sub(self.sack_option_bytes());
+        mss.min(self.payload_cap).max(1)
+    }
+
+    /// Bytes of the SACK option the next segment carries: 2 NOPs, kind,
+    /// length and 8 per block (RFC 2018 §3), as `data_options` builds it.
+    fn sack_option_bytes(&self) -> usize {
+        if !self.neg.sack {
+            return 0;
+        }
+        let ranges = if self.recvbuf.has_out_of_order() {
+            let mut r = [(0u64, 0u64); 4];
+            self.recvbuf.sack_ranges(&mut r)
+        } else {
+            0
+        };
+        let blocks = ranges + usize::from(self.pending_dsack.is_some());
+        let cap = if self.neg.timestamps { 3 } else { 4 };
+        match blocks.min(cap) {
+            0 => 0,
+            n => 4 + 8 * n,
+        }
+    }
+
+    /// Data waits, nothing is in flight and nothing may go now (window below
+    /// the SWS threshold or zero): start the persist timer, since no output
+    /// poll will come to do it (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17).
+    pub(super) fn arm_persist_if_window_stalled(&mut self, now: Instant) {
+        if !self.state.is_synchronized()
+            || self.timers.persist != Instant::MAX
+            || self.snd_max != self.snd_una
+            || self.probe_pending
+            || self.force_send
+        {
+            return;
+        }
+        let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);
+        if unsent == 0 {
+            return;
+        }
+        let (len, fin) = self.sendable(self.segment_limit(), unsent);
+        if len == 0 && !fin {
+            self.arm_persist_if_stalled(now, unsent, self.snd_nxt - self.snd_una);
+        }
+    }
+
     /// Nothing can go out but data waits: probe the window later (RFC 9293 §3.8.6.1).
     fn arm_persist_if_stalled(&mut self, now: Instant, unsent: usize, in_flight: u32) {
         if unsent == 0 || in_flight != 0 || self.timers.persist != Instant::MAX {
@@ -485,7 +537,7 @@ impl Connection {
                     return true;
                 }
                 let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);
-                let (len, fin) = self.sendable(usize::from(self.eff_mss), unsent);
+                let (len, fin) = self.sendable(self.segment_limit(), unsent);
                 len > 0 || fin
             }
         }

@@ -37,7 +37,9 @@ impl Connection {
     /// Third duplicate ACK: ssthresh from flight size, retransmit SND.UNA,
     /// cwnd = ssthresh + 3 MSS, unless an earlier recovery still covers it (RFC 6582 §3.2 steps 2-3).
     fn enter_fast_recovery(&mut self, now: Instant, mss: u32) {
-        if self.snd_una <= self.recover {
+        // `recover` holds SND.MAX, one past the highest sequence sent, so an
+        // ACK of it already "covers more than recover" (RFC 6582 §3.2 step 2).
+        if self.snd_una < self.recover {
             return;
         }
         self.in_recovery = true;
@@ -162,7 +164,12 @@ impl Connection {
         duplicate: bool,
         data_acked: u32,
         newly_sacked: u32,
+        tsecr: Option<u32>,
     ) {
+        if self.in_recovery && advanced && self.recovery_was_spurious(tsecr) {
+            self.undo_spurious_recovery();
+            return;
+        }
         if self.in_recovery {
             if self.snd_una >= self.recover {
                 self.exit_sack_recovery();
@@ -190,7 +197,9 @@ impl Connection {
             && self
                 .scoreboard
                 .is_lost(self.snd_una_off, u32::from(self.eff_mss));
-        if (self.dupacks >= DUP_THRESH || lost) && self.snd_una > self.recover {
+        // RecoveryPoint is stored as HighData + 1: a new episode may start once
+        // HighACK reaches it (RFC 6675 §5, §5.1).
+        if (self.dupacks >= DUP_THRESH || lost) && self.snd_una >= self.recover {
             self.enter_sack_recovery(now, newly_sacked);
         }
     }
@@ -198,6 +207,13 @@ impl Connection {
     /// Start SACK recovery: RecoveryPoint = HighData, ssthresh from FlightSize,
     /// retransmit the first hole; PRR state from RecoverFS (RFC 6675 §5 step 4, RFC 6937 §3).
     fn enter_sack_recovery(&mut self, now: Instant, delivered: u32) {
+        if self.neg.timestamps {
+            self.eifel_ts = Some(self.ts_val(now));
+            self.cc_before_recovery = Some(self.cc.clone());
+        } else {
+            self.eifel_ts = None;
+            self.cc_before_recovery = None;
+        }
         self.in_recovery = true;
         self.recover = self.snd_max;
         self.stats.sack_recoveries += 1;
@@ -210,6 +226,29 @@ impl Connection {
         self.rexmit_seq = Some(self.snd_una);
         self.rtt_probe = None;
         self.prr_on_ack(delivered);
+    }
+
+    /// Eifel detection: the first ACK advancing SND.UNA in recovery echoes a
+    /// TSval older than the retransmission, so the original arrived and the
+    /// "loss" was reordering (RFC 3522 §2).
+    fn recovery_was_spurious(&mut self, tsecr: Option<u32>) -> bool {
+        let Some(retransmit_ts) = self.eifel_ts.take() else {
+            return false;
+        };
+        tsecr.is_some_and(|ecr| ecr != 0 && (ecr.wrapping_sub(retransmit_ts) as i32) < 0)
+    }
+
+    /// Spurious fast retransmit: restore the congestion state from before the
+    /// recovery and leave it (RFC 3522 §1, RFC 4015 §3 response, simplified).
+    fn undo_spurious_recovery(&mut self) {
+        if let Some(cc) = self.cc_before_recovery.take() {
+            self.cc = cc;
+        }
+        self.in_recovery = false;
+        self.dupacks = 0;
+        self.rexmit_seq = None;
+        self.recover = self.snd_una - 1;
+        self.stats.spurious_recoveries += 1;
     }
 
     /// PRR: send in proportion to delivery while pipe > ssthresh, then slow
