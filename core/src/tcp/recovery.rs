@@ -1,6 +1,8 @@
 //! Loss recovery: fast retransmit and NewReno fast recovery (RFC 5681 §3.2,
 //! RFC 6582), limited transmit (RFC 3042).
 
+use alloc::boxed::Box;
+
 use crate::tcp::cc::CongestionControl;
 use crate::tcp::connection::Connection;
 use crate::tcp::segment::Segment;
@@ -209,7 +211,7 @@ impl Connection {
     fn enter_sack_recovery(&mut self, now: Instant, delivered: u32) {
         if self.neg.timestamps {
             self.eifel_ts = Some(self.ts_val(now));
-            self.cc_before_recovery = Some(self.cc.clone());
+            self.cc_before_recovery = Some(Box::new(self.cc.clone()));
         } else {
             self.eifel_ts = None;
             self.cc_before_recovery = None;
@@ -242,7 +244,7 @@ impl Connection {
     /// recovery and leave it (RFC 3522 §1, RFC 4015 §3 response, simplified).
     fn undo_spurious_recovery(&mut self) {
         if let Some(cc) = self.cc_before_recovery.take() {
-            self.cc = cc;
+            self.cc = *cc;
         }
         self.in_recovery = false;
         self.dupacks = 0;
