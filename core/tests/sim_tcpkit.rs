@@ -12,34 +12,6 @@ use smoltcp_peer::*;
 use tcpkit::sim::{LinkConfig, Network, RunLimits, Transfer};
 use tcpkit::{Duration, Instant};
 
-/// Simulated time a bulk transfer may take: 4 hours, since 8 MiB at 20% loss
-/// each way moves at ~0.02 Mbit/s (about 3000 s).
-const BULK_TIME_BOUND_MS: u64 = 4 * 3_600_000;
-
-fn bulk_bytes() -> u64 {
-    std::env::var("TCPKIT_SIM_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if cfg!(debug_assertions) {
-            1 << 20
-        } else {
-            8 << 20
-        })
-}
-
-fn link(loss: f64) -> LinkConfig {
-    LinkConfig {
-        latency: Duration::from_millis(10),
-        jitter: Duration::from_millis(1),
-        bandwidth_bps: 100_000_000,
-        queue_limit_bytes: 1 << 20,
-        loss,
-        reorder: if loss > 0.0 { 0.01 } else { 0.0 },
-        reorder_delay: Duration::from_millis(3),
-        ..LinkConfig::default()
-    }
-}
-
 /// Runs one transfer and checks it; returns the network and goodput (Mbit/s).
 fn checked_run(name: &str, mut net: Network, t: Transfer, limits: RunLimits) -> (Network, f64) {
     let out = net.run(limits);

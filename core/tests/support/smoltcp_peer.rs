@@ -516,3 +516,35 @@ pub fn verdict(out: &tcpkit::sim::Outcome, intact: bool) -> Verdict {
         _ => Verdict::Violation,
     }
 }
+
+/// Simulated time a bulk transfer may take: 4 hours, since 8 MiB at 20% loss
+/// each way moves at ~0.02 Mbit/s (about 3000 s).
+pub const BULK_TIME_BOUND_MS: u64 = 4 * 3_600_000;
+
+/// Bulk transfer size: `TCPKIT_SIM_BYTES`, else 8 MiB in release builds and
+/// 1 MiB in debug builds (where 8 MiB takes minutes).
+pub fn bulk_bytes() -> u64 {
+    std::env::var("TCPKIT_SIM_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if cfg!(debug_assertions) {
+            1 << 20
+        } else {
+            8 << 20
+        })
+}
+
+/// The bulk-transfer link: 20 ms RTT, 1 ms jitter, 100 Mbit/s, 1 MiB queue,
+/// `loss` each way and 1% reordering when lossy.
+pub fn link(loss: f64) -> tcpkit::sim::LinkConfig {
+    tcpkit::sim::LinkConfig {
+        latency: tcpkit::Duration::from_millis(10),
+        jitter: tcpkit::Duration::from_millis(1),
+        bandwidth_bps: 100_000_000,
+        queue_limit_bytes: 1 << 20,
+        loss,
+        reorder: if loss > 0.0 { 0.01 } else { 0.0 },
+        reorder_delay: tcpkit::Duration::from_millis(3),
+        ..tcpkit::sim::LinkConfig::default()
+    }
+}
