@@ -620,7 +620,7 @@ fn out_of_order_flood_is_bounded_by_the_receive_window() {
             t.step(&mut net);
         }
     }
-    let reached = net.b.info(as_).unwrap().segs_received;
+    let reached = net.b.info(as_).unwrap().tcp.segs_received;
     println!("out-of-order flood: {segments} segments ({reached} reached the connection), peak heap growth {peak} B (receive buffer {recv_buffer} B)");
     assert!(
         reached as usize >= segments,
@@ -868,7 +868,7 @@ fn forged_icmp_errors_neither_abort_nor_shrink() {
     let (mut net, l) = listening_net(config(16));
     let (c, s) = net.open(l, 80);
     let port = net.local_port(c);
-    let mss_before = net.a.info(c).unwrap().mss;
+    let mss_before = net.a.info(c).unwrap().tcp.mss;
     let mut t = Transfer::new(c, s, 1_000_000, 91);
     let mut rng = Rng(0x5eed_0004);
     let mut fed = 0;
@@ -888,11 +888,18 @@ fn forged_icmp_errors_neither_abort_nor_shrink() {
     let cnt = *net.a.counters();
     println!(
         "forged ICMP: {fed} errors, ignored {}, delivered {}, pmtu updates {}, mss {} -> {}",
-        cnt.icmp_errors_ignored, cnt.icmp_errors_delivered, cnt.pmtu_updates, mss_before, info.mss
+        cnt.icmp_errors_ignored,
+        cnt.icmp_errors_delivered,
+        cnt.pmtu_updates,
+        mss_before,
+        info.tcp.mss
     );
     assert!(fed > 0);
     assert!(cnt.icmp_errors_ignored > 0, "no forged error was ignored");
-    assert_eq!(info.mss, mss_before, "a forged frag-needed lowered the MSS");
+    assert_eq!(
+        info.tcp.mss, mss_before,
+        "a forged frag-needed lowered the MSS"
+    );
     t.finish(&mut net);
     assert_eq!(net.a.state(c), Ok(tcpkit::stack::State::Established));
 }
@@ -911,5 +918,9 @@ fn genuine_frag_needed_lowers_the_mss() {
     let pkt = icmp_unreach("10.0.0.254", A4, 4, 1280, (A4, port, B4, 80, seq));
     net.a.feed(net.now, &pkt).unwrap();
     assert!(net.a.counters().icmp_errors_delivered >= 1);
-    assert!(net.a.info(c).unwrap().mss <= 1240, "{:?}", net.a.info(c));
+    assert!(
+        net.a.info(c).unwrap().tcp.mss <= 1240,
+        "{:?}",
+        net.a.info(c)
+    );
 }

@@ -238,8 +238,8 @@ fn live_fixture_segments_reach_the_connection() {
     input.extend_from_slice(&tcp);
     targets::feed_into(&mut f, &input);
     let after = f.server.info(f.conn).unwrap();
-    assert_eq!(after.segs_received, info.segs_received + 1);
-    assert_eq!(after.state, info.state);
+    assert_eq!(after.tcp.segs_received, info.tcp.segs_received + 1);
+    assert_eq!(after.tcp.state, info.tcp.state);
 }
 
 /// The committed seed corpora `fuzz/corpus/<target>/seed-*` are exactly what

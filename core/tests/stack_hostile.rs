@@ -84,7 +84,7 @@ fn random_valid_checksum_segments_never_panic_and_keep_state_bounded() {
         let seq = if rng.below(2) == 0 {
             rng.next() as u32
         } else {
-            info.map_or(0, |x| x.bytes_sent as u32)
+            info.map_or(0, |x| x.tcp.bytes_sent as u32)
                 .wrapping_add(rng.below(3000) as u32)
         };
         let ack = rng.next() as u32;

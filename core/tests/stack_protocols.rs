@@ -186,7 +186,7 @@ fn icmp_frag_needed_lowers_the_path_mss() {
     let c = p.a.connect(p.now, sa(B4, 80), 0).expect("connect");
     p.settle();
     let _s = p.b.accept(l).expect("accept");
-    let mss_before = p.a.info(c).expect("info").mss;
+    let mss_before = p.a.info(c).expect("info").tcp.mss;
     // Put data in flight and capture the first data packet instead of delivering it.
     p.a.send(c, &pattern(20_000, 3)).expect("send");
     let mut pkt = vec![0u8; 2000];
@@ -201,7 +201,7 @@ fn icmp_frag_needed_lowers_the_path_mss() {
     let err = ipv4_packet("198.51.100.1", A4, 1, &icmp, None);
     p.a.feed(p.now, &err).expect("ICMP for us");
     assert_eq!(p.a.counters().icmp_errors_delivered, 1);
-    let mss_after = p.a.info(c).expect("info").mss;
+    let mss_after = p.a.info(c).expect("info").tcp.mss;
     assert!(mss_after < mss_before, "{mss_after} < {mss_before}");
     assert!(mss_after <= 1280 - 40, "{mss_after}");
     // The next segments fit the new path MTU.
@@ -220,7 +220,7 @@ fn icmp_frag_needed_lowers_the_path_mss() {
         .expect("ok");
     assert_eq!(p.a.counters().icmp_errors_ignored, 1);
     assert_eq!(
-        p.a.info(c).expect("info").mss,
+        p.a.info(c).expect("info").tcp.mss,
         mss_after,
         "forged error changed nothing"
     );

@@ -39,10 +39,10 @@ fn lost_window_update_is_recovered_by_persist_timer() {
     }
     let before = p.a.info(c).unwrap();
     assert!(
-        before.bytes_unsent > 0,
+        before.tcp.bytes_unsent > 0,
         "the sender is stalled on the window: {before:?}"
     );
-    assert_eq!(before.bytes_unacked, 0, "nothing in flight: {before:?}");
+    assert_eq!(before.tcp.bytes_unacked, 0, "nothing in flight: {before:?}");
     let mut got = Vec::new();
     read_all(&mut p.b, s, &mut got);
     // The window update B sends now is lost.
@@ -365,7 +365,7 @@ fn challenge_acks_are_counted() {
     assert!(answers > 0, "b answered the in-window RSTs");
     let after = p.b.counters().challenge_acks_sent;
     assert_eq!(after - before, answers, "stack counter matches the wire");
-    let per_conn = p.b.info(s).unwrap().challenge_acks_sent;
+    let per_conn = p.b.info(s).unwrap().tcp.challenge_acks_sent;
     assert_eq!(per_conn, answers, "per-connection count matches the wire");
 }
 

@@ -676,12 +676,15 @@ pub fn feed_into(f: &mut LiveFixture, data: &[u8]) {
         .server
         .info(f.conn)
         .expect("connection handle stays valid");
-    if after_info.segs_received == before_info.segs_received {
+    if after_info.tcp.segs_received == before_info.tcp.segs_received {
         assert_eq!(
-            after_info.state, before_info.state,
+            after_info.tcp.state, before_info.tcp.state,
             "untouched connection changed state"
         );
-        assert_eq!(after_info.bytes_received, before_info.bytes_received);
+        assert_eq!(
+            after_info.tcp.bytes_received,
+            before_info.tcp.bytes_received
+        );
         assert!(
             f.transfer_both_ways(3000, 5),
             "untouched connection no longer carries data byte-exact"

@@ -591,29 +591,29 @@ impl Stack {
             .info(ConnHandle::from_raw(conn))
             .map_err(|e| to_py_err(py, e))?;
         let d = PyDict::new(py);
-        d.set_item("state", i.state as u32)?;
+        d.set_item("state", i.tcp.state as u32)?;
         d.set_item("local", endpoint_tuple(py, i.local)?)?;
         d.set_item("remote", endpoint_tuple(py, i.remote)?)?;
-        d.set_item("mss", i.mss)?;
+        d.set_item("mss", i.tcp.mss)?;
         for (k, v) in [
-            ("srtt_us", i.srtt_us),
-            ("rttvar_us", i.rttvar_us),
-            ("rto_us", i.rto_us),
-            ("cwnd", i.cwnd),
-            ("ssthresh", i.ssthresh),
-            ("snd_wnd", i.snd_wnd),
-            ("rcv_wnd", i.rcv_wnd),
-            ("bytes_sent", i.bytes_sent),
-            ("bytes_acked", i.bytes_acked),
-            ("bytes_received", i.bytes_received),
-            ("bytes_unsent", i.bytes_unsent),
-            ("bytes_unacked", i.bytes_unacked),
-            ("bytes_readable", i.bytes_readable),
-            ("segs_sent", i.segs_sent),
-            ("segs_received", i.segs_received),
-            ("segs_retransmitted", i.segs_retransmitted),
-            ("timeouts", i.timeouts),
-            ("sack_recoveries", i.sack_recoveries),
+            ("srtt_us", i.tcp.srtt_us),
+            ("rttvar_us", i.tcp.rttvar_us),
+            ("rto_us", i.tcp.rto_us),
+            ("cwnd", i.tcp.cwnd),
+            ("ssthresh", i.tcp.ssthresh),
+            ("snd_wnd", i.tcp.snd_wnd),
+            ("rcv_wnd", i.tcp.rcv_wnd),
+            ("bytes_sent", i.tcp.bytes_sent),
+            ("bytes_acked", i.tcp.bytes_acked),
+            ("bytes_received", i.tcp.bytes_received),
+            ("bytes_unsent", i.tcp.bytes_unsent),
+            ("bytes_unacked", i.tcp.bytes_unacked),
+            ("bytes_readable", i.tcp.bytes_readable),
+            ("segs_sent", i.tcp.segs_sent),
+            ("segs_received", i.tcp.segs_received),
+            ("segs_retransmitted", i.tcp.segs_retransmitted),
+            ("timeouts", i.tcp.timeouts),
+            ("sack_recoveries", i.tcp.sack_recoveries),
         ] {
             d.set_item(k, v)?;
         }

@@ -267,8 +267,8 @@ impl Endpoint for TcpkitEndpoint {
         EndpointStats {
             bytes_sent: self.src.sent(),
             bytes_received: self.sink.received(),
-            retransmissions: info.map_or(0, |i| i.segs_retransmitted),
-            rto_count: info.map_or(0, |i| i.timeouts),
+            retransmissions: info.map_or(0, |i| i.tcp.segs_retransmitted),
+            rto_count: info.map_or(0, |i| i.tcp.timeouts),
             tx_hash: self.src.hash(),
             rx_hash: self.sink.hash(),
             rx_complete_at: self.rx_complete_at,
@@ -276,10 +276,9 @@ impl Endpoint for TcpkitEndpoint {
     }
 
     fn heap_bytes(&self) -> usize {
-        let buffered = self
-            .last_info
-            .as_ref()
-            .map_or(0, |i| i.bytes_unsent + i.bytes_unacked + i.bytes_readable);
+        let buffered = self.last_info.as_ref().map_or(0, |i| {
+            i.tcp.bytes_unsent + i.tcp.bytes_unacked + i.tcp.bytes_readable
+        });
         self.stack.table_heap_bytes()
             + self.buf.len()
             + usize::try_from(buffered).unwrap_or(usize::MAX)

@@ -274,33 +274,14 @@ impl ConnOption {
     }
 }
 
-/// A snapshot of one connection (fields of `tcpkit_conn_info`).
+/// A snapshot of one connection (fields of `tcpkit_conn_info`): its
+/// endpoints, which only the stack knows, and the TCP layer's own snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnInfo {
-    pub state: State,
     pub local: SocketAddr,
     pub remote: SocketAddr,
-    pub mss: u32,
-    pub srtt_us: u64,
-    pub rttvar_us: u64,
-    pub rto_us: u64,
-    pub cwnd: u64,
-    pub ssthresh: u64,
-    pub snd_wnd: u64,
-    pub rcv_wnd: u64,
-    pub bytes_sent: u64,
-    pub bytes_acked: u64,
-    pub bytes_received: u64,
-    pub bytes_unsent: u64,
-    pub bytes_unacked: u64,
-    pub bytes_readable: u64,
-    pub segs_sent: u64,
-    pub segs_received: u64,
-    pub segs_retransmitted: u64,
-    pub timeouts: u64,
-    pub sack_recoveries: u64,
-    /// Challenge ACKs this connection sent (RFC 5961).
-    pub challenge_acks_sent: u64,
+    /// State, windows, RTT and counters of the connection itself.
+    pub tcp: crate::tcp::ConnInfo,
 }
 
 /// A packet the stack itself originates (not from a connection), queued for
@@ -1451,31 +1432,10 @@ impl Stack {
 
     pub fn info(&self, c: ConnHandle) -> Result<ConnInfo, Error> {
         let s = self.slot(c)?;
-        let i = s.conn.info();
         Ok(ConnInfo {
-            state: i.state,
             local: s.key.local(),
             remote: s.key.remote(),
-            mss: i.mss,
-            srtt_us: i.srtt_us,
-            rttvar_us: i.rttvar_us,
-            rto_us: i.rto_us,
-            cwnd: i.cwnd,
-            ssthresh: i.ssthresh,
-            snd_wnd: i.snd_wnd,
-            rcv_wnd: i.rcv_wnd,
-            bytes_sent: i.bytes_sent,
-            bytes_acked: i.bytes_acked,
-            bytes_received: i.bytes_received,
-            bytes_unsent: i.bytes_unsent,
-            bytes_unacked: i.bytes_unacked,
-            bytes_readable: i.bytes_readable,
-            segs_sent: i.segs_sent,
-            segs_received: i.segs_received,
-            segs_retransmitted: i.segs_retransmitted,
-            timeouts: i.timeouts,
-            sack_recoveries: i.sack_recoveries,
-            challenge_acks_sent: i.challenge_acks_sent,
+            tcp: s.conn.info(),
         })
     }
 
