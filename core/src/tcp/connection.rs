@@ -7,6 +7,7 @@ use alloc::boxed::Box;
 
 use crate::tcp::cc::{Congestion, CongestionControl, Controller};
 use crate::tcp::options::{self, Negotiated, Offer};
+use crate::tcp::rack::Rack;
 use crate::tcp::recv::RecvBuffer;
 use crate::tcp::rtt::RttEstimator;
 use crate::tcp::send::{Scoreboard, SendBuffer};
@@ -37,6 +38,8 @@ pub struct ConnConfig {
     pub initial_cwnd_segments: u32,
     pub congestion: Congestion,
     pub enable_sack: bool,
+    /// RACK-TLP loss detection (RFC 8985) on SACK connections; off = RFC 6675 DupThresh only.
+    pub enable_rack: bool,
     pub enable_timestamps: bool,
     pub enable_window_scale: bool,
     pub nodelay: bool,
@@ -64,6 +67,7 @@ impl Default for ConnConfig {
             initial_cwnd_segments: 10,
             congestion: Congestion::Cubic,
             enable_sack: true,
+            enable_rack: true,
             enable_timestamps: true,
             enable_window_scale: true,
             nodelay: false,
@@ -251,6 +255,8 @@ pub struct Connection {
     pub(super) cc_before_recovery: Option<Box<Controller>>,
     pub(super) prr_delivered: u32,
     pub(super) prr_out: u32,
+    /// RACK-TLP state (RFC 8985).
+    pub(super) rack: Rack,
     // --- pending output ---
     pub(super) pending_rst: Option<(SeqNum, SeqNum, bool)>,
     pub(super) ack_now: bool,
@@ -359,6 +365,7 @@ impl Connection {
             cc_before_recovery: None,
             prr_delivered: 0,
             prr_out: 0,
+            rack: Rack::new(cfg.enable_rack),
             pending_rst: None,
             ack_now: false,
             pending_dsack: None,
@@ -890,6 +897,7 @@ impl Connection {
     /// A valid RTT measurement updates the estimator and ends the backoff (RFC 6298 §5.7).
     pub(super) fn take_rtt_sample(&mut self, rtt: Duration) {
         self.rtt.on_sample(rtt);
+        self.rack.on_rtt_sample(rtt);
         self.rto_backoff = 0;
     }
 
@@ -935,6 +943,14 @@ impl Connection {
             if self.state == State::Closed {
                 return;
             }
+        }
+        if timers::due(self.timers.rack, now) {
+            self.timers.rack = Instant::MAX;
+            self.on_rack_timeout(now);
+        }
+        if timers::due(self.timers.probe, now) {
+            self.timers.probe = Instant::MAX;
+            self.on_probe_timeout(now);
         }
         if timers::due(self.timers.persist, now) {
             self.timers.persist = Instant::MAX;
@@ -1095,6 +1111,9 @@ impl Connection {
 impl Connection {
     /// Heap bytes held by this connection's buffers (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.sendbuf.heap_bytes() + self.recvbuf.heap_bytes() + self.scoreboard.heap_bytes()
+        self.sendbuf.heap_bytes()
+            + self.recvbuf.heap_bytes()
+            + self.scoreboard.heap_bytes()
+            + self.rack.heap_bytes()
     }
 }

@@ -35,6 +35,7 @@ pub mod connection;
 mod input;
 pub mod options;
 mod output;
+pub mod rack;
 mod recovery;
 pub mod recv;
 pub mod rtt;

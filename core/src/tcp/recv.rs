@@ -375,6 +375,7 @@ impl Connection {
         self.recvbuf.holds_idle_memory()
             || (self.sendbuf.is_empty() && self.sendbuf.heap_bytes() > 0)
             || self.scoreboard.holds_idle_memory()
+            || self.rack.holds_idle_memory()
     }
 
     /// Free the memory of every empty buffer; buffers holding data are kept.
@@ -382,6 +383,7 @@ impl Connection {
         self.recvbuf.release_if_empty();
         self.sendbuf.release_if_empty();
         self.scoreboard.release_if_empty();
+        self.rack.release_if_empty();
     }
 }
 

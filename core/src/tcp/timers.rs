@@ -15,6 +15,10 @@ pub struct Timers {
     pub delack: Instant,
     /// TIME-WAIT 2×MSL or FIN-WAIT-2 timeout (RFC 9293 §3.10.7.4; the latter is Linux practice).
     pub close: Instant,
+    /// RACK reordering timer (RFC 8985 §6.3).
+    pub rack: Instant,
+    /// Tail loss probe timeout, PTO (RFC 8985 §7.2).
+    pub probe: Instant,
 }
 
 impl Default for Timers {
@@ -25,6 +29,8 @@ impl Default for Timers {
             keepalive: Instant::MAX,
             delack: Instant::MAX,
             close: Instant::MAX,
+            rack: Instant::MAX,
+            probe: Instant::MAX,
         }
     }
 }
@@ -37,6 +43,8 @@ impl Timers {
             .min(self.keepalive)
             .min(self.delack)
             .min(self.close)
+            .min(self.rack)
+            .min(self.probe)
     }
 
     /// Disarm everything (CLOSED).
