@@ -714,8 +714,9 @@ impl Connection {
         }
         self.rack
             .on_send(now, off, off.saturating_add(seq_len), retransmission);
-        // Armed once per flight here and restarted by ACKs: moving the
-        // deadline earlier on every send would churn the stack's timer queue.
+        // Armed by the first send of a flight and restarted by ACKs only:
+        // moving the deadline on every send would churn the stack's timer
+        // queue (each earlier deadline is a new heap entry).
         if !retransmission && !self.rack.probe_sending && self.timers.probe == Instant::MAX {
             self.schedule_loss_probe(now);
         }
@@ -738,7 +739,9 @@ impl Connection {
         } else {
             self.timers.rexmit.saturating_duration_since(now)
         };
-        let one_segment = outstanding <= u32::from(self.eff_mss);
+        // The delayed-ACK allowance is for a lone tail segment; with more data
+        // queued the flight grows before the probe would matter.
+        let one_segment = outstanding <= u32::from(self.eff_mss) && self.unsent_bytes() == 0;
         let pto = Rack::pto(self.rtt.srtt(), one_segment, rto_left);
         self.timers.probe = now + pto;
     }

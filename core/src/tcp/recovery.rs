@@ -339,6 +339,13 @@ impl Connection {
                 .saturating_add(mss);
             ssthresh.saturating_sub(pipe).min(limit)
         };
+        // With RACK no forced fast retransmit precedes PRR: let the first
+        // segment of the episode go (Linux does the same).
+        let sndcnt = if self.prr_out == 0 && self.rack_active() {
+            sndcnt.max(mss)
+        } else {
+            sndcnt
+        };
         self.cc.set_cwnd(pipe.saturating_add(sndcnt));
     }
 
