@@ -3,13 +3,10 @@
 //! Segment arrival is in `input.rs`, segment emission in `output.rs`, loss
 //! recovery in `recovery.rs`; they are `impl Connection` blocks on this struct.
 
-use alloc::boxed::Box;
-
 use crate::tcp::cc::{Congestion, CongestionControl, Controller};
+use crate::tcp::inflight::InFlightBox;
 use crate::tcp::options::{self, Negotiated, Offer};
-use crate::tcp::recv::RecvBuffer;
 use crate::tcp::rtt::RttEstimator;
-use crate::tcp::send::{Scoreboard, SendBuffer};
 use crate::tcp::state::State;
 use crate::tcp::timers::{self, Timers};
 use crate::tcp::SeqNum;
@@ -195,9 +192,6 @@ pub struct Connection {
     pub(super) rcv_adv: SeqNum,
     /// Sequence number of the peer's FIN when it arrived ahead of RCV.NXT.
     pub(super) peer_fin_seq: Option<SeqNum>,
-    // --- buffers ---
-    pub(super) sendbuf: SendBuffer,
-    pub(super) recvbuf: RecvBuffer,
     // --- options ---
     pub(super) offer: Offer,
     pub(super) neg: Negotiated,
@@ -209,11 +203,12 @@ pub struct Connection {
     pub(super) ts_recent: u32,
     pub(super) ts_recent_at: Instant,
     pub(super) last_ack_sent: SeqNum,
+    /// Buffers, SACK scoreboard and loss-recovery state: boxed, allocated on
+    /// first use and dropped when the connection goes idle.
+    pub(super) fl: InFlightBox,
     // --- timing and congestion ---
     pub(super) rtt: RttEstimator,
     pub(super) cc: Controller,
-    /// Karn timing of one segment: (sequence that must be acked, time sent).
-    pub(super) rtt_probe: Option<(SeqNum, Instant)>,
     pub(super) timers: Timers,
     pub(super) retries: u32,
     pub(super) probes: u32,
@@ -230,32 +225,13 @@ pub struct Connection {
     /// The stack's payload cap from the last poll_transmit, so wants_transmit() plans
     /// with the same segment size (usize::MAX until the first poll).
     pub(super) payload_cap: usize,
-    /// TSval of our last retransmission timeout: an ACK echoing an older TSval
-    /// is ambiguous (the original or a duplicate was acked), so no RTT sample.
-    pub(super) ts_rto_floor: Option<u32>,
     // --- loss recovery ---
     pub(super) dupacks: u32,
     pub(super) recover: SeqNum,
     pub(super) in_recovery: bool,
-    /// A retransmission to send before new data (fast retransmit, partial ACK).
-    pub(super) rexmit_seq: Option<SeqNum>,
-    /// RFC 6675 scoreboard and HighRxt (a stream offset).
-    pub(super) scoreboard: Scoreboard,
-    pub(super) high_rxt: u64,
-    /// RFC 6937 PRR state.
-    pub(super) recover_fs: u32,
-    /// Eifel detection (RFC 3522): TSval when SACK recovery began, and the
-    /// congestion state before it, to undo a recovery that reordering caused.
-    pub(super) eifel_ts: Option<u32>,
-    /// Boxed: allocated once per recovery, so it costs an idle connection 8 bytes.
-    pub(super) cc_before_recovery: Option<Box<Controller>>,
-    pub(super) prr_delivered: u32,
-    pub(super) prr_out: u32,
     // --- pending output ---
     pub(super) pending_rst: Option<(SeqNum, SeqNum, bool)>,
     pub(super) ack_now: bool,
-    /// A duplicate range to report first in the next SACK option (RFC 2883).
-    pub(super) pending_dsack: Option<(u64, u64)>,
     pub(super) unacked_rcv_bytes: u32,
     /// A persist or keep-alive timer asked for a probe or a forced send.
     pub(super) probe_pending: bool,
@@ -314,8 +290,6 @@ impl Connection {
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             peer_fin_seq: None,
-            sendbuf: SendBuffer::new(cfg.send_buffer as usize),
-            recvbuf: RecvBuffer::new(cfg.recv_buffer as usize),
             offer,
             neg: Negotiated {
                 peer_mss: options::DEFAULT_PEER_MSS,
@@ -328,13 +302,13 @@ impl Connection {
             ts_recent: 0,
             ts_recent_at: now,
             last_ack_sent: SeqNum(0),
+            fl: InFlightBox::new(cfg.send_buffer, cfg.recv_buffer),
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             cc: Controller::new(
                 cfg.congestion,
                 u32::from(eff_mss),
                 cfg.initial_cwnd_segments,
             ),
-            rtt_probe: None,
             timers: Timers::default(),
             retries: 0,
             probes: 0,
@@ -347,21 +321,11 @@ impl Connection {
             challenge_count: 0,
             clock: now,
             payload_cap: usize::MAX,
-            ts_rto_floor: None,
             dupacks: 0,
             recover: iss,
             in_recovery: false,
-            rexmit_seq: None,
-            scoreboard: Scoreboard::new(),
-            high_rxt: 0,
-            recover_fs: 1,
-            eifel_ts: None,
-            cc_before_recovery: None,
-            prr_delivered: 0,
-            prr_out: 0,
             pending_rst: None,
             ack_now: false,
-            pending_dsack: None,
             unacked_rcv_bytes: 0,
             probe_pending: false,
             force_send: false,
@@ -514,7 +478,7 @@ impl Connection {
 
     /// Writable is edge-triggered: only after `send` returned WouldBlock.
     pub(super) fn raise_writable_if_room(&mut self) {
-        if self.write_blocked && self.sendbuf.free() > 0 {
+        if self.write_blocked && self.fl.sendbuf.free() > 0 {
             self.write_blocked = false;
             self.raise(EV_WRITABLE);
         }
@@ -554,7 +518,6 @@ impl Connection {
         self.state = State::Closed;
         self.timers.clear();
         self.ack_now = false;
-        self.rexmit_seq = None;
         self.probe_pending = false;
         self.force_send = false;
         self.raise(EV_CLOSED);
@@ -562,9 +525,12 @@ impl Connection {
             self.write_blocked = false;
             self.raise(EV_WRITABLE);
         }
-        self.sendbuf.release_to(self.sendbuf.end_offset());
-        self.sendbuf.release_if_empty();
-        self.recvbuf.release_if_empty();
+        if self.fl.is_allocated() {
+            self.fl.rexmit_seq = None;
+            let end = self.fl.send_end_offset();
+            self.fl.sendbuf.release_to(end);
+        }
+        self.release_buffers_now();
     }
 
     /// Enter TIME-WAIT and start the 2×MSL timer (RFC 9293 §3.10.7.4).
@@ -573,13 +539,39 @@ impl Connection {
         let close = now + self.opts.time_wait;
         self.timers.clear();
         self.timers.close = close;
-        self.rexmit_seq = None;
         if self.close_reason.is_none() {
             self.close_reason = Some(CloseReason::Orderly);
         }
         self.raise(EV_CLOSED);
-        self.sendbuf.release_if_empty();
-        self.recvbuf.release_if_empty();
+        if self.fl.is_allocated() {
+            self.fl.rexmit_seq = None;
+        }
+        self.release_buffers_now();
+    }
+
+    /// The connection is over (or in TIME-WAIT): free what holds no data now
+    /// rather than a second later; unread received data stays readable.
+    fn release_buffers_now(&mut self) {
+        if !self.fl.is_allocated() {
+            return;
+        }
+        if self.in_flight_releasable() {
+            self.fl.release();
+        } else {
+            self.fl.sendbuf.release_if_empty();
+            self.fl.recvbuf.release_if_empty();
+        }
+    }
+
+    /// Nothing buffered, nothing in flight, no recovery, retransmission or
+    /// FIN pending: the in-flight box holds nothing a rebuilt one would not.
+    pub(super) fn in_flight_releasable(&self) -> bool {
+        self.fl.holds_no_data()
+            && self.snd_una == self.snd_max
+            && !self.in_recovery
+            && self.timers.rexmit == Instant::MAX
+            && self.timers.persist == Instant::MAX
+            && !self.fin_pending()
     }
 
     // ------------------------------------------------------------------
@@ -608,7 +600,7 @@ impl Connection {
         if data.is_empty() {
             return Ok(0);
         }
-        let n = self.sendbuf.push(data);
+        let n = self.fl.sendbuf.push(data);
         if n == 0 {
             self.write_blocked = true;
             return Err(ConnError::WouldBlock);
@@ -622,8 +614,13 @@ impl Connection {
         if buf.is_empty() {
             return Err(ConnError::InvalidState);
         }
-        let before = self.recvbuf.window();
-        let n = self.recvbuf.read(buf);
+        let before = self.fl.recv_window();
+        // A released box holds nothing to read: do not rebuild it for that.
+        let n = if self.fl.is_allocated() {
+            self.fl.recvbuf.read(buf)
+        } else {
+            0
+        };
         if n > 0 {
             self.stats_after_read(before);
             return Ok(n);
@@ -644,7 +641,7 @@ impl Connection {
 
     /// After the application read, open the window if the receiver SWS rule allows (RFC 9293 §3.8.6.2.2).
     fn stats_after_read(&mut self, _window_before: usize) {
-        if self.recvbuf.readable() == 0 {
+        if self.fl.recvbuf.readable() == 0 {
             // The ring is kept for the next segment; the stack frees it once idle.
             self.read_starved = true;
         }
@@ -696,7 +693,7 @@ impl Connection {
             }
             _ => {}
         }
-        if self.recvbuf.readable() > 0 {
+        if self.fl.recvbuf.readable() > 0 {
             self.abort(now);
             self.app_closed = true;
             return;
@@ -739,7 +736,7 @@ impl Connection {
         self.update_effective_mss();
         if self.state.is_synchronized() && self.snd_max != self.snd_una {
             self.snd_nxt = self.snd_una;
-            self.rtt_probe = None;
+            self.fl.rtt_probe = None;
         }
     }
 
@@ -749,7 +746,8 @@ impl Connection {
 
     /// Bytes the application queued and never sent yet.
     pub(super) fn unsent_bytes(&self) -> u64 {
-        self.sendbuf
+        self.fl
+            .sendbuf
             .end_offset()
             .saturating_sub(self.seq_to_send_off(self.snd_nxt))
     }
@@ -761,15 +759,15 @@ impl Connection {
 
     /// Sequence number of our FIN (valid once `fin_queued`).
     pub(super) fn fin_seq(&self) -> SeqNum {
-        let data = self.sendbuf.end_offset().wrapping_sub(self.snd_una_off);
+        let data = self.fl.send_end_offset().wrapping_sub(self.snd_una_off);
         self.snd_una + (data as u32)
     }
 
     pub fn info(&self) -> ConnInfo {
-        let una_data = self.snd_una_off.min(self.sendbuf.end_offset());
+        let una_data = self.snd_una_off.min(self.fl.send_end_offset());
         let nxt_data = self
             .seq_to_send_off(self.snd_max)
-            .min(self.sendbuf.end_offset());
+            .min(self.fl.send_end_offset());
         ConnInfo {
             state: self.state,
             mss: u32::from(self.eff_mss),
@@ -779,17 +777,17 @@ impl Connection {
             cwnd: u64::from(self.cc.cwnd()),
             ssthresh: u64::from(self.cc.ssthresh()),
             snd_wnd: u64::from(self.snd_wnd),
-            rcv_wnd: self.recvbuf.window() as u64,
+            rcv_wnd: self.fl.recv_window() as u64,
             bytes_sent: self.stats.bytes_sent,
             bytes_acked: self.stats.bytes_acked,
             bytes_received: self.stats.bytes_received,
-            bytes_unsent: self.sendbuf.end_offset().saturating_sub(nxt_data),
+            bytes_unsent: self.fl.send_end_offset().saturating_sub(nxt_data),
             bytes_unacked: if self.snd_una_off == u64::MAX {
                 0
             } else {
                 nxt_data.saturating_sub(una_data)
             },
-            bytes_readable: self.recvbuf.readable() as u64,
+            bytes_readable: self.fl.recvbuf.readable() as u64,
             segs_sent: self.stats.segs_sent,
             segs_received: self.stats.segs_received,
             segs_retransmitted: self.stats.segs_retransmitted,
@@ -844,17 +842,17 @@ impl Connection {
     }
     /// Send buffer limit in bytes (never below what is already queued).
     pub fn set_send_buffer(&mut self, limit: u32) {
-        self.sendbuf.set_limit(limit as usize);
+        self.fl.set_send_limit(limit);
     }
     pub fn send_buffer(&self) -> u32 {
-        u32::try_from(self.sendbuf.limit()).unwrap_or(u32::MAX)
+        u32::try_from(self.fl.send_limit()).unwrap_or(u32::MAX)
     }
     /// Receive buffer limit in bytes; the advertised window never shrinks because of it.
     pub fn set_recv_buffer(&mut self, limit: u32) {
-        self.recvbuf.set_limit(limit as usize);
+        self.fl.set_recv_limit(limit);
     }
     pub fn recv_buffer(&self) -> u32 {
-        u32::try_from(self.recvbuf.limit()).unwrap_or(u32::MAX)
+        u32::try_from(self.fl.recv_limit()).unwrap_or(u32::MAX)
     }
     /// Switch the congestion controller, keeping the current window.
     pub fn set_congestion(&mut self, kind: Congestion) {
@@ -913,6 +911,9 @@ impl Connection {
         self.clock = self.clock.max(now);
         if self.state == State::Closed {
             return;
+        }
+        if self.state != State::TimeWait {
+            self.fl.ensure();
         }
         self.run_due_timers(now);
         self.arm_persist_if_window_stalled(now);
@@ -1001,12 +1002,12 @@ impl Connection {
         self.dupacks = 0;
         // RFC 6582 §3.2 step 4: after an RTO, recovery may not start until SND.MAX is acked.
         self.recover = self.snd_max;
-        self.rexmit_seq = None;
+        self.fl.rexmit_seq = None;
         self.snd_nxt = self.snd_una;
         // Karn's rule (RFC 6298 §3): no sample from a retransmitted segment.
-        self.rtt_probe = None;
+        self.fl.rtt_probe = None;
         if self.neg.timestamps {
-            self.ts_rto_floor = Some(self.ts_val(now));
+            self.fl.ts_rto_floor = Some(self.ts_val(now));
         }
         self.on_rto_scoreboard();
         self.timers.rexmit = now + self.rto();
@@ -1095,6 +1096,41 @@ impl Connection {
 impl Connection {
     /// Heap bytes held by this connection's buffers (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.sendbuf.heap_bytes() + self.recvbuf.heap_bytes() + self.scoreboard.heap_bytes()
+        self.fl.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+    use crate::tcp::inflight::InFlight;
+    use crate::tcp::recv::RecvBuffer;
+    use crate::tcp::send::{Scoreboard, SendBuffer};
+    use core::mem::size_of;
+
+    /// Prints the size of every part of a connection (run with
+    /// `--nocapture`), and holds the always-present part to its budget.
+    #[test]
+    fn connection_parts_sizes() {
+        extern crate std;
+        let parts = [
+            ("Connection", size_of::<Connection>()),
+            ("InFlight (boxed)", size_of::<InFlight>()),
+            ("InFlightBox", size_of::<InFlightBox>()),
+            ("SendBuffer", size_of::<SendBuffer>()),
+            ("RecvBuffer", size_of::<RecvBuffer>()),
+            ("Scoreboard", size_of::<Scoreboard>()),
+            ("RttEstimator", size_of::<RttEstimator>()),
+            ("Controller", size_of::<Controller>()),
+            ("Timers", size_of::<Timers>()),
+            ("UserOptions", size_of::<UserOptions>()),
+            ("Stats", size_of::<Stats>()),
+            ("Offer", size_of::<Offer>()),
+            ("Negotiated", size_of::<Negotiated>()),
+        ];
+        for (name, size) in parts {
+            std::println!("size_of {name}: {size}");
+        }
+        assert!(size_of::<InFlightBox>() <= 32);
     }
 }

@@ -12,6 +12,7 @@ const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
 impl Connection {
     /// Process one incoming segment (RFC 9293 §3.10.7).
     pub fn handle_segment(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
+        self.fl.ensure();
         self.stats.segs_received += 1;
         self.clock = self.clock.max(now);
         let outcome = match self.state {
@@ -94,7 +95,7 @@ impl Connection {
         self.state = State::SynReceived;
         self.snd_nxt = self.iss;
         self.timers.rexmit = Instant::MAX;
-        self.rtt_probe = None;
+        self.fl.rtt_probe = None;
     }
 
     /// Common work once a connection becomes synchronized.
@@ -208,7 +209,7 @@ impl Connection {
         } else {
             0
         };
-        let room = u32::try_from(self.recvbuf.window()).unwrap_or(u32::MAX);
+        let room = u32::try_from(self.fl.recv_window()).unwrap_or(u32::MAX);
         advertised.max(room.min(0xffff << self.neg.rcv_shift))
     }
 
@@ -272,10 +273,10 @@ impl Connection {
         if end > self.rcv_nxt || self.rcv_nxt - seg.seq > 0x4000_0000 {
             return;
         }
-        let base = self.recvbuf.next_offset();
+        let base = self.fl.recvbuf.next_offset();
         let back = u64::from(self.rcv_nxt - seg.seq);
         if let Some(start) = base.checked_sub(back) {
-            self.pending_dsack = Some((start, start + u64::from(len)));
+            self.fl.pending_dsack = Some((start, start + u64::from(len)));
         }
     }
 
@@ -407,12 +408,12 @@ impl Connection {
         if self.snd_nxt < self.snd_una {
             self.snd_nxt = self.snd_una;
         }
-        let end = self.sendbuf.end_offset();
+        let end = self.fl.send_end_offset();
         let data_acked = self
             .snd_una_off
             .min(end)
-            .saturating_sub(old_off.min(end).max(self.sendbuf.start_offset()));
-        self.sendbuf.release_to(self.snd_una_off.min(end));
+            .saturating_sub(old_off.min(end).max(self.fl.sendbuf.start_offset()));
+        self.fl.sendbuf.release_to(self.snd_una_off.min(end));
         self.stats.bytes_acked += data_acked;
         self.retries = 0;
         self.probes = 0;
@@ -434,17 +435,17 @@ impl Connection {
                     let ms = self.ts_val(now).wrapping_sub(ecr);
                     if ms < 0x7fff_ffff {
                         self.take_rtt_sample(Duration::from_millis(u64::from(ms.max(1))));
-                        self.rtt_probe = None;
+                        self.fl.rtt_probe = None;
                         return;
                     }
                 }
             }
         }
-        if let Some((seq, sent)) = self.rtt_probe {
+        if let Some((seq, sent)) = self.fl.rtt_probe {
             if seg.ack >= seq {
                 let rtt = now.saturating_duration_since(sent);
                 self.take_rtt_sample(rtt.max(Duration::from_micros(1)));
-                self.rtt_probe = None;
+                self.fl.rtt_probe = None;
             }
         }
     }
@@ -454,7 +455,8 @@ impl Connection {
     /// answered with the old TS.Recent), so it would count the whole backoff
     /// as RTT (RFC 6298 §3, RFC 7323 §4.2).
     fn tsecr_unambiguous(&self, ecr: u32) -> bool {
-        self.ts_rto_floor
+        self.fl
+            .ts_rto_floor
             .map_or(true, |floor| (ecr.wrapping_sub(floor) as i32) >= 0)
     }
 
@@ -521,7 +523,7 @@ impl Connection {
     /// Store in-window text; ACK out-of-order and hole-filling data at once,
     /// in-order data every second full segment or after the delay (RFC 9293 §3.10.7.4, RFC 5681 §4.2).
     fn receive_data(&mut self, now: Instant, seg: &Segment) {
-        let base = self.recvbuf.next_offset();
+        let base = self.fl.recvbuf.next_offset();
         let ahead = i64::from(seg.seq.diff(self.rcv_nxt));
         // Stream offset of the first byte; bytes before the stream start (the SYN) are cut.
         let (offset, payload) = if ahead >= 0 {
@@ -546,11 +548,11 @@ impl Connection {
         }
         let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
         self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
-        let had_hole = self.recvbuf.has_out_of_order();
-        let advanced = self.recvbuf.write(offset, payload);
-        if let Some(dup) = self.recvbuf.take_dsack() {
+        let had_hole = self.fl.recvbuf.has_out_of_order();
+        let advanced = self.fl.recvbuf.write(offset, payload);
+        if let Some(dup) = self.fl.recvbuf.take_dsack() {
             // Report the duplicate as the first SACK block (RFC 2883 §4).
-            self.pending_dsack = self.neg.sack.then_some(dup);
+            self.fl.pending_dsack = self.neg.sack.then_some(dup);
         }
         if advanced > 0 {
             self.rcv_nxt += advanced as u32;

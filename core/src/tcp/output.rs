@@ -27,6 +27,7 @@ impl Connection {
         if let Some(rst) = self.take_pending_rst() {
             return Some(rst);
         }
+        self.fl.ensure();
         let plan = match self.state {
             State::Closed | State::Listen => None,
             State::SynSent => self.plan_syn(now, false),
@@ -64,7 +65,7 @@ impl Connection {
         if retransmission {
             self.stats.segs_retransmitted += 1;
         } else {
-            self.rtt_probe = Some((self.iss + 1, now));
+            self.fl.rtt_probe = Some((self.iss + 1, now));
         }
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_nxt;
@@ -112,7 +113,7 @@ impl Connection {
     /// Synchronized states: retransmission, new data, FIN, probe, or ACK.
     fn plan_synchronized(&mut self, now: Instant, _max_payload: usize) -> Option<Plan> {
         let limit = self.segment_limit();
-        if let Some(seq) = self.rexmit_seq.take() {
+        if let Some(seq) = self.fl.rexmit_seq.take() {
             if let Some(plan) = self.plan_resend(now, seq, limit) {
                 return Some(plan);
             }
@@ -171,7 +172,7 @@ impl Connection {
             return None;
         }
         let off = self.seq_to_send_off(seq);
-        let data_left = self.sendbuf.end_offset().saturating_sub(off);
+        let data_left = self.fl.send_end_offset().saturating_sub(off);
         let len = usize::try_from(data_left)
             .unwrap_or(usize::MAX)
             .min(limit)
@@ -234,8 +235,8 @@ impl Connection {
         self.snd_nxt = seq + seq_len;
         if retransmission {
             self.stats.segs_retransmitted += 1;
-        } else if self.rtt_probe.is_none() && !self.neg.timestamps {
-            self.rtt_probe = Some((self.snd_nxt, now));
+        } else if self.fl.rtt_probe.is_none() && !self.neg.timestamps {
+            self.fl.rtt_probe = Some((self.snd_nxt, now));
         }
         if self.snd_nxt > self.snd_max {
             self.snd_max = self.snd_nxt;
@@ -319,13 +320,13 @@ impl Connection {
         if !self.neg.sack {
             return 0;
         }
-        let ranges = if self.recvbuf.has_out_of_order() {
+        let ranges = if self.fl.recvbuf.has_out_of_order() {
             let mut r = [(0u64, 0u64); 4];
-            self.recvbuf.sack_ranges(&mut r)
+            self.fl.recvbuf.sack_ranges(&mut r)
         } else {
             0
         };
-        let blocks = ranges + usize::from(self.pending_dsack.is_some());
+        let blocks = ranges + usize::from(self.fl.pending_dsack.is_some());
         let cap = if self.neg.timestamps { 3 } else { 4 };
         match blocks.min(cap) {
             0 => 0,
@@ -393,7 +394,7 @@ impl Connection {
 
     /// The window to advertise, with receiver SWS avoidance (RFC 9293 §3.8.6.2.2).
     fn window_to_advertise(&mut self) -> u32 {
-        let room = u32::try_from(self.recvbuf.window()).unwrap_or(u32::MAX);
+        let room = u32::try_from(self.fl.recv_window()).unwrap_or(u32::MAX);
         let max = 0xffffu32 << self.neg.rcv_shift;
         let room = room.min(max);
         let current = if self.rcv_adv > self.rcv_nxt {
@@ -411,13 +412,13 @@ impl Connection {
 
     /// min(buffer/2, MSS): the smallest worthwhile window increase (RFC 9293 §3.8.6.2.2).
     fn receiver_sws_threshold(&self) -> u32 {
-        let half = u32::try_from(self.recvbuf.limit() / 2).unwrap_or(u32::MAX);
+        let half = u32::try_from(self.fl.recv_limit() / 2).unwrap_or(u32::MAX);
         half.min(u32::from(self.rcv_mss)).max(1)
     }
 
     /// The application read enough that a window update is worth a segment (RFC 9293 §3.8.6.2.2).
     pub(super) fn window_update_worth_sending(&self) -> bool {
-        let room = u32::try_from(self.recvbuf.window()).unwrap_or(u32::MAX);
+        let room = u32::try_from(self.fl.recv_window()).unwrap_or(u32::MAX);
         let room = room.min(0xffffu32 << self.neg.rcv_shift);
         let current = if self.rcv_adv > self.rcv_nxt {
             self.rcv_adv - self.rcv_nxt
@@ -433,7 +434,7 @@ impl Connection {
         let has_ack = plan.flags.ack();
         let window = if syn {
             // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
-            u32::try_from(self.recvbuf.window())
+            u32::try_from(self.fl.recv_window())
                 .unwrap_or(u32::MAX)
                 .min(0xffff)
         } else {
@@ -466,7 +467,7 @@ impl Connection {
         }
         let ack = if has_ack { self.rcv_nxt } else { SeqNum(0) };
         let payload = if plan.len > 0 {
-            self.sendbuf.slices(plan.data_off, plan.len)
+            self.fl.sendbuf.slices(plan.data_off, plan.len)
         } else {
             (&[][..], &[][..])
         };
@@ -486,13 +487,13 @@ impl Connection {
         if self.neg.timestamps {
             o.timestamps = Some((self.ts_val(now), self.ts_recent));
         }
-        let dsack = self.pending_dsack.take();
-        if self.neg.sack && (dsack.is_some() || self.recvbuf.has_out_of_order()) {
+        let dsack = self.fl.pending_dsack.take();
+        if self.neg.sack && (dsack.is_some() || self.fl.recvbuf.has_out_of_order()) {
             let mut ranges = [(0u64, 0u64); 4];
-            let n = self.recvbuf.sack_ranges(&mut ranges);
+            let n = self.fl.recvbuf.sack_ranges(&mut ranges);
             // 40 option bytes: 3 blocks fit beside timestamps, 4 without (RFC 2018 §3).
             let cap = if self.neg.timestamps { 3 } else { 4 };
-            let base = self.recvbuf.next_offset();
+            let base = self.fl.recvbuf.next_offset();
             let blocks = dsack
                 .into_iter()
                 .chain(ranges.iter().take(n).copied())
@@ -530,8 +531,12 @@ impl Connection {
             State::SynSent => self.snd_nxt == self.iss,
             State::SynReceived => self.snd_nxt == self.iss || self.ack_now,
             _ => {
-                if self.ack_now || self.rexmit_seq.is_some() || self.probe_pending {
+                if self.ack_now || self.fl.rexmit_seq.is_some() || self.probe_pending {
                     return true;
+                }
+                if !self.fl.is_allocated() {
+                    // Released only when nothing is buffered, in flight or pending.
+                    return false;
                 }
                 if self.sack_recovery_would_send() {
                     return true;
