@@ -316,6 +316,13 @@ fn buffer_release_deadline(now: Instant) -> Instant {
     Instant::from_micros(at.div_ceil(unit).saturating_mul(unit))
 }
 
+/// A release deadline as a whole number of [`BUFFER_IDLE_RELEASE`] ticks (it
+/// is on that grid), so the slot keeps it in 32 bits (136 years of ticks).
+fn release_tick(deadline: Instant) -> u32 {
+    let tick = deadline.as_micros() / BUFFER_IDLE_RELEASE.as_micros();
+    u32::try_from(tick).unwrap_or(u32::MAX - 1)
+}
+
 /// Slot flags.
 const F_READY: u8 = 1;
 /// The application closed or aborted: the handle is invalid, the stack finishes the connection.
@@ -337,8 +344,9 @@ struct ConnSlot {
     user_data: u64,
     /// Earliest deadline this slot has in the timer queue (`Instant::MAX`: none).
     armed: Instant,
-    /// Next check that frees the connection's empty buffers (`Instant::MAX`: none pending).
-    release_at: Instant,
+    /// Next check that frees the connection's empty buffers, in whole
+    /// [`BUFFER_IDLE_RELEASE`] ticks (`u32::MAX`: none pending).
+    release_at: u32,
     /// Listener (index, generation) of a passive connection not yet accepted.
     listener: (u32, u32),
     /// Event kinds queued and not yet popped.
@@ -912,8 +920,8 @@ impl Stack {
             }
             self.buffer_release.pop_front();
             if let Some(slot) = self.conns.get_mut(idx, generation) {
-                if slot.release_at == deadline {
-                    slot.release_at = Instant::MAX;
+                if slot.release_at == release_tick(deadline) {
+                    slot.release_at = u32::MAX;
                     slot.conn.release_idle_buffers();
                 }
             }
@@ -995,10 +1003,10 @@ impl Stack {
         }
         // Empty buffers held: free them at the next release tick (1-2 s away)
         // if they are empty then; a drain in between keeps them.
-        if slot.release_at == Instant::MAX && slot.conn.holds_idle_buffers() {
-            slot.release_at = buffer_release_deadline(now);
-            self.buffer_release
-                .push_back((slot.release_at, idx, generation));
+        if slot.release_at == u32::MAX && slot.conn.holds_idle_buffers() {
+            let deadline = buffer_release_deadline(now);
+            slot.release_at = release_tick(deadline);
+            self.buffer_release.push_back((deadline, idx, generation));
         }
         // Timer: never at or before now, so handle_timeout always makes progress.
         let deadline = slot
@@ -1137,7 +1145,7 @@ impl Stack {
             key,
             user_data: 0,
             armed: Instant::MAX,
-            release_at: Instant::MAX,
+            release_at: u32::MAX,
             listener,
             pending: 0,
             deferred: 0,

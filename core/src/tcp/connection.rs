@@ -8,7 +8,7 @@ use crate::tcp::inflight::InFlightBox;
 use crate::tcp::options::{self, Negotiated, Offer};
 use crate::tcp::rtt::RttEstimator;
 use crate::tcp::state::State;
-use crate::tcp::timers::{self, Timers};
+use crate::tcp::timers::{self, Dur32, Ms32, Timers};
 use crate::tcp::SeqNum;
 use crate::time::{Duration, Instant};
 
@@ -144,10 +144,11 @@ pub(super) struct Stats {
     pub segs_sent: u64,
     pub segs_received: u64,
     pub segs_retransmitted: u64,
-    pub timeouts: u64,
-    pub sack_recoveries: u64,
-    pub challenge_acks: u64,
-    pub spurious_recoveries: u64,
+    // Rare events: 32 bits, saturating.
+    pub timeouts: u32,
+    pub sack_recoveries: u32,
+    pub challenge_acks: u32,
+    pub spurious_recoveries: u32,
 }
 
 /// Options the application may change on a live connection.
@@ -159,12 +160,14 @@ pub(super) struct UserOptions {
     pub keepalive_count: u32,
     pub user_timeout: Duration,
     pub max_retries: u32,
-    pub delayed_ack: Duration,
-    pub time_wait: Duration,
-    pub fin_wait2_timeout: Duration,
+    /// Configured durations in 32 bits (see [`Dur32`]: clamped to 71.5 min).
+    pub delayed_ack: Dur32,
+    pub time_wait: Dur32,
+    pub fin_wait2_timeout: Dur32,
+    pub max_rto: Dur32,
     pub congestion: Congestion,
-    pub initial_cwnd_segments: u32,
-    pub max_rto: Duration,
+    /// At most 1000 (the stack's config bound); clamped to u16.
+    pub initial_cwnd_segments: u16,
 }
 
 /// One TCP connection (RFC 9293 TCB plus extensions).
@@ -201,7 +204,8 @@ pub struct Connection {
     pub(super) rcv_mss: u16,
     pub(super) ts_offset: u32,
     pub(super) ts_recent: u32,
-    pub(super) ts_recent_at: Instant,
+    /// When TS.Recent was recorded (PAWS 24-day rule; see [`Ms32`]'s wrap rule).
+    pub(super) ts_recent_at: Ms32,
     pub(super) last_ack_sent: SeqNum,
     /// Buffers, SACK scoreboard and loss-recovery state: boxed, allocated on
     /// first use and dropped when the connection goes idle.
@@ -210,21 +214,21 @@ pub struct Connection {
     pub(super) rtt: RttEstimator,
     pub(super) cc: Controller,
     pub(super) timers: Timers,
-    pub(super) retries: u32,
-    pub(super) probes: u32,
+    pub(super) retries: u16,
+    pub(super) probes: u16,
     /// RTO doublings since the last RTT sample (RFC 6298 §5.5).
-    pub(super) rto_backoff: u32,
-    pub(super) persist_backoff: u32,
-    pub(super) last_recv: Instant,
-    pub(super) last_send: Instant,
+    pub(super) rto_backoff: u8,
+    pub(super) persist_backoff: u8,
+    pub(super) last_recv: Ms32,
+    pub(super) last_send: Ms32,
     pub(super) unacked_since: Instant,
-    pub(super) challenge_window: Instant,
+    pub(super) challenge_window: Ms32,
     pub(super) challenge_count: u8,
     /// The latest time seen from the stack, for timers armed by send() (which has no clock).
     pub(super) clock: Instant,
     /// The stack's payload cap from the last poll_transmit, so wants_transmit() plans
     /// with the same segment size (usize::MAX until the first poll).
-    pub(super) payload_cap: usize,
+    pub(super) payload_cap: u32,
     // --- loss recovery ---
     pub(super) dupacks: u32,
     pub(super) recover: SeqNum,
@@ -300,7 +304,7 @@ impl Connection {
             rcv_mss: options::DEFAULT_PEER_MSS.min(cfg.mss),
             ts_offset: ts_offset_from_iss(iss),
             ts_recent: 0,
-            ts_recent_at: now,
+            ts_recent_at: Ms32::at(now),
             last_ack_sent: SeqNum(0),
             fl: InFlightBox::new(cfg.send_buffer, cfg.recv_buffer),
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
@@ -314,13 +318,13 @@ impl Connection {
             probes: 0,
             rto_backoff: 0,
             persist_backoff: 0,
-            last_recv: now,
-            last_send: now,
+            last_recv: Ms32::at(now),
+            last_send: Ms32::at(now),
             unacked_since: now,
-            challenge_window: now,
+            challenge_window: Ms32::at(now),
             challenge_count: 0,
             clock: now,
-            payload_cap: usize::MAX,
+            payload_cap: u32::MAX,
             dupacks: 0,
             recover: iss,
             in_recovery: false,
@@ -344,12 +348,12 @@ impl Connection {
                 keepalive_count: cfg.keepalive_count,
                 user_timeout: cfg.user_timeout,
                 max_retries: cfg.max_retries,
-                delayed_ack: cfg.delayed_ack,
-                time_wait: cfg.time_wait,
-                fin_wait2_timeout: cfg.fin_wait2_timeout,
+                delayed_ack: Dur32::new(cfg.delayed_ack),
+                time_wait: Dur32::new(cfg.time_wait),
+                fin_wait2_timeout: Dur32::new(cfg.fin_wait2_timeout),
                 congestion: cfg.congestion,
-                initial_cwnd_segments: cfg.initial_cwnd_segments,
-                max_rto: cfg.max_rto,
+                initial_cwnd_segments: u16::try_from(cfg.initial_cwnd_segments).unwrap_or(u16::MAX),
+                max_rto: Dur32::new(cfg.max_rto),
             },
             stats: Stats::default(),
         }
@@ -375,7 +379,7 @@ impl Connection {
         c.max_snd_wnd = c.snd_wnd;
         c.snd_wl1 = syn.seq;
         c.snd_wl2 = iss;
-        c.last_recv = now;
+        c.last_recv = Ms32::at(now);
         c.stats.segs_received = 1;
         c
     }
@@ -409,7 +413,7 @@ impl Connection {
         c.snd_wl2 = ack.ack;
         c.record_peer_timestamp(ack, now);
         c.raise(EV_CONNECTED);
-        c.last_recv = now;
+        c.last_recv = Ms32::at(now);
         c.arm_keepalive(now);
         c
     }
@@ -422,7 +426,7 @@ impl Connection {
         self.cc = Controller::new(
             self.opts.congestion,
             u32::from(self.eff_mss),
-            self.opts.initial_cwnd_segments,
+            u32::from(self.opts.initial_cwnd_segments),
         );
     }
 
@@ -449,7 +453,7 @@ impl Connection {
     pub(super) fn record_peer_timestamp(&mut self, seg: &Segment, now: Instant) {
         if let (true, Some((val, _))) = (self.neg.timestamps, seg.options.timestamps) {
             self.ts_recent = val;
-            self.ts_recent_at = now;
+            self.ts_recent_at = Ms32::at(now);
         }
     }
 
@@ -791,15 +795,15 @@ impl Connection {
             segs_sent: self.stats.segs_sent,
             segs_received: self.stats.segs_received,
             segs_retransmitted: self.stats.segs_retransmitted,
-            timeouts: self.stats.timeouts,
-            sack_recoveries: self.stats.sack_recoveries,
-            challenge_acks_sent: self.stats.challenge_acks,
+            timeouts: u64::from(self.stats.timeouts),
+            sack_recoveries: u64::from(self.stats.sack_recoveries),
+            challenge_acks_sent: u64::from(self.stats.challenge_acks),
         }
     }
 
     /// Challenge ACKs this connection decided to send (RFC 5961), for the stack's counters.
     pub fn challenge_acks_sent(&self) -> u64 {
-        self.stats.challenge_acks
+        u64::from(self.stats.challenge_acks)
     }
 
     /// CLOSED and nothing left to send: the stack may free it.
@@ -863,7 +867,7 @@ impl Connection {
         self.cc = Controller::new(
             kind,
             u32::from(self.eff_mss),
-            self.opts.initial_cwnd_segments,
+            u32::from(self.opts.initial_cwnd_segments),
         );
         self.cc.set_cwnd(cwnd);
         self.opts.congestion = kind;
@@ -882,7 +886,7 @@ impl Connection {
     pub(super) fn rto(&self) -> Duration {
         let base = self.rtt.rto();
         base.saturating_mul(1u64 << self.rto_backoff.min(16))
-            .min(self.opts.max_rto.max(base))
+            .min(self.opts.max_rto.get().max(base))
     }
 
     /// A valid RTT measurement updates the estimator and ends the backoff (RFC 6298 §5.7).
@@ -980,16 +984,16 @@ impl Connection {
         if nothing_outstanding {
             return;
         }
-        self.stats.timeouts += 1;
+        self.stats.timeouts = self.stats.timeouts.saturating_add(1);
         // A peer that shrank its window to zero but still answers is probed,
         // not timed out (RFC 9293 §3.8.6.1; Linux does the same).
         let zero_window_peer_alive = self.snd_wnd == 0
             && self.state.is_synchronized()
-            && now.saturating_duration_since(self.last_recv) <= self.opts.max_rto;
+            && self.last_recv.elapsed(now) <= self.opts.max_rto.get();
         if !zero_window_peer_alive {
             self.retries = self.retries.saturating_add(1);
         }
-        if self.retries > self.opts.max_retries {
+        if u32::from(self.retries) > self.opts.max_retries {
             self.enter_closed(CloseReason::TimedOut);
             return;
         }
@@ -1020,7 +1024,7 @@ impl Connection {
             return;
         }
         self.probes = self.probes.saturating_add(1);
-        if self.probes > self.opts.max_retries {
+        if u32::from(self.probes) > self.opts.max_retries {
             self.enter_closed(CloseReason::TimedOut);
             return;
         }
@@ -1043,11 +1047,11 @@ impl Connection {
             self.timers.keepalive = now + self.opts.keepalive_idle;
             return;
         }
-        if self.probes >= self.opts.keepalive_count {
+        if u32::from(self.probes) >= self.opts.keepalive_count {
             self.enter_closed(CloseReason::TimedOut);
             return;
         }
-        self.probes += 1;
+        self.probes = self.probes.saturating_add(1);
         self.probe_pending = true;
         self.timers.keepalive = now + self.opts.keepalive_interval;
     }
@@ -1081,13 +1085,13 @@ impl Connection {
 
     /// Per-connection challenge ACK limit: at most 10 per second (RFC 5961 §7).
     pub(super) fn send_challenge_ack(&mut self, now: Instant) {
-        if now.saturating_duration_since(self.challenge_window) >= Duration::from_secs(1) {
-            self.challenge_window = now;
+        if self.challenge_window.elapsed(now) >= Duration::from_secs(1) {
+            self.challenge_window = Ms32::at(now);
             self.challenge_count = 0;
         }
         if self.challenge_count < 10 {
             self.challenge_count += 1;
-            self.stats.challenge_acks += 1;
+            self.stats.challenge_acks = self.stats.challenge_acks.saturating_add(1);
             self.ack_now = true;
         }
     }

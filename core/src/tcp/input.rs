@@ -3,6 +3,7 @@
 use crate::tcp::connection::{CloseReason, Connection, EV_CONNECTED, EV_PEER_CLOSED};
 use crate::tcp::segment::{Segment, SegmentOutcome};
 use crate::tcp::state::State;
+use crate::tcp::timers::{Dur32, Ms32};
 use crate::tcp::SeqNum;
 use crate::time::{Duration, Instant};
 
@@ -52,7 +53,7 @@ impl Connection {
         self.last_ack_sent = self.rcv_nxt;
         self.apply_negotiation(&seg.options);
         self.record_peer_timestamp(seg, now);
-        self.last_recv = now;
+        self.last_recv = Ms32::at(now);
         // The window of a SYN is never scaled (RFC 7323 §2.2).
         self.snd_wnd = u32::from(seg.window);
         self.max_snd_wnd = self.snd_wnd;
@@ -140,7 +141,7 @@ impl Connection {
             }
             return self.drop_unacceptable(now, seg);
         }
-        self.last_recv = now;
+        self.last_recv = Ms32::at(now);
         self.probes = 0;
         self.update_ts_recent(now, seg);
         if seg.flags.rst() {
@@ -199,7 +200,7 @@ impl Connection {
             return false;
         };
         let older = (val.wrapping_sub(self.ts_recent) as i32) < 0;
-        older && now.saturating_duration_since(self.ts_recent_at) < PAWS_IDLE_LIMIT
+        older && self.ts_recent_at.elapsed(now) < PAWS_IDLE_LIMIT
     }
 
     /// The receive window used for acceptability: never less than what we advertised.
@@ -290,7 +291,7 @@ impl Connection {
         };
         if seg.seq <= self.last_ack_sent && (val.wrapping_sub(self.ts_recent) as i32) >= 0 {
             self.ts_recent = val;
-            self.ts_recent_at = now;
+            self.ts_recent_at = Ms32::at(now);
         }
     }
 
@@ -572,7 +573,7 @@ impl Connection {
         let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
         self.unacked_rcv_bytes = self.unacked_rcv_bytes.saturating_add(bytes);
         if self.unacked_rcv_bytes >= 2 * u32::from(self.rcv_mss)
-            || self.opts.delayed_ack == Duration::ZERO
+            || self.opts.delayed_ack == Dur32::ZERO
         {
             self.ack_now = true;
         } else if self.timers.delack == Instant::MAX {

@@ -6,6 +6,7 @@ use crate::tcp::connection::Connection;
 use crate::tcp::options;
 use crate::tcp::segment::OutSegment;
 use crate::tcp::state::State;
+use crate::tcp::timers::Ms32;
 use crate::tcp::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::{TcpFlags, TcpOptions};
@@ -23,7 +24,7 @@ impl Connection {
     /// The next segment to send, if any (RFC 9293 §3.10, output side).
     pub fn poll_transmit(&mut self, now: Instant, max_payload: usize) -> Option<OutSegment<'_>> {
         self.clock = self.clock.max(now);
-        self.payload_cap = max_payload.max(1);
+        self.payload_cap = u32::try_from(max_payload).unwrap_or(u32::MAX).max(1);
         if let Some(rst) = self.take_pending_rst() {
             return Some(rst);
         }
@@ -311,7 +312,7 @@ impl Connection {
     /// by the stack's last payload limit.
     pub(super) fn segment_limit(&self) -> usize {
         let mss = usize::from(self.eff_mss).saturating_sub(self.sack_option_bytes());
-        mss.min(self.payload_cap).max(1)
+        mss.min(self.payload_cap as usize).max(1)
     }
 
     /// Bytes of the SACK option the next segment carries: 2 NOPs, kind,
@@ -375,7 +376,7 @@ impl Connection {
     /// Restart after idle: cwnd back to the initial window when idle longer than an RTO (RFC 5681 §4.1).
     fn restart_after_idle(&mut self, now: Instant) {
         let rto = self.rto();
-        if now.saturating_duration_since(self.last_send) > rto && self.stats.segs_sent > 0 {
+        if self.last_send.elapsed(now) > rto && self.stats.segs_sent > 0 {
             self.cc.on_idle_restart(now, rto);
         }
     }
@@ -463,7 +464,7 @@ impl Connection {
         self.stats.segs_sent += 1;
         self.stats.bytes_sent += plan.len as u64;
         if plan.len > 0 || syn || plan.flags.fin() {
-            self.last_send = now;
+            self.last_send = Ms32::at(now);
         }
         let ack = if has_ack { self.rcv_nxt } else { SeqNum(0) };
         let payload = if plan.len > 0 {

@@ -221,7 +221,7 @@ impl Connection {
         }
         self.in_recovery = true;
         self.recover = self.snd_max;
-        self.stats.sack_recoveries += 1;
+        self.stats.sack_recoveries = self.stats.sack_recoveries.saturating_add(1);
         let flight = self.flight_size();
         self.fl.recover_fs = flight.max(1);
         self.cc.on_congestion_event(now, flight);
@@ -253,7 +253,7 @@ impl Connection {
         self.dupacks = 0;
         self.fl.rexmit_seq = None;
         self.recover = self.snd_una - 1;
-        self.stats.spurious_recoveries += 1;
+        self.stats.spurious_recoveries = self.stats.spurious_recoveries.saturating_add(1);
     }
 
     /// PRR: send in proportion to delivery while pipe > ssthresh, then slow
