@@ -28,7 +28,9 @@
 //!
 //! Orphans (closed or aborted by the application) finish the FIN exchange,
 //! FIN-WAIT-2 (bounded by `fin_wait2_timeout`) and TIME-WAIT (`time_wait`)
-//! on their own and are freed when the connection is finished.
+//! on their own and are freed when the connection is finished. At most
+//! `max_orphans` do so at once: beyond, `close` aborts (RST) instead
+//! (`Counters::orphans_aborted`), as Linux does past `tcp_max_orphans`.
 
 pub mod config;
 pub mod counters;
@@ -1001,8 +1003,10 @@ impl Stack {
             slot.flags |= F_READY;
             self.ready.push_back(idx);
         }
-        // Empty buffers held: free them at the next release tick (1-2 s away)
-        // if they are empty then; a drain in between keeps them.
+        // A box without buffers holding nothing goes now; empty buffers held
+        // are freed at the next release tick (1-2 s away) if they are empty
+        // then; a drain in between keeps them.
+        slot.conn.release_unused_in_flight();
         if slot.release_at == u32::MAX && slot.conn.holds_idle_buffers() {
             let deadline = buffer_release_deadline(now);
             slot.release_at = release_tick(deadline);
@@ -1421,8 +1425,15 @@ impl Stack {
     fn release(&mut self, c: ConnHandle, abort: bool) -> Result<(), Error> {
         let i = self.slot_index(c)?;
         let now = self.now;
+        let orphans_full = self.counters.orphans_active >= u64::from(self.config.max_orphans);
         if let Some(s) = self.conns.at_mut(i) {
-            if abort {
+            // Orphan cap (Linux tcp_max_orphans): a close that would leave one
+            // more connection finishing on its own aborts instead.
+            let capped = !abort && orphans_full && s.conn.state() != State::Closed;
+            if capped {
+                self.counters.orphans_aborted += 1;
+            }
+            if abort || capped {
                 s.conn.abort(now);
             } else {
                 s.conn.close(now);
@@ -1545,6 +1556,13 @@ mod tests {
     #[test]
     fn slot_overhead_beside_the_connection_is_small() {
         let extra = core::mem::size_of::<ConnSlot>() - core::mem::size_of::<Connection>();
+        extern crate std;
+        std::println!(
+            "size_of ConnSlot {} Connection {} slab slot {}",
+            core::mem::size_of::<ConnSlot>(),
+            core::mem::size_of::<Connection>(),
+            handle::slot_size::<ConnSlot>()
+        );
         assert!(extra <= 80, "ConnSlot adds {extra} bytes");
         let slab_slot = core::mem::size_of::<handle::Slab<ConnSlot>>();
         assert!(slab_slot < 64);

@@ -8,7 +8,7 @@ use crate::tcp::inflight::InFlightBox;
 use crate::tcp::options::{self, Negotiated, Offer};
 use crate::tcp::rtt::RttEstimator;
 use crate::tcp::state::State;
-use crate::tcp::timers::{self, Dur32, Ms32, Timers};
+use crate::tcp::timers::{self, Dur32, DurMs32, Ms32, Timers};
 use crate::tcp::SeqNum;
 use crate::time::{Duration, Instant};
 
@@ -138,9 +138,9 @@ pub(super) const EV_CLOSED: u8 = 16;
 /// Counters kept per connection.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Stats {
+    /// (Bytes acked and received are not counted here: they are SND.UNA's
+    /// and RCV.NXT's stream offsets, see `info`.)
     pub bytes_sent: u64,
-    pub bytes_acked: u64,
-    pub bytes_received: u64,
     pub segs_sent: u64,
     pub segs_received: u64,
     pub segs_retransmitted: u64,
@@ -155,10 +155,11 @@ pub(super) struct Stats {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct UserOptions {
     pub nodelay: bool,
-    pub keepalive_idle: Duration,
-    pub keepalive_interval: Duration,
+    /// Keep-alive and user timeouts in whole ms, rounded up (see [`DurMs32`]).
+    pub keepalive_idle: DurMs32,
+    pub keepalive_interval: DurMs32,
     pub keepalive_count: u32,
-    pub user_timeout: Duration,
+    pub user_timeout: DurMs32,
     pub max_retries: u32,
     /// Configured durations in 32 bits (see [`Dur32`]: clamped to 71.5 min).
     pub delayed_ack: Dur32,
@@ -193,8 +194,6 @@ pub struct Connection {
     pub(super) rcv_nxt: SeqNum,
     /// Right edge of the window we last advertised.
     pub(super) rcv_adv: SeqNum,
-    /// Sequence number of the peer's FIN when it arrived ahead of RCV.NXT.
-    pub(super) peer_fin_seq: Option<SeqNum>,
     // --- options ---
     pub(super) offer: Offer,
     pub(super) neg: Negotiated,
@@ -234,9 +233,7 @@ pub struct Connection {
     pub(super) recover: SeqNum,
     pub(super) in_recovery: bool,
     // --- pending output ---
-    pub(super) pending_rst: Option<(SeqNum, SeqNum, bool)>,
     pub(super) ack_now: bool,
-    pub(super) unacked_rcv_bytes: u32,
     /// A persist or keep-alive timer asked for a probe or a forced send.
     pub(super) probe_pending: bool,
     pub(super) force_send: bool,
@@ -293,7 +290,6 @@ impl Connection {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
-            peer_fin_seq: None,
             offer,
             neg: Negotiated {
                 peer_mss: options::DEFAULT_PEER_MSS,
@@ -328,9 +324,7 @@ impl Connection {
             dupacks: 0,
             recover: iss,
             in_recovery: false,
-            pending_rst: None,
             ack_now: false,
-            unacked_rcv_bytes: 0,
             probe_pending: false,
             force_send: false,
             fin_queued: false,
@@ -343,10 +337,10 @@ impl Connection {
             close_reason: None,
             opts: UserOptions {
                 nodelay: cfg.nodelay,
-                keepalive_idle: cfg.keepalive_idle,
-                keepalive_interval: cfg.keepalive_interval,
+                keepalive_idle: DurMs32::new(cfg.keepalive_idle),
+                keepalive_interval: DurMs32::new(cfg.keepalive_interval),
                 keepalive_count: cfg.keepalive_count,
-                user_timeout: cfg.user_timeout,
+                user_timeout: DurMs32::new(cfg.user_timeout),
                 max_retries: cfg.max_retries,
                 delayed_ack: Dur32::new(cfg.delayed_ack),
                 time_wait: Dur32::new(cfg.time_wait),
@@ -521,6 +515,7 @@ impl Connection {
         }
         self.state = State::Closed;
         self.timers.clear();
+        self.fl.clear_timers();
         self.ack_now = false;
         self.probe_pending = false;
         self.force_send = false;
@@ -542,6 +537,7 @@ impl Connection {
         self.state = State::TimeWait;
         let close = now + self.opts.time_wait;
         self.timers.clear();
+        self.fl.clear_timers();
         self.timers.close = close;
         if self.close_reason.is_none() {
             self.close_reason = Some(CloseReason::Orderly);
@@ -573,8 +569,6 @@ impl Connection {
         self.fl.holds_no_data()
             && self.snd_una == self.snd_max
             && !self.in_recovery
-            && self.timers.rexmit == Instant::MAX
-            && self.timers.persist == Instant::MAX
             && !self.fin_pending()
     }
 
@@ -717,7 +711,7 @@ impl Connection {
             | State::FinWait1
             | State::FinWait2
             | State::CloseWait => {
-                self.pending_rst = Some((self.snd_nxt, SeqNum(0), false));
+                self.fl.pending_rst = Some((self.snd_nxt, SeqNum(0), false));
             }
             _ => {}
         }
@@ -783,8 +777,12 @@ impl Connection {
             snd_wnd: u64::from(self.snd_wnd),
             rcv_wnd: self.fl.recv_window() as u64,
             bytes_sent: self.stats.bytes_sent,
-            bytes_acked: self.stats.bytes_acked,
-            bytes_received: self.stats.bytes_received,
+            bytes_acked: if self.snd_una_off == u64::MAX {
+                0
+            } else {
+                una_data
+            },
+            bytes_received: self.fl.recv_next_offset(),
             bytes_unsent: self.fl.send_end_offset().saturating_sub(nxt_data),
             bytes_unacked: if self.snd_una_off == u64::MAX {
                 0
@@ -808,7 +806,7 @@ impl Connection {
 
     /// CLOSED and nothing left to send: the stack may free it.
     pub fn is_finished(&self) -> bool {
-        self.state == State::Closed && self.pending_rst.is_none()
+        self.state == State::Closed && self.fl.pending_rst.is_none()
     }
 
     // ------------------------------------------------------------------
@@ -824,25 +822,25 @@ impl Connection {
     }
     /// Keep-alive parameters; a count of 0 turns keep-alive off (RFC 9293 §3.8.4).
     pub fn set_keepalive(&mut self, now: Instant, idle: Duration, interval: Duration, count: u32) {
-        self.opts.keepalive_idle = idle;
-        self.opts.keepalive_interval = interval;
+        self.opts.keepalive_idle = DurMs32::new(idle);
+        self.opts.keepalive_interval = DurMs32::new(interval);
         self.opts.keepalive_count = count;
         self.arm_keepalive(now);
     }
     /// (idle, interval, count).
     pub fn keepalive(&self) -> (Duration, Duration, u32) {
         (
-            self.opts.keepalive_idle,
-            self.opts.keepalive_interval,
+            self.opts.keepalive_idle.get(),
+            self.opts.keepalive_interval.get(),
             self.opts.keepalive_count,
         )
     }
     /// RFC 5482 user timeout; ZERO = none.
     pub fn set_user_timeout(&mut self, timeout: Duration) {
-        self.opts.user_timeout = timeout;
+        self.opts.user_timeout = DurMs32::new(timeout);
     }
     pub fn user_timeout(&self) -> Duration {
-        self.opts.user_timeout
+        self.opts.user_timeout.get()
     }
     /// Send buffer limit in bytes (never below what is already queued).
     pub fn set_send_buffer(&mut self, limit: u32) {
@@ -897,8 +895,8 @@ impl Connection {
 
     /// Deadline of the RFC 5482 user timeout, if data is waiting for an ACK.
     pub(super) fn user_timeout_deadline(&self) -> Instant {
-        let waiting = self.snd_max != self.snd_una || self.timers.persist != Instant::MAX;
-        if self.opts.user_timeout == Duration::ZERO || !waiting || !self.state.is_synchronized() {
+        let waiting = self.snd_max != self.snd_una || self.fl.persist != Instant::MAX;
+        if self.opts.user_timeout == DurMs32::ZERO || !waiting || !self.state.is_synchronized() {
             return Instant::MAX;
         }
         self.unacked_since + self.opts.user_timeout
@@ -906,7 +904,11 @@ impl Connection {
 
     /// The earliest deadline of all timers, or None.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let t = self.timers.earliest().min(self.user_timeout_deadline());
+        let t = self
+            .timers
+            .earliest()
+            .min(self.fl.earliest_timer())
+            .min(self.user_timeout_deadline());
         (t != Instant::MAX).then_some(t)
     }
 
@@ -934,15 +936,15 @@ impl Connection {
             self.on_close_timer();
             return;
         }
-        if timers::due(self.timers.rexmit, now) {
-            self.timers.rexmit = Instant::MAX;
+        if timers::due(self.fl.rexmit, now) {
+            self.fl.rexmit = Instant::MAX;
             self.on_retransmission_timeout(now);
             if self.state == State::Closed {
                 return;
             }
         }
-        if timers::due(self.timers.persist, now) {
-            self.timers.persist = Instant::MAX;
+        if timers::due(self.fl.persist, now) {
+            self.fl.persist = Instant::MAX;
             self.on_persist_timeout(now);
             if self.state == State::Closed {
                 return;
@@ -955,8 +957,8 @@ impl Connection {
                 return;
             }
         }
-        if timers::due(self.timers.delack, now) {
-            self.timers.delack = Instant::MAX;
+        if timers::due(self.fl.delack, now) {
+            self.fl.delack = Instant::MAX;
             self.on_delayed_ack_timeout();
         }
     }
@@ -972,6 +974,7 @@ impl Connection {
             State::TimeWait => {
                 self.state = State::Closed;
                 self.timers.clear();
+                self.fl.clear_timers();
             }
             State::FinWait2 => self.enter_closed(CloseReason::TimedOut),
             _ => {}
@@ -1014,7 +1017,7 @@ impl Connection {
             self.fl.ts_rto_floor = Some(self.ts_val(now));
         }
         self.on_rto_scoreboard();
-        self.timers.rexmit = now + self.rto();
+        self.fl.rexmit = now + self.rto();
     }
 
     /// Persist timer: probe a zero window, or override SWS avoidance (RFC 9293 §3.8.6.1, §3.8.6.2.1).
@@ -1064,7 +1067,7 @@ impl Connection {
     }
 
     pub(super) fn keepalive_enabled(&self) -> bool {
-        self.opts.keepalive_count > 0 && self.opts.keepalive_idle != Duration::ZERO
+        self.opts.keepalive_count > 0 && self.opts.keepalive_idle != DurMs32::ZERO
     }
 
     /// (Re)start the keep-alive idle period after traffic from the peer (RFC 9293 §3.8.4).

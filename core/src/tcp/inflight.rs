@@ -46,6 +46,18 @@ pub(crate) struct InFlight {
     /// TSval of our last retransmission timeout: an ACK echoing an older TSval
     /// is ambiguous (the original or a duplicate was acked), so no RTT sample.
     pub ts_rto_floor: Option<u32>,
+    /// Retransmission timer (RFC 6298 §5), also used for SYN and FIN.
+    pub rexmit: Instant,
+    /// Persist timer for zero-window probes (RFC 9293 §3.8.6.1).
+    pub persist: Instant,
+    /// Delayed-ACK timer (RFC 9293 §3.8.6.3).
+    pub delack: Instant,
+    /// Bytes received since our last ACK (delayed-ACK rule, RFC 5681 §4.2).
+    pub unacked_rcv_bytes: u32,
+    /// Sequence number of the peer's FIN when it arrived ahead of RCV.NXT.
+    pub peer_fin_seq: Option<SeqNum>,
+    /// An RST to send: (seq, ack, with ACK flag).
+    pub pending_rst: Option<(SeqNum, SeqNum, bool)>,
 }
 
 impl InFlight {
@@ -64,6 +76,12 @@ impl InFlight {
             cc_before_recovery: None,
             pending_dsack: None,
             ts_rto_floor: None,
+            rexmit: Instant::MAX,
+            persist: Instant::MAX,
+            delack: Instant::MAX,
+            unacked_rcv_bytes: 0,
+            peer_fin_seq: None,
+            pending_rst: None,
         }
     }
 
@@ -71,7 +89,12 @@ impl InFlight {
     /// rebuilt box would behave the same. (Recovery, RTT probe and Eifel
     /// state refer to data in flight; the connection checks there is none.)
     fn holds_no_data(&self) -> bool {
-        self.sendbuf.is_empty()
+        self.pending_rst.is_none()
+            && self.peer_fin_seq.is_none()
+            && self.rexmit == Instant::MAX
+            && self.persist == Instant::MAX
+            && self.delack == Instant::MAX
+            && self.sendbuf.is_empty()
             && self.recvbuf.readable() == 0
             && !self.recvbuf.has_out_of_order()
             && self.scoreboard.range_count() == 0
@@ -122,6 +145,22 @@ impl InFlightBox {
         );
         self.inner
             .get_or_insert_with(|| Box::new(InFlight::resumed(sl, ss, rl, rn)))
+    }
+
+    /// Disarm the timers kept in the box (a released box has none).
+    pub fn clear_timers(&mut self) {
+        if let Some(b) = self.inner.as_mut() {
+            b.rexmit = Instant::MAX;
+            b.persist = Instant::MAX;
+            b.delack = Instant::MAX;
+        }
+    }
+
+    /// The earliest timer kept in the box.
+    pub fn earliest_timer(&self) -> Instant {
+        self.inner
+            .as_ref()
+            .map_or(Instant::MAX, |b| b.rexmit.min(b.persist).min(b.delack))
     }
 
     /// Whether the box holds no data (true when released).
@@ -178,11 +217,23 @@ impl InFlightBox {
             .map_or(self.send_start, |b| b.sendbuf.end_offset())
     }
 
+    /// RCV.NXT as a stream offset: in-order bytes received so far.
+    pub fn recv_next_offset(&self) -> u64 {
+        self.inner
+            .as_ref()
+            .map_or(self.recv_next, |b| b.recvbuf.next_offset())
+    }
+
     /// Room to advertise.
     pub fn recv_window(&self) -> usize {
         self.inner
             .as_ref()
             .map_or(self.recv_limit as usize, |b| b.recvbuf.window())
+    }
+
+    /// Whether the box's buffers hold memory (beyond the box itself).
+    pub fn holds_buffer_memory(&self) -> bool {
+        self.heap_bytes() > core::mem::size_of::<InFlight>()
     }
 
     /// Heap bytes: the box and what its buffers hold.

@@ -84,7 +84,7 @@ impl Connection {
             self.snd_nxt = self.snd_una;
         }
         self.retries = 0;
-        self.timers.rexmit = Instant::MAX;
+        self.fl.rexmit = Instant::MAX;
         self.state = State::Established;
         self.raise(EV_CONNECTED);
         self.ack_now = true;
@@ -95,7 +95,7 @@ impl Connection {
     fn enter_simultaneous_open(&mut self) {
         self.state = State::SynReceived;
         self.snd_nxt = self.iss;
-        self.timers.rexmit = Instant::MAX;
+        self.fl.rexmit = Instant::MAX;
         self.fl.rtt_probe = None;
     }
 
@@ -110,7 +110,7 @@ impl Connection {
 
     /// An ACK for something never sent gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.3, §3.10.7.4).
     fn reset_unacceptable_ack(&mut self, seg: &Segment) {
-        self.pending_rst = Some((seg.ack, SeqNum(0), false));
+        self.fl.pending_rst = Some((seg.ack, SeqNum(0), false));
     }
 
     /// SYN-RECEIVED and synchronized states: the eight steps of RFC 9293 §3.10.7.4.
@@ -382,7 +382,7 @@ impl Connection {
         self.snd_wl2 = seg.ack;
         if wnd > 0 && was_zero {
             // Window opened: stop probing (RFC 9293 §3.8.6.1).
-            self.timers.persist = Instant::MAX;
+            self.fl.persist = Instant::MAX;
             self.persist_backoff = 0;
             self.probe_pending = false;
         }
@@ -415,14 +415,13 @@ impl Connection {
             .min(end)
             .saturating_sub(old_off.min(end).max(self.fl.sendbuf.start_offset()));
         self.fl.sendbuf.release_to(self.snd_una_off.min(end));
-        self.stats.bytes_acked += data_acked;
         self.retries = 0;
         self.probes = 0;
         self.unacked_since = now;
         if self.snd_una == self.snd_max {
-            self.timers.rexmit = Instant::MAX;
+            self.fl.rexmit = Instant::MAX;
         } else {
-            self.timers.rexmit = now + self.rto();
+            self.fl.rexmit = now + self.rto();
         }
         self.raise_writable_if_room();
         u32::try_from(data_acked).unwrap_or(u32::MAX)
@@ -470,7 +469,7 @@ impl Connection {
         match self.state {
             State::FinWait1 => {
                 self.state = State::FinWait2;
-                self.timers.rexmit = Instant::MAX;
+                self.fl.rexmit = Instant::MAX;
                 if self.app_closed {
                     self.timers.close = now + self.opts.fin_wait2_timeout;
                 }
@@ -504,20 +503,20 @@ impl Connection {
             if fin_seq == self.rcv_nxt {
                 self.accept_fin(now);
             } else if fin_seq > self.rcv_nxt {
-                self.peer_fin_seq = Some(fin_seq);
+                self.fl.peer_fin_seq = Some(fin_seq);
                 self.ack_now = true;
             } else {
                 self.ack_now = true;
             }
         }
-        if self.peer_fin_seq == Some(self.rcv_nxt) && self.state.can_receive_data() {
+        if self.fl.peer_fin_seq == Some(self.rcv_nxt) && self.state.can_receive_data() {
             self.accept_fin(now);
         }
     }
 
     /// Data for an application that closed: RST (RFC 2525 §2.17, RFC 9293 §3.10.4).
     fn reset_data_after_close(&mut self) {
-        self.pending_rst = Some((self.snd_nxt, SeqNum(0), false));
+        self.fl.pending_rst = Some((self.snd_nxt, SeqNum(0), false));
         self.enter_closed(CloseReason::Reset);
     }
 
@@ -557,7 +556,6 @@ impl Connection {
         }
         if advanced > 0 {
             self.rcv_nxt += advanced as u32;
-            self.stats.bytes_received += advanced as u64;
             self.raise_readable();
         }
         if ahead != 0 || had_hole || advanced == 0 {
@@ -571,19 +569,19 @@ impl Connection {
     /// Delayed ACK: at least every second full-sized segment, else after the delay (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2).
     fn schedule_delayed_ack(&mut self, now: Instant, bytes: usize) {
         let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
-        self.unacked_rcv_bytes = self.unacked_rcv_bytes.saturating_add(bytes);
-        if self.unacked_rcv_bytes >= 2 * u32::from(self.rcv_mss)
+        self.fl.unacked_rcv_bytes = self.fl.unacked_rcv_bytes.saturating_add(bytes);
+        if self.fl.unacked_rcv_bytes >= 2 * u32::from(self.rcv_mss)
             || self.opts.delayed_ack == Dur32::ZERO
         {
             self.ack_now = true;
-        } else if self.timers.delack == Instant::MAX {
-            self.timers.delack = now + self.opts.delayed_ack;
+        } else if self.fl.delack == Instant::MAX {
+            self.fl.delack = now + self.opts.delayed_ack;
         }
     }
 
     /// The peer's FIN, in sequence: advance RCV.NXT, ACK, change state (RFC 9293 §3.10.7.4, eighth step).
     fn accept_fin(&mut self, now: Instant) {
-        self.peer_fin_seq = None;
+        self.fl.peer_fin_seq = None;
         self.rcv_nxt += 1;
         self.ack_now = true;
         self.raise(EV_PEER_CLOSED);

@@ -40,7 +40,10 @@ impl Connection {
 
     /// Queued RST: <SEQ=x><CTL=RST> or <SEQ=x><ACK=y><CTL=RST,ACK> (RFC 9293 §3.10.7.1).
     fn take_pending_rst(&mut self) -> Option<OutSegment<'static>> {
-        let (seq, ack, with_ack) = self.pending_rst.take()?;
+        if !self.fl.is_allocated() {
+            return None;
+        }
+        let (seq, ack, with_ack) = self.fl.pending_rst.take()?;
         self.stats.segs_sent += 1;
         let flags = if with_ack {
             TcpFlags::RST | TcpFlags::ACK
@@ -70,8 +73,8 @@ impl Connection {
         }
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_nxt;
-        if self.timers.rexmit == Instant::MAX {
-            self.timers.rexmit = now + self.rto();
+        if self.fl.rexmit == Instant::MAX {
+            self.fl.rexmit = now + self.rto();
         }
         let ts_val = self.ts_val(now);
         let opts = if with_ack {
@@ -193,8 +196,8 @@ impl Connection {
         if len > 0 {
             flags |= TcpFlags::PSH;
         }
-        if self.timers.rexmit == Instant::MAX {
-            self.timers.rexmit = now + self.rto();
+        if self.fl.rexmit == Instant::MAX {
+            self.fl.rexmit = now + self.rto();
         }
         Some(Plan {
             seq,
@@ -247,10 +250,10 @@ impl Connection {
         if nothing_outstanding {
             self.unacked_since = now;
         }
-        if self.timers.rexmit == Instant::MAX {
-            self.timers.rexmit = now + self.rto();
+        if self.fl.rexmit == Instant::MAX {
+            self.fl.rexmit = now + self.rto();
         }
-        self.timers.persist = Instant::MAX;
+        self.fl.persist = Instant::MAX;
         Some(Plan {
             seq,
             flags,
@@ -340,7 +343,7 @@ impl Connection {
     /// poll will come to do it (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17).
     pub(super) fn arm_persist_if_window_stalled(&mut self, now: Instant) {
         if !self.state.is_synchronized()
-            || self.timers.persist != Instant::MAX
+            || self.fl.persist != Instant::MAX
             || self.snd_max != self.snd_una
             || self.probe_pending
             || self.force_send
@@ -359,7 +362,7 @@ impl Connection {
 
     /// Nothing can go out but data waits: probe the window later (RFC 9293 §3.8.6.1).
     fn arm_persist_if_stalled(&mut self, now: Instant, unsent: usize, in_flight: u32) {
-        if unsent == 0 || in_flight != 0 || self.timers.persist != Instant::MAX {
+        if unsent == 0 || in_flight != 0 || self.fl.persist != Instant::MAX {
             return;
         }
         let shift = self.persist_backoff.min(16);
@@ -367,7 +370,7 @@ impl Connection {
         let interval = base
             .saturating_mul(1u64 << shift)
             .min(Duration::from_secs(60).max(base));
-        self.timers.persist = now + interval;
+        self.fl.persist = now + interval;
         if self.probes == 0 {
             self.unacked_since = now;
         }
@@ -454,8 +457,8 @@ impl Connection {
             }
             self.last_ack_sent = self.rcv_nxt;
             self.ack_now = false;
-            self.unacked_rcv_bytes = 0;
-            self.timers.delack = Instant::MAX;
+            self.fl.unacked_rcv_bytes = 0;
+            self.fl.delack = Instant::MAX;
         }
         let options = match plan.syn_options {
             Some(o) => o,
@@ -524,7 +527,7 @@ impl Connection {
 
     /// Something is ready for `poll_transmit` (used by the stack's ready list).
     pub fn wants_transmit(&self) -> bool {
-        if self.pending_rst.is_some() {
+        if self.fl.pending_rst.is_some() {
             return true;
         }
         match self.state {
@@ -534,10 +537,6 @@ impl Connection {
             _ => {
                 if self.ack_now || self.fl.rexmit_seq.is_some() || self.probe_pending {
                     return true;
-                }
-                if !self.fl.is_allocated() {
-                    // Released only when nothing is buffered, in flight or pending.
-                    return false;
                 }
                 if self.sack_recovery_would_send() {
                     return true;

@@ -393,6 +393,15 @@ impl Connection {
             || self.fl.scoreboard.holds_idle_memory()
     }
 
+    /// Free the in-flight box at once if it holds nothing, not even buffer
+    /// memory (e.g. right after a handshake): a box without buffers is cheap
+    /// to rebuild, so it does not wait for the idle release tick.
+    pub fn release_unused_in_flight(&mut self) {
+        if self.fl.is_allocated() && !self.fl.holds_buffer_memory() && self.in_flight_releasable() {
+            self.fl.release();
+        }
+    }
+
     /// Free the memory of every empty buffer; buffers holding data are kept.
     pub fn release_idle_buffers(&mut self) {
         if !self.fl.is_allocated() {
