@@ -86,7 +86,10 @@ pub(super) struct Detection {
 /// the connection is idle.
 #[derive(Clone, Debug)]
 pub struct Rack {
-    enabled: bool,
+    /// RACK reordering timer (RFC 8985 §6.3); `Instant::MAX` when not armed.
+    pub reo_timer: Instant,
+    /// Tail loss probe timeout, PTO (RFC 8985 §7.2).
+    pub pto: Instant,
     /// RACK.reordering_seen.
     reord: bool,
     reo_wnd_mult: u8,
@@ -426,11 +429,18 @@ struct DeliveryCtx {
     latest: Option<(u64, Instant)>,
 }
 
+impl Default for Rack {
+    fn default() -> Self {
+        Rack::new()
+    }
+}
+
 impl Rack {
-    /// Fresh state; `enabled` false keeps RFC 6675 DupThresh loss detection alone.
-    pub fn new(enabled: bool) -> Rack {
+    /// Fresh state; nothing allocated until the first segment is logged.
+    pub const fn new() -> Rack {
         Rack {
-            enabled,
+            reo_timer: Instant::MAX,
+            pto: Instant::MAX,
             reord: false,
             reo_wnd_mult: 1,
             reo_wnd_persist: REO_WND_PERSIST,
@@ -441,8 +451,20 @@ impl Rack {
         }
     }
 
-    pub fn enabled(&self) -> bool {
-        self.enabled
+    /// Nothing tracked and no timer armed (the in-flight box may go).
+    pub fn is_idle(&self) -> bool {
+        self.reo_timer == Instant::MAX
+            && self.pto == Instant::MAX
+            && self.flight.as_ref().map_or(true, |f| f.segs.is_empty())
+    }
+
+    pub fn clear_timers(&mut self) {
+        self.reo_timer = Instant::MAX;
+        self.pto = Instant::MAX;
+    }
+
+    pub fn earliest_timer(&self) -> Instant {
+        self.reo_timer.min(self.pto)
     }
 
     /// The reordering window multiplier (grows with D-SACK rounds).
@@ -467,7 +489,7 @@ impl Rack {
 
     /// Record a transmission of `[start, end)` at `now` (RFC 8985 §6.1).
     pub(super) fn on_send(&mut self, now: Instant, start: u64, end: u64, retransmission: bool) {
-        if !self.enabled || start >= end {
+        if start >= end {
             return;
         }
         self.flight
@@ -548,7 +570,8 @@ impl Rack {
         if !self.reord && (in_recovery || sacked >= DUP_THRESH) {
             return Duration::ZERO;
         }
-        let Some(min_rtt) = self.min_rtt() else {
+        // Without a sample since the in-flight state was rebuilt, SRTT stands in.
+        let Some(min_rtt) = self.min_rtt().or(srtt) else {
             return Duration::ZERO;
         };
         let wnd = Duration::from_micros(
@@ -698,7 +721,7 @@ pub(super) struct AckInfo {
 impl Connection {
     /// RACK-TLP runs on SACK connections when configured (RFC 8985 §2 needs SACK).
     pub(super) fn rack_active(&self) -> bool {
-        self.rack.enabled() && self.neg.sack
+        self.opts.rack && self.neg.sack
     }
 
     /// Record a data transmission for RACK (new data, retransmission or probe).
@@ -712,12 +735,13 @@ impl Connection {
         if !self.rack_active() {
             return;
         }
-        self.rack
+        self.fl
+            .rack
             .on_send(now, off, off.saturating_add(seq_len), retransmission);
         // Armed by the first send of a flight and restarted by ACKs only:
         // moving the deadline on every send would churn the stack's timer
         // queue (each earlier deadline is a new heap entry).
-        if !retransmission && !self.rack.probe_sending && self.timers.probe == Instant::MAX {
+        if !retransmission && !self.fl.rack.probe_sending && self.fl.rack.pto == Instant::MAX {
             self.schedule_loss_probe(now);
         }
     }
@@ -726,24 +750,24 @@ impl Connection {
     /// data in flight and no probe outstanding (RFC 8985 §7.2).
     pub(super) fn schedule_loss_probe(&mut self, now: Instant) {
         let outstanding = self.snd_max - self.snd_una;
-        let open = !self.in_recovery && self.scoreboard.range_count() == 0;
+        let open = !self.in_recovery && self.fl.scoreboard.range_count() == 0;
         if outstanding == 0 {
-            self.rack.probe_due = false;
+            self.fl.rack.probe_due = false;
         }
-        if !self.rack_active() || outstanding == 0 || !open || self.rack.tlp_outstanding() {
-            self.timers.probe = Instant::MAX;
+        if !self.rack_active() || outstanding == 0 || !open || self.fl.rack.tlp_outstanding() {
+            self.fl.rack.pto = Instant::MAX;
             return;
         }
-        let rto_left = if self.timers.rexmit == Instant::MAX {
+        let rto_left = if self.fl.rexmit == Instant::MAX {
             self.rto()
         } else {
-            self.timers.rexmit.saturating_duration_since(now)
+            self.fl.rexmit.saturating_duration_since(now)
         };
         // The delayed-ACK allowance is for a lone tail segment; with more data
         // queued the flight grows before the probe would matter.
         let one_segment = outstanding <= u32::from(self.eff_mss) && self.unsent_bytes() == 0;
         let pto = Rack::pto(self.rtt.srtt(), one_segment, rto_left);
-        self.timers.probe = now + pto;
+        self.fl.rack.pto = now + pto;
     }
 
     /// The PTO fired: the next transmission is a probe (RFC 8985 §7.3).
@@ -751,35 +775,35 @@ impl Connection {
         if !self.rack_active() || self.snd_max == self.snd_una || self.in_recovery {
             return;
         }
-        self.rack.probe_due = true;
+        self.fl.rack.probe_due = true;
     }
 
     /// Whether a probe waits to be sent.
     pub(super) fn probe_due(&self) -> bool {
-        self.rack.probe_due && self.snd_max != self.snd_una
+        self.fl.rack.probe_due && self.snd_max != self.snd_una
     }
 
     /// The probe is being planned: new data may exceed cwnd by this one segment.
     pub(super) fn begin_probe(&mut self) {
-        self.rack.probe_due = false;
-        self.rack.probe_sending = true;
+        self.fl.rack.probe_due = false;
+        self.fl.rack.probe_sending = true;
     }
 
     /// The probe went out (or could not): remember TLP.end_seq, re-arm the RTO (RFC 8985 §7.3).
     pub(super) fn end_probe(&mut self, now: Instant, sent: bool, retransmission: bool) {
-        self.rack.probe_sending = false;
+        self.fl.rack.probe_sending = false;
         if !sent {
             return;
         }
         let end = self.seq_to_send_off(self.snd_max);
-        self.rack.tlp_sent(end, retransmission);
-        self.timers.probe = Instant::MAX;
-        self.timers.rexmit = now + self.rto();
+        self.fl.rack.tlp_sent(end, retransmission);
+        self.fl.rack.pto = Instant::MAX;
+        self.fl.rexmit = now + self.rto();
     }
 
     /// Whether cwnd is waived for the probe's one segment of new data.
     pub(super) fn probe_ignores_cwnd(&self) -> bool {
-        self.rack.probe_sending
+        self.fl.rack.probe_sending
     }
 
     /// RACK_detect_loss_and_arm_timer (RFC 8985 §6.2 step 5, §6.3); true when
@@ -788,9 +812,9 @@ impl Connection {
         if !self.rack_active() {
             return false;
         }
-        let reo_wnd = self.rack.reo_wnd(self.in_recovery, self.rtt.srtt());
-        let d = self.rack.detect_loss(now, reo_wnd);
-        self.timers.rack = d.timer.unwrap_or(Instant::MAX);
+        let reo_wnd = self.fl.rack.reo_wnd(self.in_recovery, self.rtt.srtt());
+        let d = self.fl.rack.detect_loss(now, reo_wnd);
+        self.fl.rack.reo_timer = d.timer.unwrap_or(Instant::MAX);
         d.newly_lost
     }
 

@@ -53,8 +53,8 @@ impl Connection {
         self.cc.on_congestion_event(now, flight);
         let cwnd = self.cc.ssthresh().saturating_add(DUP_THRESH * mss);
         self.cc.set_cwnd(cwnd);
-        self.rexmit_seq = Some(self.snd_una);
-        self.rtt_probe = None;
+        self.fl.rexmit_seq = Some(self.snd_una);
+        self.fl.rtt_probe = None;
     }
 
     /// Allowance beyond cwnd for the first two duplicate ACKs (RFC 3042 §2).
@@ -98,7 +98,7 @@ impl Connection {
 
     /// Partial ACK: retransmit the next hole, deflate by the amount acked, add back one MSS (RFC 6582 §3.2 step 6).
     fn partial_ack(&mut self, data_acked: u32, mss: u32) {
-        self.rexmit_seq = Some(self.snd_una);
+        self.fl.rexmit_seq = Some(self.snd_una);
         let cwnd = self.cc.cwnd().saturating_sub(data_acked);
         let cwnd = if data_acked >= mss {
             cwnd.saturating_add(mss)
@@ -110,11 +110,11 @@ impl Connection {
 
     /// After an RTO the scoreboard is no longer trusted (RFC 6675 §5.1, RFC 2018 §8).
     pub(super) fn on_rto_scoreboard(&mut self) {
-        self.scoreboard.clear();
-        self.high_rxt = 0;
-        self.rack.on_rto();
-        self.timers.rack = Instant::MAX;
-        self.timers.probe = Instant::MAX;
+        self.fl.scoreboard.clear();
+        self.fl.high_rxt = 0;
+        self.fl.rack.on_rto();
+        self.fl.rack.reo_timer = Instant::MAX;
+        self.fl.rack.pto = Instant::MAX;
     }
 
     /// Stream offset of a sequence number that may lie below SND.UNA (D-SACK), clamped at 0.
@@ -154,17 +154,18 @@ impl Connection {
                 ecr: seg.options.timestamps.map(|(_, ecr)| ecr),
                 ts_offset: self.neg.timestamps.then_some(self.ts_offset),
             };
-            self.rack.on_ack(&ack, blocks, self.scoreboard.ranges());
+            let fl = &mut *self.fl;
+            fl.rack.on_ack(&ack, blocks, fl.scoreboard.ranges());
         }
         let max_off = self.seq_to_send_off(self.snd_max);
-        let upd = if n == 0 && self.scoreboard.range_count() == 0 {
+        let upd = if n == 0 && self.fl.scoreboard.range_count() == 0 {
             SackUpdate::default()
         } else {
-            self.scoreboard.on_ack(self.snd_una_off, blocks, max_off)
+            self.fl.scoreboard.on_ack(self.snd_una_off, blocks, max_off)
         };
         if rack {
-            self.rack.on_dsack(upd.dsack, self.snd_una_off, max_off);
-            if self.rack.tlp_on_ack(self.snd_una_off, upd.dsack) {
+            self.fl.rack.on_dsack(upd.dsack, self.snd_una_off, max_off);
+            if self.fl.rack.tlp_on_ack(self.snd_una_off, upd.dsack) {
                 self.tlp_loss_response(now);
             }
         }
@@ -188,12 +189,13 @@ impl Connection {
         let una = self.snd_una_off;
         let max = self.seq_to_send_off(self.snd_max);
         if self.rack_active() {
-            let pipe = self.rack.pipe(max.saturating_sub(una));
+            let pipe = self.fl.rack.pipe(max.saturating_sub(una));
             return u32::try_from(pipe).unwrap_or(u32::MAX);
         }
-        let pipe = self
-            .scoreboard
-            .pipe(una, max, self.high_rxt.max(una), u32::from(self.eff_mss));
+        let pipe =
+            self.fl
+                .scoreboard
+                .pipe(una, max, self.fl.high_rxt.max(una), u32::from(self.eff_mss));
         u32::try_from(pipe).unwrap_or(u32::MAX)
     }
 
@@ -220,7 +222,7 @@ impl Connection {
             } else {
                 if advanced && !rack {
                     // A partial ACK: the next hole is lost too (RFC 6675 §5 step C).
-                    self.high_rxt = self.high_rxt.max(self.snd_una_off);
+                    self.fl.high_rxt = self.fl.high_rxt.max(self.snd_una_off);
                 }
                 self.prr_on_ack(data_acked.saturating_add(newly_sacked));
             }
@@ -242,13 +244,14 @@ impl Connection {
         }
         if rack {
             // RACK replaces DupThresh: recovery starts when it marks a loss (RFC 8985 §2, §6).
-            if self.rack.lost_bytes() > 0 {
+            if self.fl.rack.lost_bytes() > 0 {
                 self.start_recovery_on_rack_loss(now);
             }
             return;
         }
-        let lost = self.scoreboard.range_count() > 0
+        let lost = self.fl.scoreboard.range_count() > 0
             && self
+                .fl
                 .scoreboard
                 .is_lost(self.snd_una_off, u32::from(self.eff_mss));
         // RecoveryPoint is stored as HighData + 1: a new episode may start once
@@ -261,7 +264,7 @@ impl Connection {
     /// RACK marked a segment lost outside recovery: start fast recovery,
     /// unless the current recovery point is not reached yet (RFC 8985 §6.2, RFC 6675 §5).
     pub(super) fn start_recovery_on_rack_loss(&mut self, now: Instant) {
-        if self.in_recovery || self.snd_una < self.recover || self.rack.lost_bytes() == 0 {
+        if self.in_recovery || self.snd_una < self.recover || self.fl.rack.lost_bytes() == 0 {
             return;
         }
         self.enter_sack_recovery(now, 0);
@@ -271,27 +274,27 @@ impl Connection {
     /// retransmit the first hole; PRR state from RecoverFS (RFC 6675 §5 step 4, RFC 6937 §3).
     fn enter_sack_recovery(&mut self, now: Instant, delivered: u32) {
         if self.neg.timestamps {
-            self.eifel_ts = Some(self.ts_val(now));
-            self.cc_before_recovery = Some(Box::new(self.cc.clone()));
+            self.fl.eifel_ts = Some(self.ts_val(now));
+            self.fl.cc_before_recovery = Some(Box::new(self.cc.clone()));
         } else {
-            self.eifel_ts = None;
-            self.cc_before_recovery = None;
+            self.fl.eifel_ts = None;
+            self.fl.cc_before_recovery = None;
         }
         self.in_recovery = true;
         self.recover = self.snd_max;
-        self.stats.sack_recoveries += 1;
+        self.stats.sack_recoveries = self.stats.sack_recoveries.saturating_add(1);
         let flight = self.flight_size();
-        self.recover_fs = flight.max(1);
+        self.fl.recover_fs = flight.max(1);
         self.cc.on_congestion_event(now, flight);
-        self.prr_delivered = 0;
-        self.prr_out = 0;
-        self.high_rxt = self.snd_una_off;
+        self.fl.prr_delivered = 0;
+        self.fl.prr_out = 0;
+        self.fl.high_rxt = self.snd_una_off;
         if !self.rack_active() {
             // With RACK the segments marked lost are resent through NextSeg instead.
-            self.rexmit_seq = Some(self.snd_una);
+            self.fl.rexmit_seq = Some(self.snd_una);
         }
-        self.timers.probe = Instant::MAX;
-        self.rtt_probe = None;
+        self.fl.rack.pto = Instant::MAX;
+        self.fl.rtt_probe = None;
         self.prr_on_ack(delivered);
     }
 
@@ -299,7 +302,7 @@ impl Connection {
     /// TSval older than the retransmission, so the original arrived and the
     /// "loss" was reordering (RFC 3522 §2).
     fn recovery_was_spurious(&mut self, tsecr: Option<u32>) -> bool {
-        let Some(retransmit_ts) = self.eifel_ts.take() else {
+        let Some(retransmit_ts) = self.fl.eifel_ts.take() else {
             return false;
         };
         tsecr.is_some_and(|ecr| ecr != 0 && (ecr.wrapping_sub(retransmit_ts) as i32) < 0)
@@ -308,40 +311,41 @@ impl Connection {
     /// Spurious fast retransmit: restore the congestion state from before the
     /// recovery and leave it (RFC 3522 §1, RFC 4015 §3 response, simplified).
     fn undo_spurious_recovery(&mut self) {
-        if let Some(cc) = self.cc_before_recovery.take() {
+        if let Some(cc) = self.fl.cc_before_recovery.take() {
             self.cc = *cc;
         }
         self.in_recovery = false;
         self.dupacks = 0;
-        self.rexmit_seq = None;
+        self.fl.rexmit_seq = None;
         self.recover = self.snd_una - 1;
-        self.stats.spurious_recoveries += 1;
+        self.stats.spurious_recoveries = self.stats.spurious_recoveries.saturating_add(1);
     }
 
     /// PRR: send in proportion to delivery while pipe > ssthresh, then slow
     /// start back up to ssthresh (PRR-SSRB) (RFC 6937 §3).
     fn prr_on_ack(&mut self, delivered: u32) {
         let mss = u32::from(self.eff_mss);
-        self.prr_delivered = self.prr_delivered.saturating_add(delivered);
+        self.fl.prr_delivered = self.fl.prr_delivered.saturating_add(delivered);
         let pipe = self.sack_pipe();
         let ssthresh = self.cc.ssthresh();
         let sndcnt = if pipe > ssthresh {
-            let target = (u64::from(self.prr_delivered) * u64::from(ssthresh))
-                .div_ceil(u64::from(self.recover_fs.max(1)));
+            let target = (u64::from(self.fl.prr_delivered) * u64::from(ssthresh))
+                .div_ceil(u64::from(self.fl.recover_fs.max(1)));
             u32::try_from(target)
                 .unwrap_or(u32::MAX)
-                .saturating_sub(self.prr_out)
+                .saturating_sub(self.fl.prr_out)
         } else {
             let limit = self
+                .fl
                 .prr_delivered
-                .saturating_sub(self.prr_out)
+                .saturating_sub(self.fl.prr_out)
                 .max(delivered)
                 .saturating_add(mss);
             ssthresh.saturating_sub(pipe).min(limit)
         };
         // With RACK no forced fast retransmit precedes PRR: let the first
         // segment of the episode go (Linux does the same).
-        let sndcnt = if self.prr_out == 0 && self.rack_active() {
+        let sndcnt = if self.fl.prr_out == 0 && self.rack_active() {
             sndcnt.max(mss)
         } else {
             sndcnt
@@ -355,7 +359,7 @@ impl Connection {
         let ssthresh = self.cc.ssthresh();
         self.cc.set_cwnd(ssthresh.max(u32::from(self.eff_mss)));
         self.dupacks = 0;
-        self.rack.on_recovery_exit();
+        self.fl.rack.on_recovery_exit();
     }
 
     /// Count a segment sent during recovery (RFC 6937 prr_out).
@@ -364,9 +368,9 @@ impl Connection {
             return;
         }
         let len32 = u32::try_from(len).unwrap_or(u32::MAX);
-        self.prr_out = self.prr_out.saturating_add(len32);
+        self.fl.prr_out = self.fl.prr_out.saturating_add(len32);
         if retransmission && self.neg.sack {
-            self.high_rxt = self.high_rxt.max(off.saturating_add(len as u64));
+            self.fl.high_rxt = self.fl.high_rxt.max(off.saturating_add(len as u64));
         }
     }
 
@@ -378,7 +382,7 @@ impl Connection {
             // After an RTO, segments RACK found lost again leave the pipe (RFC 8985 §6.2 step 5).
             let una = self.snd_una_off;
             let nxt = self.seq_to_send_off(self.snd_nxt);
-            u32::try_from(self.rack.pipe(nxt.saturating_sub(una))).unwrap_or(u32::MAX)
+            u32::try_from(self.fl.rack.pipe(nxt.saturating_sub(una))).unwrap_or(u32::MAX)
         } else {
             self.snd_nxt - self.snd_una
         }
@@ -398,7 +402,7 @@ impl Connection {
         }
         let una = self.snd_una_off;
         let nxt = self.seq_to_send_off(self.snd_nxt);
-        let (off, len) = self.rack.next_lost()?;
+        let (off, len) = self.fl.rack.next_lost()?;
         if off < una || off >= nxt {
             return None;
         }
@@ -421,18 +425,18 @@ impl Connection {
             if rule3 {
                 return None;
             }
-            let (off, len) = self.rack.next_lost()?;
+            let (off, len) = self.fl.rack.next_lost()?;
             if off < una || off >= max {
                 return None;
             }
             let seq = self.snd_una + u32::try_from(off - una).unwrap_or(0);
             return Some((seq, u32::try_from(len).unwrap_or(mss).min(mss)));
         }
-        let high = self.high_rxt.max(una);
+        let high = self.fl.high_rxt.max(una);
         let hole = if rule3 {
-            self.scoreboard.next_seg(una, max, high, mss)
+            self.fl.scoreboard.next_seg(una, max, high, mss)
         } else {
-            self.scoreboard.next_lost_seg(una, max, high, mss)
+            self.fl.scoreboard.next_lost_seg(una, max, high, mss)
         }?;
         let seq = self.snd_una + u32::try_from(hole.0.saturating_sub(una)).unwrap_or(0);
         Some((seq, hole.1))
