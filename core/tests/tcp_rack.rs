@@ -250,3 +250,62 @@ fn without_dsack_the_window_stays_at_a_quarter_rtt() {
 fn without_rack_dsack_changes_nothing() {
     assert_eq!(reordering_after_dsack(false, true), 1);
 }
+
+/// Established SACK client with timestamps; the handshake took one RTT.
+fn est_ts(timestamps: bool) -> Harness {
+    let cfg = ConnConfig {
+        enable_sack: true,
+        enable_timestamps: timestamps,
+        ..plain_cfg()
+    };
+    let mut h = Harness::client(&cfg, ISS, IRS);
+    let syn = h.out();
+    let ts = syn[0].options.timestamps.map(|(val, _)| (777, val));
+    h.now += ms(RTT);
+    h.feed_syn(S | A, 0, 1, 65535, syn_opts(1460, None, true, ts));
+    h.out();
+    h.events();
+    h
+}
+
+/// Two RTOs back off the timer; then the peer ACKs the retransmitted first
+/// segment one RTT later. Returns the RTO before, after the backoff, and after that ACK.
+fn rto_after_progress(timestamps: bool) -> (u64, u64, u64) {
+    let mut h = est_ts(timestamps);
+    h.conn.send(&data(4 * M)).unwrap();
+    assert_eq!(h.out().len(), 4);
+    let base = h.conn.info().rto_us;
+    let mut last = Vec::new();
+    while h.conn.info().timeouts < 2 {
+        h.fire_next_timer();
+        last = h.out();
+    }
+    let backed_off = h.conn.info().rto_us;
+    assert_eq!(last[0].seq, seg(0), "the RTO resends SND.UNA");
+    h.now += ms(RTT);
+    let opts = match last[0].options.timestamps {
+        Some((val, _)) => ts(778, val),
+        None => TcpOptions::default(),
+    };
+    h.feed_opts(A, 1, seg(1), 65535, opts, &[]);
+    (base, backed_off, h.conn.info().rto_us)
+}
+
+#[test]
+fn rto_backoff_ends_with_the_first_ack_that_carries_a_fresh_rtt_sample() {
+    // RFC 6298 §5 note, RFC 7323 §4: the TSecr of the retransmission times it unambiguously.
+    let (base, backed_off, after) = rto_after_progress(true);
+    assert_eq!(backed_off, 4 * base);
+    assert!(
+        after < 2 * base,
+        "backoff cleared: {base} -> {backed_off} -> {after} us"
+    );
+}
+
+#[test]
+fn without_timestamps_karn_keeps_the_backoff_until_new_data_is_timed() {
+    // RFC 6298 §3 (Karn): an ACK of retransmitted data gives no sample.
+    let (base, backed_off, after) = rto_after_progress(false);
+    assert_eq!(backed_off, 4 * base);
+    assert_eq!(after, backed_off);
+}
