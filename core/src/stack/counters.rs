@@ -59,4 +59,11 @@ pub struct Counters {
     pub work_timer_ops: u64,
     /// Work: demux hash lookups.
     pub work_hash_lookups: u64,
+    /// Fragment reassemblies evicted by the 64-datagram / 1 MiB cap (also
+    /// counted in `fragments_dropped` when the arriving fragment is refused).
+    pub fragments_evicted: u64,
+    /// Handshake-completing ACKs dropped because the listener's accept queue
+    /// was full; the SYN-RECEIVED connection (or cookie) stays, and the peer's
+    /// next ACK completes it once there is room (Linux tcp_abort_on_overflow=0).
+    pub listen_overflows: u64,
 }
