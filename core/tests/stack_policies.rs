@@ -90,13 +90,17 @@ fn syn_toward(dst: &str) -> (tcpkit::stack::Stack, ConnHandle, Vec<u8>) {
     (a, c, buf)
 }
 
-/// An ICMPv4 error from a router (198.51.100.1) quoting `quoted`'s IP header + 8 bytes.
+/// An ICMPv4 error from a router (198.51.100.1) to A4 quoting `quoted`'s IP header + 8 bytes.
 fn icmp4_error(ty: u8, code: u8, quoted: &[u8]) -> Vec<u8> {
+    icmp4_error_to(A4, ty, code, quoted)
+}
+
+fn icmp4_error_to(dst: &str, ty: u8, code: u8, quoted: &[u8]) -> Vec<u8> {
     let mut icmp = vec![ty, code, 0, 0, 0, 0, 0, 0];
     icmp.extend_from_slice(&quoted[..28]);
     let ck = csum(&icmp, 0);
     icmp[2..4].copy_from_slice(&ck.to_be_bytes());
-    ipv4_packet("198.51.100.1", A4, 1, &icmp, None)
+    ipv4_packet("198.51.100.1", dst, 1, &icmp, None)
 }
 
 /// An ICMPv6 error from a router (2001:db8:1::1) quoting `quoted`'s first 48 bytes.
@@ -243,6 +247,30 @@ fn icmp_hard_error_quoting_another_sequence_is_ignored() {
     assert_eq!(a.state(c), Ok(State::SynSent));
 }
 
+/// A hard error quoting a listener's SYN-ACK drops the half-open
+/// connection silently: nothing to accept, nothing left, no RST.
+#[test]
+fn icmp_hard_error_in_syn_received_drops_the_half_open_connection() {
+    let mut b = stack_with(config(4), &[B4]);
+    let l = b.listen(ListenAddr::Any, 80, 8).expect("listen");
+    let syn = tcp4(A4, 4000, B4, 80, 1000, 0, 0x02, &[]);
+    b.feed(Instant::ZERO, &ipv4_packet(A4, B4, 6, &syn, None))
+        .expect("SYN");
+    let mut buf = vec![0u8; 2000];
+    let n = b.poll_transmit(Instant::ZERO, &mut buf).expect("SYN-ACK");
+    assert_eq!(buf[33], 0x12, "SYN-ACK");
+    assert_eq!(b.counters().connections_active, 1);
+    b.feed(
+        Instant::from_millis(5),
+        &icmp4_error_to(B4, 3, 3, &buf[..n]),
+    )
+    .expect("ICMP");
+    assert_eq!(b.counters().icmp_errors_delivered, 1);
+    assert_eq!(b.counters().connections_active, 0, "half-open entry kept");
+    assert_eq!(b.accept(l), Err(Error::WouldBlock));
+    assert!(b.poll_transmit(Instant::from_millis(5), &mut buf).is_err());
+}
+
 /// After the handshake, hard errors are treated as soft (RFC 5461 §4): an
 /// established connection keeps working.
 #[test]
@@ -323,4 +351,39 @@ fn fragment_byte_cap_evicts_and_counts() {
     );
     assert!(c.fragments_evicted < u64::from(n));
     assert_eq!(c.fragments_in, u64::from(n));
+}
+
+// ----------------------------------------------------------------------
+// segments for no connection
+// ----------------------------------------------------------------------
+
+/// RFC 9293 §3.10.7.2: in LISTEN a segment with neither SYN, ACK nor RST
+/// (bare data, a lone FIN) is dropped without a RST; to a closed port
+/// (§3.10.7.1) the same segment gets <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+#[test]
+fn listener_drops_segments_without_syn_or_ack() {
+    let mut s = stack_with(config(1), &[B4]);
+    s.listen(ListenAddr::Any, 80, 8).expect("listen");
+    let mut buf = vec![0u8; 2000];
+    for (flags, data) in [(0x00u8, &b"hello"[..]), (0x01, &b""[..]), (0x09, &b"x"[..])] {
+        let seg = tcp4(A4, 4000, B4, 80, 1000, 0, flags, data);
+        s.feed(Instant::ZERO, &ipv4_packet(A4, B4, 6, &seg, None))
+            .expect("for us");
+        assert!(
+            s.poll_transmit(Instant::ZERO, &mut buf).is_err(),
+            "listener answered flags {flags:#x}"
+        );
+        let seg = tcp4(A4, 4000, B4, 81, 1000, 0, flags, data);
+        s.feed(Instant::ZERO, &ipv4_packet(A4, B4, 6, &seg, None))
+            .expect("for us");
+        let n = s.poll_transmit(Instant::ZERO, &mut buf).expect("RST");
+        let tcp = &buf[20..n];
+        assert_eq!(tcp[13], 0x14, "RST+ACK for flags {flags:#x}");
+        let seg_len = data.len() as u32 + u32::from(flags & 1);
+        assert_eq!(
+            u32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]),
+            1000 + seg_len
+        );
+    }
+    assert_eq!(s.counters().rst_sent, 3);
 }

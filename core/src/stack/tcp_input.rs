@@ -113,6 +113,8 @@ impl Stack {
         match (listener, flags.syn(), flags.ack()) {
             (Some(li), true, false) => self.listener_syn(li, key, seg),
             (Some(li), false, true) if self.syn_cookie_ack(li, key, seg) => {}
+            // RFC 9293 §3.10.7.2 (LISTEN, "fourth"): neither SYN nor ACK (nor RST) is dropped.
+            (Some(_), false, false) => {}
             (None, true, false) => {
                 self.counters.dropped_no_listener += 1;
                 self.reset_stray(key, seg);
