@@ -84,9 +84,35 @@ SRV_PID=
 sed 's/^/  /' "$OUT/server.log"
 [ "$rc" = 0 ] || { echo "  rust-tun: driver exit status $rc"; ok=0; }
 
+FAILS=0
 if [ $ok = 1 ]; then
   echo "PASS  rust-tun: curl fetches ${MB} MB over IPv4 and IPv6 from the Rust TUN driver, sha256 checked"
 else
   echo "FAIL  rust-tun (logs in $OUT)"
-  exit 1
+  FAILS=$((FAILS + 1))
 fi
+
+# ICMP hard errors in SYN-SENT (RFC 1122 §4.2.3.9): the kernel routes the
+# documentation prefixes 203.0.113.0/24 and 2001:db8:dead::/48 to "prohibit",
+# so it answers tcpkit's SYN with destination unreachable, administratively
+# prohibited (ICMP code 13, ICMPv6 code 1). tcpkit must give up at once with
+# REFUSED, not retransmit the SYN until its timeout (minutes). Port 80 on the
+# kernel (nobody listens) gives the RST path for comparison.
+"${IN[@]}" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+"${IN[@]}" ip route add prohibit 203.0.113.0/24
+"${IN[@]}" ip -6 route add prohibit 2001:db8:dead::/48
+ok=1
+for pair in "203.0.113.5:80 refused" "[2001:db8:dead::5]:80 refused" "192.0.2.1:80 refused"; do
+  read -r target want <<<"$pair"
+  "${IN[@]}" timeout 60 "$BIN" connect tk0 "$target" 10 2>"$OUT/connect.log"
+  line=$(grep 'connect ' "$OUT/connect.log")
+  echo "  $line"
+  [[ "$line" == *": $want after "* ]] || { ok=0; cat "$OUT/connect.log"; }
+done
+if [ $ok = 1 ]; then
+  echo "PASS  rust-tun-icmp: the kernel's ICMP/ICMPv6 administratively prohibited ends SYN-SENT with REFUSED"
+else
+  echo "FAIL  rust-tun-icmp (logs in $OUT)"
+  FAILS=$((FAILS + 1))
+fi
+[ "$FAILS" = 0 ]

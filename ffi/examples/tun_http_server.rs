@@ -9,6 +9,9 @@
 //!     bytes as examples/c/tun_http.c), over IPv4 192.0.2.2 and IPv6
 //!     2001:db8::2; one request per connection, closed after the response.
 //!     Exits 0 after K complete responses (default: never) or S seconds.
+//! tun_http_server connect DEVICE ADDR:PORT [SECONDS]
+//!     opens one connection and prints how it ended within SECONDS (default
+//!     10): connected, refused, reset, timed-out or pending.
 //! tun_http_server gen N
 //!     writes the body of /bytes/N to stdout, so a test can hash it.
 //! ```
@@ -406,12 +409,88 @@ fn gen(n: u64) -> io::Result<()> {
     out.flush()
 }
 
+/// Opens one connection to `remote` and reports how it ends within
+/// `seconds`: "connected", "refused", "reset", "timed-out" or "pending".
+/// The kernel side answers with RST, or with ICMP when a route forbids
+/// the destination (RFC 1122 §4.2.3.9 hard errors end SYN-SENT at once).
+fn probe_connect(device: &str, remote: &str, seconds: u64) -> io::Result<()> {
+    let remote: std::net::SocketAddr = remote
+        .parse()
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "ADDR:PORT or [V6]:PORT"))?;
+    let mut tun = tun_open(device)?;
+    let mut s = new_stack()?;
+    let clock = Clock(std::time::Instant::now());
+    let c = s
+        .connect(clock.now(), remote, 0)
+        .map_err(|e| io::Error::other(format!("connect: {e:?}")))?;
+    let mut rbuf = vec![0u8; READ_BUF];
+    let mut tbuf = vec![0u8; MTU];
+    let end = seconds * 1_000_000;
+    let mut outcome = "pending";
+    flush(&mut tun, &mut s, &clock, &mut tbuf)?;
+    while outcome == "pending" && clock.now().as_micros() < end {
+        let now = clock.now().as_micros();
+        let wait_us = s
+            .poll_timeout()
+            .map_or(100_000, |d| d.as_micros().saturating_sub(now))
+            .min(100_000);
+        wait_readable(&tun, wait_us.div_ceil(1000) as i32)?;
+        loop {
+            match tun.read(&mut rbuf) {
+                Ok(n) if n > 0 => {
+                    let _ = s.feed(clock.now(), &rbuf[..n]);
+                }
+                Ok(_) => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let now = clock.now();
+        if s.poll_timeout().is_some_and(|d| d <= now) {
+            s.handle_timeout(now);
+        }
+        while let Some(ev) = s.poll_event() {
+            match (ev.kind, ev.reason) {
+                (EventKind::Connected, _) => outcome = "connected",
+                (EventKind::Closed, Some(Error::Refused)) => outcome = "refused",
+                (EventKind::Closed, Some(Error::Reset)) => outcome = "reset",
+                (EventKind::Closed, Some(Error::TimedOut)) => outcome = "timed-out",
+                (EventKind::Closed, _) => outcome = "closed",
+                _ => {}
+            }
+        }
+        flush(&mut tun, &mut s, &clock, &mut tbuf)?;
+    }
+    let _ = s.abort(c);
+    flush(&mut tun, &mut s, &clock, &mut tbuf)?;
+    let c = s.counters();
+    eprintln!(
+        "tun_http_server: connect {remote}: {outcome} after {} ms (ICMP in {}, delivered {}, ignored {})",
+        clock.now().as_micros() / 1000,
+        c.icmp_in,
+        c.icmp_errors_delivered,
+        c.icmp_errors_ignored
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = match args.first().map(String::as_str) {
         Some("serve") => match parse_options(&args[1..]) {
             Ok(o) => serve(&o),
             Err(e) => Err(io::Error::new(io::ErrorKind::InvalidInput, e)),
+        },
+        Some("connect") => match (args.get(1), args.get(2)) {
+            (Some(dev), Some(remote)) => {
+                let secs = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(10);
+                probe_connect(dev, remote, secs)
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "connect DEVICE ADDR:PORT [SECONDS]",
+            )),
         },
         Some("gen") => match args.get(1).and_then(|n| n.parse().ok()) {
             Some(n) => gen(n),
@@ -420,6 +499,7 @@ fn main() -> ExitCode {
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "usage: tun_http_server serve DEVICE [--port P] [--requests K] [--seconds S]\n\
+             \x20      tun_http_server connect DEVICE ADDR:PORT [SECONDS]\n\
              \x20      tun_http_server gen N",
         )),
     };
