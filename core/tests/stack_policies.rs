@@ -360,6 +360,7 @@ fn fragment_byte_cap_evicts_and_counts() {
 /// RFC 9293 §3.10.7.2: in LISTEN a segment with neither SYN, ACK nor RST
 /// (bare data, a lone FIN) is dropped without a RST; to a closed port
 /// (§3.10.7.1) the same segment gets <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+/// A SYN+FIN to a listener is dropped too.
 #[test]
 fn listener_drops_segments_without_syn_or_ack() {
     let mut s = stack_with(config(1), &[B4]);
@@ -386,4 +387,13 @@ fn listener_drops_segments_without_syn_or_ack() {
         );
     }
     assert_eq!(s.counters().rst_sent, 3);
+    // SYN+FIN to a listener opens nothing and is not answered (Linux drops it too).
+    let seg = tcp4(A4, 4001, B4, 80, 1000, 0, 0x03, &[]);
+    s.feed(Instant::ZERO, &ipv4_packet(A4, B4, 6, &seg, None))
+        .expect("for us");
+    assert!(
+        s.poll_transmit(Instant::ZERO, &mut buf).is_err(),
+        "SYN+FIN answered"
+    );
+    assert_eq!(s.counters().connections_active, 0);
 }

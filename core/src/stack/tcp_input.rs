@@ -111,6 +111,8 @@ impl Stack {
         }
         let listener = self.find_listener(dst, seg.dst_port);
         match (listener, flags.syn(), flags.ack()) {
+            // SYN+FIN is a scanner's probe, never a real open: dropped, like Linux.
+            (Some(_), true, false) if flags.fin() => {}
             (Some(li), true, false) => self.listener_syn(li, key, seg),
             (Some(li), false, true) if self.syn_cookie_ack(li, key, seg) => {}
             // RFC 9293 §3.10.7.2 (LISTEN, "fourth"): neither SYN nor ACK (nor RST) is dropped.
