@@ -3,12 +3,16 @@
 //! the TUN device is the peer, driven by `curl` in examples/tests/run-rust-tun.sh.
 //!
 //! ```text
-//! tun_http_server serve DEVICE [--port P] [--requests K] [--seconds S]
+//! tun_http_server serve DEVICE [--port P] [--backlog B] [--accept-delay-ms D]
+//!                             [--requests K] [--seconds S]
 //!     GET /bytes/N -> HTTP/1.0 200 with N bytes of deterministic data
 //!     (byte i is byte i % 8 of splitmix64(i / 8), little-endian: the same
 //!     bytes as examples/c/tun_http.c), over IPv4 192.0.2.2 and IPv6
 //!     2001:db8::2; one request per connection, closed after the response.
-//!     Exits 0 after K complete responses (default: never) or S seconds.
+//!     Exits 0 after K complete responses (default: never) or S seconds;
+//!     B is the listen backlog (accept queue, default 128); D makes the
+//!     application accept D ms after the queue became non-empty (a busy
+//!     application, so that the accept queue fills).
 //! tun_http_server connect DEVICE ADDR:PORT [SECONDS]
 //!     opens one connection and prints how it ended within SECONDS (default
 //!     10): connected, refused, reset, timed-out or pending.
@@ -220,6 +224,8 @@ struct Options {
     port: u16,
     requests: Option<u64>,
     seconds: Option<u64>,
+    backlog: u32,
+    accept_delay_ms: u64,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -229,6 +235,8 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         port: 80,
         requests: None,
         seconds: None,
+        backlog: 128,
+        accept_delay_ms: 0,
     };
     let mut it = args.iter().skip(1);
     while let Some(flag) = it.next() {
@@ -238,6 +246,8 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--port" => o.port = value.parse().map_err(bad)?,
             "--requests" => o.requests = Some(value.parse().map_err(bad)?),
             "--seconds" => o.seconds = Some(value.parse().map_err(bad)?),
+            "--backlog" => o.backlog = value.parse().map_err(bad)?,
+            "--accept-delay-ms" => o.accept_delay_ms = value.parse().map_err(bad)?,
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -284,7 +294,7 @@ fn serve(o: &Options) -> io::Result<()> {
     let mut s = new_stack()?;
     let clock = Clock(std::time::Instant::now());
     let listener = s
-        .listen(ListenAddr::Any, o.port, 128)
+        .listen(ListenAddr::Any, o.port, o.backlog)
         .map_err(|e| io::Error::other(format!("listen: {e:?}")))?;
     eprintln!(
         "tun_http_server: serving on {}, 192.0.2.2:{p} and [2001:db8::2]:{p}",
@@ -301,6 +311,7 @@ fn serve(o: &Options) -> io::Result<()> {
     let mut served = 0u64;
     let mut failed = 0u64;
     let mut linger_until: Option<u64> = None;
+    let mut accept_at: Option<u64> = None;
     loop {
         let now = clock.now().as_micros();
         if end.is_some_and(|e| now >= e) || linger_until.is_some_and(|l| now >= l) {
@@ -332,12 +343,9 @@ fn serve(o: &Options) -> io::Result<()> {
             let c = ConnHandle::from_raw(ev.handle);
             let pump = match ev.kind {
                 EventKind::Acceptable => {
-                    while let Ok(c) = s.accept(listener) {
-                        let mut x = Exchange::default();
-                        let p = x.pump(&mut s, c, &mut chunk);
-                        conns.insert(c.raw(), x);
-                        finish(&mut s, &mut conns, c, p, &mut served, &mut failed);
-                    }
+                    // A busy application (--accept-delay-ms) accepts later.
+                    let at = clock.now().as_micros() + o.accept_delay_ms * 1000;
+                    accept_at.get_or_insert(at);
                     continue;
                 }
                 EventKind::Closed => Pump::Failed,
@@ -348,6 +356,15 @@ fn serve(o: &Options) -> io::Result<()> {
             };
             finish(&mut s, &mut conns, c, pump, &mut served, &mut failed);
         }
+        if accept_at.is_some_and(|t| clock.now().as_micros() >= t) {
+            accept_at = None;
+            while let Ok(c) = s.accept(listener) {
+                let mut x = Exchange::default();
+                let p = x.pump(&mut s, c, &mut chunk);
+                conns.insert(c.raw(), x);
+                finish(&mut s, &mut conns, c, p, &mut served, &mut failed);
+            }
+        }
         flush(&mut tun, &mut s, &clock, &mut tbuf)?;
         if linger_until.is_none() && o.requests.is_some_and(|k| served >= k) {
             linger_until = Some(clock.now().as_micros() + LINGER_US);
@@ -356,13 +373,16 @@ fn serve(o: &Options) -> io::Result<()> {
     let c = s.counters();
     eprintln!(
         "tun_http_server: {served} responses, {failed} failed; packets in {} out {}, \
-         rst_sent {}, dropped malformed {} checksum {} not_for_us {}",
+         rst_sent {}, dropped malformed {} checksum {} not_for_us {}; accept queue full: \
+         SYNs dropped {}, completing ACKs dropped {}",
         c.packets_in,
         c.packets_out,
         c.rst_sent,
         c.dropped_malformed,
         c.dropped_checksum,
-        c.dropped_not_for_us
+        c.dropped_not_for_us,
+        c.dropped_listen_overflow,
+        c.listen_overflows
     );
     if failed > 0 || o.requests.is_some_and(|k| served < k) {
         return Err(io::Error::other("not every request was answered"));
@@ -498,7 +518,8 @@ fn main() -> ExitCode {
         },
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "usage: tun_http_server serve DEVICE [--port P] [--requests K] [--seconds S]\n\
+            "usage: tun_http_server serve DEVICE [--port P] [--backlog B] [--accept-delay-ms D]\n\
+             \x20                             [--requests K] [--seconds S]\n\
              \x20      tun_http_server connect DEVICE ADDR:PORT [SECONDS]\n\
              \x20      tun_http_server gen N",
         )),

@@ -59,6 +59,9 @@ pub struct Counters {
     pub work_timer_ops: u64,
     /// Work: demux hash lookups.
     pub work_hash_lookups: u64,
+    /// Closes turned into aborts (RST) because `Config::max_orphans` orphans
+    /// were still finishing.
+    pub orphans_aborted: u64,
     /// Fragment reassemblies evicted by the 64-datagram / 1 MiB cap (also
     /// counted in `fragments_dropped` when the arriving fragment is refused).
     pub fragments_evicted: u64,
