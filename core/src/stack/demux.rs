@@ -86,6 +86,10 @@ pub struct Demux {
     /// SipHash key: secret, so peers cannot aim collisions.
     k0: u64,
     k1: u64,
+    /// The last key hashed and its hash. Packets come in trains of one flow,
+    /// and a connection's lookup, insert and remove name the same key: they
+    /// hash once (a 36-byte compare instead of a SipHash).
+    memo: Option<(FlowKey, u64)>,
 }
 
 impl Demux {
@@ -94,17 +98,26 @@ impl Demux {
             table: HashTable::new(),
             k0,
             k1,
+            memo: None,
         }
     }
 
-    fn hash(&self, key: &FlowKey) -> u64 {
-        key.demux_hash(self.k0, self.k1)
+    fn hash(&mut self, key: &FlowKey) -> u64 {
+        match self.memo {
+            Some((k, h)) if k == *key => h,
+            _ => {
+                let h = key.demux_hash(self.k0, self.k1);
+                self.memo = Some((*key, h));
+                h
+            }
+        }
     }
 
     /// The slot holding `key`; `key_of(slot)` gives a slot's key.
-    pub fn get(&self, key: &FlowKey, key_of: impl Fn(u32) -> Option<FlowKey>) -> Option<u32> {
+    pub fn get(&mut self, key: &FlowKey, key_of: impl Fn(u32) -> Option<FlowKey>) -> Option<u32> {
+        let h = self.hash(key);
         self.table
-            .find(self.hash(key), |&i| key_of(i).as_ref() == Some(key))
+            .find(h, |&i| key_of(i).as_ref() == Some(key))
             .copied()
     }
 
@@ -131,7 +144,8 @@ impl Demux {
 
     /// Removes the entry of `slot` (whose key is `key`).
     pub fn remove(&mut self, key: &FlowKey, slot: u32) -> bool {
-        match self.table.find_entry(self.hash(key), |&i| i == slot) {
+        let h = self.hash(key);
+        match self.table.find_entry(h, |&i| i == slot) {
             Ok(e) => {
                 e.remove();
                 true
@@ -189,6 +203,28 @@ mod tests {
         assert!(!d.remove(&k, 7));
         assert_eq!(d.get(&k, key_of), None);
         assert_eq!(d.len(), 1999);
+    }
+
+    #[test]
+    fn the_hash_memo_only_serves_the_key_it_was_computed_for() {
+        let mut d = Demux::new(3, 4);
+        let a = FlowKey::new(sa([192, 0, 2, 2], 80), sa([192, 0, 2, 1], 10000));
+        let b = FlowKey::new(sa([192, 0, 2, 2], 80), sa([192, 0, 2, 1], 10001));
+        for k in [a, a, b, a, b, b] {
+            assert_eq!(d.hash(&k), k.demux_hash(3, 4), "{k:?}");
+        }
+        // Interleaved lookups of two flows find each its own slot.
+        let keys = [a, b];
+        let key_of = |i: u32| keys.get(i as usize).copied();
+        assert!(d.insert(a, 0, key_of));
+        assert!(d.insert(b, 1, key_of));
+        for _ in 0..3 {
+            assert_eq!(d.get(&a, key_of), Some(0));
+            assert_eq!(d.get(&b, key_of), Some(1));
+        }
+        assert!(d.remove(&b, 1));
+        assert_eq!(d.get(&a, key_of), Some(0));
+        assert_eq!(d.get(&b, key_of), None);
     }
 
     #[test]

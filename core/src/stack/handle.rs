@@ -183,6 +183,15 @@ impl<T> Slab<T> {
         }
     }
 
+    /// The value at `index` and its generation, in one lookup.
+    pub fn at_mut_with_generation(&mut self, index: u32) -> Option<(&mut T, u32)> {
+        let slot = self.slot_mut(index)?;
+        match &mut slot.entry {
+            Entry::Occupied(v) => Some((v, slot.generation)),
+            Entry::Vacant(_) => None,
+        }
+    }
+
     /// The current generation of an occupied slot.
     pub fn generation(&self, index: u32) -> Option<u32> {
         let slot = self.slot(index)?;

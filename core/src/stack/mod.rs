@@ -669,12 +669,18 @@ impl Stack {
     /// `BufferTooSmall { needed }` (packet kept) when `buf` is too small.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Result<usize, Error> {
         self.touch(now);
+        // Hosts poll until WouldBlock: answer that without entering the
+        // (large) transmit path.
+        if self.stash.is_none() && self.outgoing.is_empty() && self.ready.is_empty() {
+            return Err(Error::WouldBlock);
+        }
         let n = self.transmit_one(buf)?;
         self.counters.packets_out += 1;
         self.counters.bytes_out += n as u64;
         Ok(n)
     }
 
+    #[inline(never)]
     fn transmit_one(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         if let Some(p) = self.stash.take() {
             return match buf.get_mut(..p.len()) {
@@ -952,41 +958,43 @@ impl Stack {
     }
 
     fn after_inner(&mut self, idx: u32, requeue: bool) {
-        let handle = self.conn_handle(idx);
         let now = self.now;
-        let generation = self.conns.generation(idx).unwrap_or(0);
-        let Some(slot) = self.conns.at_mut(idx) else {
+        // One slab lookup for everything below (this runs per packet and per command).
+        let Some((slot, generation)) = self.conns.at_mut_with_generation(idx) else {
             return;
         };
         // Events.
-        while let Some(ev) = slot.conn.poll_event() {
-            let (kind, reason) = match ev {
-                ConnEvent::Connected => {
-                    if slot.flags & F_OPENED == 0 {
-                        slot.flags |= F_OPENED;
-                        self.counters.connections_opened += 1;
+        if slot.conn.has_events() {
+            let handle = handle::encode(Kind::Conn, idx, generation);
+            while let Some(ev) = slot.conn.poll_event() {
+                let (kind, reason) = match ev {
+                    ConnEvent::Connected => {
+                        if slot.flags & F_OPENED == 0 {
+                            slot.flags |= F_OPENED;
+                            self.counters.connections_opened += 1;
+                        }
+                        (EventKind::Connected, None)
                     }
-                    (EventKind::Connected, None)
+                    ConnEvent::Readable => (EventKind::Readable, None),
+                    ConnEvent::Writable => (EventKind::Writable, None),
+                    ConnEvent::PeerClosed => (EventKind::PeerClosed, None),
+                    ConnEvent::Closed(r) => {
+                        slot.deferred_reason = Some(r);
+                        (EventKind::Closed, close_reason_error(r))
+                    }
+                };
+                if slot.flags & F_ORPHAN != 0 {
+                    continue;
                 }
-                ConnEvent::Readable => (EventKind::Readable, None),
-                ConnEvent::Writable => (EventKind::Writable, None),
-                ConnEvent::PeerClosed => (EventKind::PeerClosed, None),
-                ConnEvent::Closed(r) => {
-                    slot.deferred_reason = Some(r);
-                    (EventKind::Closed, close_reason_error(r))
+                if slot.flags & F_UNACCEPTED != 0 {
+                    // CONNECTED is for active opens only; the rest waits for accept.
+                    if kind != EventKind::Connected {
+                        slot.deferred |= events::bit(kind);
+                    }
+                    continue;
                 }
-            };
-            if slot.flags & F_ORPHAN != 0 {
-                continue;
+                self.events.push(&mut slot.pending, kind, handle, reason);
             }
-            if slot.flags & F_UNACCEPTED != 0 {
-                // CONNECTED is for active opens only; the rest waits for accept.
-                if kind != EventKind::Connected {
-                    slot.deferred |= events::bit(kind);
-                }
-                continue;
-            }
-            self.events.push(&mut slot.pending, kind, handle, reason);
         }
         // Ready list.
         if requeue && slot.flags & F_READY == 0 && slot.conn.wants_transmit() {
@@ -1005,14 +1013,20 @@ impl Stack {
             .conn
             .poll_timeout()
             .map(|d| d.max(now + Duration::from_micros(1)));
-        if let Some(slot) = self.conns.at_mut(idx) {
-            let before = self.timers.ops;
-            self.timers
-                .schedule(idx, generation, deadline, &mut slot.armed);
-            self.counters.work_timer_ops += self.timers.ops - before;
+        let before = self.timers.ops;
+        self.timers
+            .schedule(idx, generation, deadline, &mut slot.armed);
+        self.counters.work_timer_ops += self.timers.ops - before;
+        // Only a passive open leaving SYN-RECEIVED needs promoting, and only
+        // a finished connection reaping: test both on the slot at hand.
+        let promote = slot.flags & F_SYN_QUEUED != 0 && slot.conn.state() != State::SynReceived;
+        let finished = slot.conn.is_finished();
+        if promote {
+            self.promote_passive(idx);
+            self.reap_if_finished(idx);
+        } else if finished {
+            self.reap_if_finished(idx);
         }
-        self.promote_passive(idx);
-        self.reap_if_finished(idx);
     }
 
     /// A passive connection that left SYN-RECEIVED joins its listener's accept
@@ -1156,7 +1170,7 @@ impl Stack {
     }
 
     /// Demux: the slot of a 4-tuple.
-    fn lookup(&self, key: &FlowKey) -> Option<u32> {
+    fn lookup(&mut self, key: &FlowKey) -> Option<u32> {
         let conns = &self.conns;
         self.demux.get(key, |i| conns.at(i).map(|s| s.key))
     }
@@ -1350,7 +1364,8 @@ impl Stack {
         }
         let mut local = local;
         if local.port() == 0 {
-            let demux = &self.demux;
+            // The probe that finds the port free is the lookup of its 4-tuple.
+            let demux = &mut self.demux;
             let conns = &self.conns;
             let probes = &mut self.counters.work_hash_lookups;
             let port = self.ports.pick(local.ip(), Some(remote), |p| {
@@ -1359,12 +1374,13 @@ impl Stack {
                 demux.get(&k, |i| conns.at(i).map(|s| s.key)).is_some()
             })?;
             local.set_port(port);
+        } else {
+            self.counters.work_hash_lookups += 1;
+            if self.lookup(&FlowKey::new(local, remote)).is_some() {
+                return Err(Error::AddrInUse);
+            }
         }
         let key = FlowKey::new(local, remote);
-        self.counters.work_hash_lookups += 1;
-        if self.lookup(&key).is_some() {
-            return Err(Error::AddrInUse);
-        }
         let iss = self.isn.isn(self.now, &key);
         let cfg = if remote.is_ipv6() {
             &self.cfg_v6
