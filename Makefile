@@ -49,6 +49,8 @@ bench:
 
 soak:
 	TCPKIT_SOAK_SEEDS=$${TCPKIT_SOAK_SEEDS:-100000} $(CARGO) test --release -p tcpkit --all-features --test soak -- --nocapture
+	TCPKIT_FLOOD_SYNS=$${TCPKIT_FLOOD_SYNS:-1000000} TCPKIT_FLOOD_SEGMENTS=$${TCPKIT_FLOOD_SEGMENTS:-1000000} \
+	  $(CARGO) test --release -p tcpkit --all-features --test hostile_attacks -- --nocapture
 
 fuzz:
 	@if [ -f fuzz/run.sh ]; then bash fuzz/run.sh; else echo "fuzz: no fuzz targets yet"; fi
