@@ -747,9 +747,9 @@ impl Stack {
             };
             slot.flags &= !F_READY;
             self.counters.work_conn_visits += 1;
-            let v6 = slot.key.is_ipv6();
-            let max_payload = mtu.saturating_sub(base_headers(v6));
             let (local, remote) = (slot.key.local(), slot.key.remote());
+            let v6 = local.is_ipv6();
+            let max_payload = mtu.saturating_sub(base_headers(v6));
             let Some(seg) = slot.conn.poll_transmit(now, max_payload) else {
                 // Nothing after all (window or cwnd closed): leave the ready
                 // list until something else touches it, so this loop ends.
