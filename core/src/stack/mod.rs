@@ -1118,24 +1118,34 @@ impl Stack {
     }
 
     fn free_slot(&mut self, idx: u32) {
-        let Some(slot) = self.conns.remove(idx) else {
+        let Some(&ConnSlot {
+            key,
+            flags,
+            listener,
+            ..
+        }) = self.conns.at(idx)
+        else {
             return;
         };
-        if slot.flags & F_SYN_QUEUED != 0 {
-            if let Some(l) = self.listeners.get_mut(slot.listener.0, slot.listener.1) {
+        self.conns.discard(idx);
+        if flags & F_SYN_QUEUED != 0 {
+            if let Some(l) = self.listeners.get_mut(listener.0, listener.1) {
                 l.syn_count = l.syn_count.saturating_sub(1);
             }
         }
-        self.demux.remove(&slot.key, idx);
+        self.demux.remove(&key, idx);
         self.counters.connections_closed += 1;
         self.counters.connections_active = self.conns.len() as u64;
-        if slot.flags & F_ORPHAN != 0 {
+        if flags & F_ORPHAN != 0 {
             self.counters.orphans_reaped += 1;
             self.counters.orphans_active = self.counters.orphans_active.saturating_sub(1);
         }
     }
 
     /// Inserts a new connection; `Error::Limit` at `max_connections`.
+    /// Inlined so the connection is built where the slab stores it instead
+    /// of being copied there (it is large).
+    #[inline(always)]
     fn insert_conn(
         &mut self,
         conn: Connection,
