@@ -17,6 +17,9 @@ pub struct PortAllocator {
     k0: u64,
     k1: u64,
     next_ephemeral: u32,
+    /// The last (local, remote) and its offset: clients open connection
+    /// after connection to one server, and the hash is the same each time.
+    memo: Option<(IpAddr, Option<SocketAddr>, u32)>,
 }
 
 impl PortAllocator {
@@ -25,6 +28,19 @@ impl PortAllocator {
             k0,
             k1,
             next_ephemeral: 0,
+            memo: None,
+        }
+    }
+
+    /// [`PortAllocator::offset`], remembered for the last destination.
+    fn offset_cached(&mut self, local: IpAddr, remote: Option<SocketAddr>) -> u32 {
+        match self.memo {
+            Some((l, r, off)) if l == local && r == remote => off,
+            _ => {
+                let off = self.offset(local, remote);
+                self.memo = Some((local, remote, off));
+                off
+            }
         }
     }
 
@@ -55,7 +71,7 @@ impl PortAllocator {
         mut in_use: impl FnMut(u16) -> bool,
     ) -> Result<u16, Error> {
         let count = u32::from(EPHEMERAL_MAX - EPHEMERAL_MIN) + 1;
-        let offset = self.offset(local, remote);
+        let offset = self.offset_cached(local, remote);
         for _ in 0..count {
             let port = EPHEMERAL_MIN as u32 + offset.wrapping_add(self.next_ephemeral) % count;
             self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
@@ -99,6 +115,17 @@ mod tests {
                 h.write(&r.port().to_be_bytes());
             }
             assert_eq!(a.offset(LOCAL, r), h.finish() as u32, "{r:?}");
+        }
+        // The remembered offset is the one of the destination asked for.
+        let mut m = PortAllocator::new(5, 6);
+        for r in [
+            Some(remote(80)),
+            Some(remote(80)),
+            Some(remote(81)),
+            None,
+            Some(remote(80)),
+        ] {
+            assert_eq!(m.offset_cached(LOCAL, r), a.offset(LOCAL, r), "{r:?}");
         }
         assert_ne!(
             a.offset(LOCAL, Some(remote(80))),
