@@ -574,11 +574,14 @@ impl Stack {
         self.touch(now);
         self.counters.packets_in += 1;
         self.counters.bytes_in += packet.len() as u64;
-        let ip = match packet::parse_ip(packet) {
+        // Read in place: moving the parsed header out of the Result copies
+        // it with wide loads of just-written narrow stores (a stall per packet).
+        let parsed = packet::parse_ip(packet);
+        let ip = match &parsed {
             Ok(ip) => ip,
-            Err(e) => return Err(self.count_packet_error(e)),
+            Err(e) => return Err(self.count_packet_error(*e)),
         };
-        let for_us = self.is_local(ip.dst)
+        let for_us = self.addrs.contains(&ip.dst)
             || (self.config.accept_any_destination
                 && is_unicast(ip.dst)
                 && ip.proto == packet::PROTO_TCP);
@@ -750,7 +753,9 @@ impl Stack {
             let (local, remote) = (slot.key.local(), slot.key.remote());
             let v6 = local.is_ipv6();
             let max_payload = mtu.saturating_sub(base_headers(v6));
-            let Some(seg) = slot.conn.poll_transmit(now, max_payload) else {
+            // Used in place (see `feed`: moving it out of the Option stalls).
+            let out = slot.conn.poll_transmit(now, max_payload);
+            let Some(seg) = out.as_ref() else {
                 // Nothing after all (window or cwnd closed): leave the ready
                 // list until something else touches it, so this loop ends.
                 self.after_inner(idx, false);
