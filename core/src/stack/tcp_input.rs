@@ -54,7 +54,7 @@ impl Stack {
         self.counters.work_hash_lookups += 1;
         if let Some(idx) = self.lookup(&key) {
             let now = self.now;
-            if self.completes_into_full_accept_queue(idx, &seg) {
+            if self.completes_into_full_accept_queue(idx, seg) {
                 self.counters.listen_overflows += 1;
                 return Ok(());
             }
