@@ -309,3 +309,50 @@ fn without_timestamps_karn_keeps_the_backoff_until_new_data_is_timed() {
     assert_eq!(backed_off, 4 * base);
     assert_eq!(after, backed_off);
 }
+
+/// Segment 1 of five is lost, its retransmission too, and nothing is sent
+/// after it (no new data): no SACK can reveal the second loss. Returns the
+/// time after the retransmission at which segment 1 went out again, and the
+/// RTO count then.
+fn lone_lost_retransmission(rack: bool) -> (u64, u64) {
+    let mut h = est(rack);
+    h.conn.send(&data(5 * M)).unwrap();
+    assert_eq!(h.out().len(), 5);
+    h.now += ms(RTT);
+    h.feed(A, 1, seg(1), 65535, &[]);
+    let mut sent = h.out();
+    for i in 2..5 {
+        h.feed_opts(A, 1, seg(1), 65535, sack(&[(seg(2), seg(i + 1))]), &[]);
+        sent.extend(h.out());
+    }
+    assert!(
+        sent.iter().any(|s| s.seq == seg(1)),
+        "fast retransmit: {sent:?}"
+    );
+    let retransmitted_at = h.now;
+    loop {
+        h.fire_next_timer();
+        if h.out().iter().any(|s| s.seq == seg(1)) {
+            break;
+        }
+    }
+    (
+        (h.now - retransmitted_at).as_millis(),
+        h.conn.info().timeouts,
+    )
+}
+
+#[test]
+fn a_lone_lost_retransmission_is_probed_before_the_rto() {
+    // PTO = 2·SRTT after the last ACK, inside recovery (a deviation from RFC 8985 §7.2).
+    let (after, timeouts) = lone_lost_retransmission(true);
+    assert_eq!(after, 2 * RTT);
+    assert_eq!(timeouts, 0);
+}
+
+#[test]
+fn without_rack_a_lone_lost_retransmission_waits_for_the_rto() {
+    let (after, timeouts) = lone_lost_retransmission(false);
+    assert!(after > 2 * RTT, "{after} ms");
+    assert_eq!(timeouts, 1);
+}

@@ -364,8 +364,9 @@ impl Connection {
         } else if duplicate {
             self.on_duplicate_ack(now, seg);
         }
-        if advanced {
-            // A cumulative ACK restarts the tail loss probe (RFC 8985 §7.2).
+        if advanced || self.in_recovery {
+            // A cumulative ACK restarts the tail loss probe (RFC 8985 §7.2);
+            // in recovery any ACK does: the probe is for feedback that stopped.
             self.schedule_loss_probe(now);
         }
         // An emptied send ring is kept for the next send; the stack frees it once idle.

@@ -146,7 +146,8 @@ impl Connection {
     }
 
     /// Tail loss probe: one segment of new data if the receive window allows,
-    /// else the last segment sent, again (RFC 8985 §7.3).
+    /// else the last segment sent, again (RFC 8985 §7.3); in recovery, the
+    /// segment at SND.UNA instead.
     fn plan_loss_probe(&mut self, now: Instant, limit: usize) -> Option<Plan> {
         self.begin_probe();
         let unsent = self.unsent_bytes();
@@ -163,10 +164,17 @@ impl Connection {
         }
         let outstanding = self.snd_max - self.snd_una;
         let back = outstanding.min(u32::try_from(limit).unwrap_or(u32::MAX));
+        // In recovery the silence most likely means the retransmission at
+        // SND.UNA (or its ACK) was lost: probe with it rather than with the tail.
+        let seq = if self.in_recovery {
+            self.snd_una
+        } else {
+            self.snd_max - back
+        };
         let plan = if back == 0 {
             None
         } else {
-            self.plan_resend(now, self.snd_max - back, limit)
+            self.plan_resend(now, seq, limit)
         };
         self.end_probe(now, plan.is_some(), true);
         plan

@@ -750,7 +750,9 @@ impl Connection {
     /// data in flight and no probe outstanding (RFC 8985 §7.2).
     pub(super) fn schedule_loss_probe(&mut self, now: Instant) {
         let outstanding = self.snd_max - self.snd_una;
-        let open = !self.in_recovery && self.fl.scoreboard.range_count() == 0;
+        // In recovery too (a deviation): a retransmission that is the last
+        // segment in flight, or whose ACK is lost, otherwise waits for the RTO.
+        let open = self.in_recovery || self.fl.scoreboard.range_count() == 0;
         if outstanding == 0 {
             self.fl.rack.probe_due = false;
         }
@@ -772,7 +774,7 @@ impl Connection {
 
     /// The PTO fired: the next transmission is a probe (RFC 8985 §7.3).
     pub(super) fn on_probe_timeout(&mut self, _now: Instant) {
-        if !self.rack_active() || self.snd_max == self.snd_una || self.in_recovery {
+        if !self.rack_active() || self.snd_max == self.snd_una {
             return;
         }
         self.fl.rack.probe_due = true;

@@ -293,9 +293,9 @@ impl Connection {
             // With RACK the segments marked lost are resent through NextSeg instead.
             self.fl.rexmit_seq = Some(self.snd_una);
         }
-        self.fl.rack.pto = Instant::MAX;
         self.fl.rtt_probe = None;
         self.prr_on_ack(delivered);
+        self.schedule_loss_probe(now);
     }
 
     /// Eifel detection: the first ACK advancing SND.UNA in recovery echoes a
