@@ -62,4 +62,7 @@ pub struct Counters {
     /// Closes turned into aborts (RST) because `Config::max_orphans` orphans
     /// were still finishing.
     pub orphans_aborted: u64,
+    /// Orphans in TIME-WAIT kept as compact records (a subset of
+    /// `orphans_active` and `connections_active`).
+    pub time_wait_active: u64,
 }

@@ -263,7 +263,7 @@ pub fn timestamp_clock(iss: SeqNum, now: Instant) -> u32 {
 }
 
 impl Connection {
-    fn new(cfg: &ConnConfig, iss: SeqNum, now: Instant, state: State) -> Connection {
+    pub(super) fn new(cfg: &ConnConfig, iss: SeqNum, now: Instant, state: State) -> Connection {
         let offer = Offer {
             mss: cfg.mss,
             sack: cfg.enable_sack,
