@@ -1047,9 +1047,10 @@ impl Stack {
             slot.flags |= F_READY;
             self.ready.push_back(idx);
         }
-        // A box without buffers holding nothing goes now; empty buffers held
-        // are freed at the next release tick (1-2 s away) if they are empty
-        // then; a drain in between keeps them.
+        // A box that served only the handshake and holds nothing goes now;
+        // otherwise empty buffers (and an empty box) are freed at the next
+        // release tick (1-2 s away) if still empty then; a drain in between
+        // keeps them.
         slot.conn.release_unused_in_flight();
         if slot.release_at == u32::MAX && slot.conn.holds_idle_buffers() {
             let deadline = buffer_release_deadline(now);
@@ -1115,7 +1116,7 @@ impl Stack {
             self.tw.remove(ti);
             return;
         }
-        self.conns.remove(idx);
+        self.conns.discard(idx);
         self.demux.remove(&key, idx);
         self.counters.time_wait_active = self.tw.len() as u64;
         let (conns, tw) = (&self.conns, &self.tw);
