@@ -1107,7 +1107,8 @@ impl Connection {
 }
 
 impl Connection {
-    /// Heap bytes held by this connection's buffers (for memory accounting).
+    /// Heap bytes held beyond the struct itself: the in-flight box and its
+    /// buffers (for memory accounting; 0 when idle).
     pub fn heap_bytes(&self) -> usize {
         self.fl.heap_bytes()
     }

@@ -402,6 +402,8 @@ impl Connection {
             && self.fl.is_allocated()
             && !self.fl.holds_buffer_memory()
             && self.in_flight_releasable()
+            // Not while an ACK waits: sending it would rebuild the box.
+            && !self.wants_transmit()
         {
             self.fl.release();
             self.events_emitted &= !HANDSHAKE_BOX;
