@@ -154,6 +154,10 @@ pub(super) struct Stats {
     pub spurious_recoveries: u32,
 }
 
+/// SYN-ACK retransmissions before a passive half-open connection is dropped
+/// (Linux's tcp_synack_retries default: about 63 s with a 1 s initial RTO).
+pub const SYNACK_RETRIES: u32 = 5;
+
 /// Options the application may change on a live connection.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct UserOptions {
@@ -1018,6 +1022,18 @@ impl Connection {
         }
     }
 
+    /// Retransmissions allowed before the connection times out. A passive
+    /// half-open connection gives up after [`SYNACK_RETRIES`] SYN-ACKs, as
+    /// Linux does (tcp_synack_retries), so half-open entries cannot pile up
+    /// for the 15 minutes that `max_retries` backed-off RTOs would take.
+    fn retry_limit(&self) -> u32 {
+        if self.state == State::SynReceived && self.passive {
+            self.opts.max_retries.min(SYNACK_RETRIES)
+        } else {
+            self.opts.max_retries
+        }
+    }
+
     /// Retransmission timeout: back off, collapse cwnd, go back to SND.UNA (RFC 6298 §5.4-5.7, RFC 5681 §3.1).
     fn on_retransmission_timeout(&mut self, now: Instant) {
         let nothing_outstanding = self.snd_max == self.snd_una;
@@ -1033,7 +1049,7 @@ impl Connection {
         if !zero_window_peer_alive {
             self.retries = self.retries.saturating_add(1);
         }
-        if u32::from(self.retries) > self.opts.max_retries {
+        if u32::from(self.retries) > self.retry_limit() {
             self.enter_closed(self.timeout_reason());
             return;
         }
