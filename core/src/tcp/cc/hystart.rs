@@ -137,7 +137,9 @@ impl HyStart {
     /// One RTT sample: track the round's minimum, then test for an exit to CSS
     /// or, in CSS, for a spurious exit (RFC 9406 §4.2).
     pub fn on_rtt_sample(&mut self, rtt: Duration) {
-        if !self.active() {
+        // Before the first data ACK opens a round (e.g. the SYN's RTT, small
+        // packets without queueing) a sample would be a misleading baseline.
+        if !self.active() || !self.round_open {
             return;
         }
         let us = u32::try_from(rtt.as_micros())
@@ -253,6 +255,16 @@ mod tests {
         // ACK 1000 starts round two (last = 20 ms): 40 ms is an increase.
         round(&mut h, 1000, 5000, 8, ms(40));
         assert_eq!(h.phase(), Phase::Css);
+    }
+
+    #[test]
+    fn samples_before_the_first_round_are_not_a_baseline() {
+        let mut h = HyStart::new(true);
+        // A handshake RTT of 10 ms, then data rounds at 20 ms: no exit.
+        h.on_rtt_sample(ms(10));
+        round(&mut h, 0, 100, 8, ms(20));
+        round(&mut h, 100, 200, 8, ms(20));
+        assert_eq!(h.phase(), Phase::SlowStart);
     }
 
     #[test]
