@@ -66,8 +66,9 @@ pub struct Cubic {
     ssthresh: u32,
     /// W_max in segments: window just before the last reduction (after fast convergence).
     w_max: f64,
-    /// cwnd_prior in segments (RFC 9438 §4.3: alpha becomes 1 once W_est reaches it).
-    cwnd_prior: f64,
+    /// cwnd_prior in segments (RFC 9438 §4.3: alpha becomes 1 once W_est
+    /// reaches it); only compared, so f32 (keeps the controller at 72 bytes).
+    cwnd_prior: f32,
     epoch: Epoch,
     /// Sub-byte growth carried between ACKs (f32: below one byte, packs with the u32s).
     carry: f32,
@@ -169,7 +170,7 @@ impl Cubic {
         let rtt = srtt.map_or(0.0, |d| d.as_micros() as f64 / 1e6);
 
         // §4.3: W_est grows like Reno with alpha_cubic, alpha = 1 past cwnd_prior.
-        let alpha = if ep.w_est >= self.cwnd_prior {
+        let alpha = if ep.w_est >= f64::from(self.cwnd_prior) {
             1.0
         } else {
             ALPHA_RENO_FRIENDLY
@@ -232,7 +233,7 @@ impl Cubic {
         } else {
             cwnd
         };
-        self.cwnd_prior = cwnd;
+        self.cwnd_prior = cwnd as f32;
     }
 
     /// ssthresh = max(cwnd * beta_cubic, 2 SMSS) (RFC 9438 §4.6).
@@ -296,7 +297,7 @@ impl CongestionControl for Cubic {
         // W_max and friends are in segments: rescale so they keep meaning the same bytes.
         let scale = self.mss as f64 / mss as f64;
         self.w_max *= scale;
-        self.cwnd_prior *= scale;
+        self.cwnd_prior = (f64::from(self.cwnd_prior) * scale) as f32;
         self.epoch = Epoch::NONE;
         self.mss = mss;
     }

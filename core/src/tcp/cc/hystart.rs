@@ -4,19 +4,22 @@
 //!
 //! Both controllers embed one [`HyStart`]; it only decides slow-start growth
 //! and when to end slow start, the controller keeps cwnd and ssthresh. State
-//! is 20 bytes (RTTs in u32 µs, a sequence-number round end) because the
-//! controller lives in the always-present part of a connection.
+//! is 16 bytes (RTTs in u16 units of 100 µs, a sequence-number round end)
+//! because the controller lives in the always-present part of a connection.
 
 use super::slow_start_increase;
 use crate::tcp::seq::SeqNum;
 use crate::time::Duration;
 
-/// Lower bound of the RTT increase that ends slow start (RFC 9406 §4.3), µs.
-pub const MIN_RTT_THRESH_US: u32 = 4_000;
-/// Upper bound of that increase (RFC 9406 §4.3), µs.
-pub const MAX_RTT_THRESH_US: u32 = 16_000;
+/// RTTs are kept in u16 units of 100 µs (6.5 s at most, saturating): finer
+/// than the 1 ms timestamp clock most samples come from, half the bytes of u32.
+pub const RTT_UNIT_US: u64 = 100;
+/// Lower bound of the RTT increase that ends slow start: 4 ms (RFC 9406 §4.3), in RTT units.
+pub const MIN_RTT_THRESH: u16 = 40;
+/// Upper bound of that increase: 16 ms (RFC 9406 §4.3), in RTT units.
+pub const MAX_RTT_THRESH: u16 = 160;
 /// The threshold is lastRoundMinRTT / MIN_RTT_DIVISOR within the bounds (RFC 9406 §4.3).
-pub const MIN_RTT_DIVISOR: u32 = 8;
+pub const MIN_RTT_DIVISOR: u16 = 8;
 /// RTT samples a round needs before its minimum is trusted (RFC 9406 §4.3).
 pub const N_RTT_SAMPLE: u8 = 8;
 /// CSS grows cwnd at 1/4 of the slow-start rate (RFC 9406 §4.3).
@@ -26,7 +29,7 @@ pub const CSS_ROUNDS: u8 = 5;
 /// Per-ACK growth cap in segments for a sender that does not pace (RFC 9406 §4.3: L = 8).
 pub const NON_PACED_L: u32 = 8;
 /// "Infinity" for the RTT minima.
-const NO_RTT: u32 = u32::MAX;
+const NO_RTT: u16 = u16::MAX;
 
 /// Where the initial slow start is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,9 +50,10 @@ pub enum Phase {
 pub struct HyStart {
     /// The round ends once the cumulative ACK reaches this SND.NXT (RFC 9406 §4.2 windowEnd).
     window_end: SeqNum,
-    last_round_min_rtt_us: u32,
-    current_round_min_rtt_us: u32,
-    css_baseline_min_rtt_us: u32,
+    /// RTT minima in [`RTT_UNIT_US`] units, [`NO_RTT`] for infinity.
+    last_round_min_rtt: u16,
+    current_round_min_rtt: u16,
+    css_baseline_min_rtt: u16,
     rtt_sample_count: u8,
     css_round_count: u8,
     /// Whether `window_end` holds a round end yet.
@@ -70,9 +74,9 @@ impl HyStart {
     pub fn new(enabled: bool) -> Self {
         HyStart {
             window_end: SeqNum(0),
-            last_round_min_rtt_us: NO_RTT,
-            current_round_min_rtt_us: NO_RTT,
-            css_baseline_min_rtt_us: NO_RTT,
+            last_round_min_rtt: NO_RTT,
+            current_round_min_rtt: NO_RTT,
+            css_baseline_min_rtt: NO_RTT,
             rtt_sample_count: 0,
             css_round_count: 0,
             round_open: false,
@@ -129,8 +133,8 @@ impl HyStart {
     fn start_round(&mut self, snd_nxt: SeqNum) {
         self.window_end = snd_nxt;
         self.round_open = true;
-        self.last_round_min_rtt_us = self.current_round_min_rtt_us;
-        self.current_round_min_rtt_us = NO_RTT;
+        self.last_round_min_rtt = self.current_round_min_rtt;
+        self.current_round_min_rtt = NO_RTT;
         self.rtt_sample_count = 0;
     }
 
@@ -142,10 +146,10 @@ impl HyStart {
         if !self.active() || !self.round_open {
             return;
         }
-        let us = u32::try_from(rtt.as_micros())
+        let units = u16::try_from(rtt.as_micros() / RTT_UNIT_US)
             .unwrap_or(NO_RTT - 1)
             .min(NO_RTT - 1);
-        self.current_round_min_rtt_us = self.current_round_min_rtt_us.min(us);
+        self.current_round_min_rtt = self.current_round_min_rtt.min(units);
         self.rtt_sample_count = self.rtt_sample_count.saturating_add(1);
         if self.rtt_sample_count < N_RTT_SAMPLE {
             return;
@@ -160,14 +164,14 @@ impl HyStart {
     /// RttThresh = clamp(lastRoundMinRTT / 8, 4 ms, 16 ms); enter CSS when
     /// currentRoundMinRTT >= lastRoundMinRTT + RttThresh (RFC 9406 §4.2).
     fn exit_to_css_on_delay_increase(&mut self) {
-        let last = self.last_round_min_rtt_us;
-        let current = self.current_round_min_rtt_us;
+        let last = self.last_round_min_rtt;
+        let current = self.current_round_min_rtt;
         if last == NO_RTT || current == NO_RTT {
             return;
         }
-        let thresh = (last / MIN_RTT_DIVISOR).clamp(MIN_RTT_THRESH_US, MAX_RTT_THRESH_US);
+        let thresh = (last / MIN_RTT_DIVISOR).clamp(MIN_RTT_THRESH, MAX_RTT_THRESH);
         if current >= last.saturating_add(thresh) {
-            self.css_baseline_min_rtt_us = current;
+            self.css_baseline_min_rtt = current;
             self.css_round_count = 0;
             self.phase = Phase::Css;
         }
@@ -175,8 +179,8 @@ impl HyStart {
 
     /// currentRoundMinRTT < cssBaselineMinRtt: the exit was spurious, resume slow start (RFC 9406 §4.2).
     fn resume_slow_start_if_spurious(&mut self) {
-        if self.current_round_min_rtt_us < self.css_baseline_min_rtt_us {
-            self.css_baseline_min_rtt_us = NO_RTT;
+        if self.current_round_min_rtt < self.css_baseline_min_rtt {
+            self.css_baseline_min_rtt = NO_RTT;
             self.phase = Phase::SlowStart;
         }
     }
