@@ -37,9 +37,14 @@ impl Stack {
         dst: IpAddr,
         bytes: &[u8],
     ) -> Result<(), PacketError> {
-        let seg = packet::parse_tcp(src, dst, bytes)?;
+        // The payload's checksum is verified by the connection (fused with
+        // its copy into the receive ring) or below, before anything else.
+        let (seg, partial) = packet::parse_tcp_deferred(src, dst, bytes)?;
         if seg.src_port == 0 || seg.dst_port == 0 {
-            return Err(PacketError::Malformed);
+            return Err(match packet::payload_checksum_ok(partial, seg.payload) {
+                true => PacketError::Malformed,
+                false => PacketError::Checksum,
+            });
         }
         let key = FlowKey::new(
             SocketAddr::new(dst, seg.dst_port),
@@ -53,7 +58,12 @@ impl Stack {
             };
             self.counters.work_conn_visits += 1;
             let challenges_before = slot.conn.challenge_acks_sent();
-            let outcome = slot.conn.handle_segment(now, &segment(&seg));
+            let Ok(outcome) = slot
+                .conn
+                .handle_segment_unverified(now, &segment(&seg), partial)
+            else {
+                return Err(PacketError::Checksum);
+            };
             // RFC 5961 challenge ACKs are decided inside the connection.
             self.counters.challenge_acks_sent += slot
                 .conn
@@ -68,6 +78,8 @@ impl Stack {
             }
             // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN may reuse a TIME-WAIT 4-tuple.
             self.free_slot(idx);
+        } else if !packet::payload_checksum_ok(partial, seg.payload) {
+            return Err(PacketError::Checksum);
         }
         self.tcp_no_connection(key, dst, &seg);
         Ok(())
