@@ -138,8 +138,7 @@ pub fn parse_tcp_deferred(
     };
     let h = usize::from(p.header_len());
     let (head, payload) = bytes.split_at(h.min(bytes.len()));
-    // The header is a whole number of 32-bit words, so the payload's sum chains on.
-    let partial = checksum::ones_complement_sum(head, pseudo);
+    let partial = header_sum(head, pseudo);
     let r = match TcpRepr::parse(&p) {
         Ok(r) => r,
         Err(e) if payload_checksum_ok(partial, payload) => return Err(wire_error(e)),
@@ -158,6 +157,20 @@ pub fn parse_tcp_deferred(
         },
         partial,
     ))
+}
+
+/// Sum of a TCP header (a whole number of 32-bit words, so the payload's
+/// sum chains on) added to `initial`. The checksum field is read on its own:
+/// it was the sender's last write, and a wide load over a fresh 2-byte store
+/// stalls store forwarding when sender and receiver share the buffer.
+fn header_sum(head: &[u8], initial: u32) -> u32 {
+    let (fixed, rest) = head.split_at(16.min(head.len()));
+    let field = rest
+        .get(..2)
+        .and_then(|f| <[u8; 2]>::try_from(f).ok())
+        .map_or(0, u16::from_be_bytes);
+    let sum = checksum::ones_complement_sum(fixed, initial) + u32::from(field);
+    checksum::ones_complement_sum(rest.get(2..).unwrap_or(&[]), sum)
 }
 
 /// RFC 9293 §3.1: the payload completes a checksum whose pseudo-header and
@@ -276,14 +289,17 @@ pub fn emit_tcp(
     };
     let th = repr.emit_header(seg);
     let (head, body) = seg.split_at_mut(th.min(seg.len()));
-    let mut sum = checksum::ones_complement_sum(head, pseudo);
     let (b0, b1) = body.split_at_mut(payload.0.len().min(body.len()));
-    sum = checksum::add_at_offset(sum, checksum::copy_with_checksum(b0, payload.0, 0), false);
+    let mut sum = checksum::copy_with_checksum(b0, payload.0, pseudo);
     sum = checksum::add_at_offset(
         sum,
         checksum::copy_with_checksum(b1, payload.1, 0),
         payload.0.len() % 2 == 1,
     );
+    // The header is summed after the payload copy, by when its just-written
+    // bytes have left the store buffer (wide loads of fresh narrow stores
+    // stall); it is a whole number of 32-bit words, so the order is free.
+    sum = checksum::ones_complement_sum(head, sum);
     let c = checksum::finish(sum);
     if let Some(f) = head.get_mut(16..18) {
         f.copy_from_slice(&c.to_be_bytes());

@@ -52,6 +52,7 @@ impl Stack {
         );
         self.counters.work_hash_lookups += 1;
         if let Some(idx) = self.lookup(&key) {
+            self.last_lookup = idx;
             let now = self.now;
             let Some(slot) = self.conns.at_mut(idx) else {
                 return Ok(());
