@@ -51,6 +51,26 @@ fn fold128(acc: u128) -> u64 {
     s + u64::from(carry)
 }
 
+/// Sum of fewer than 8 trailing bytes as native-order 16-bit words, an odd
+/// last byte zero padded (RFC 1071 §4.1). The same value, once folded, as
+/// the zero-padded 64-bit word, without copying the bytes to a buffer first
+/// (a variable-length copy is a libc call, and a wide load of its narrow
+/// stores stalls).
+#[inline]
+fn tail_sum(tail: &[u8]) -> u64 {
+    let mut sum = 0u64;
+    let mut pairs = tail.chunks_exact(2);
+    for p in &mut pairs {
+        if let [a, b] = *p {
+            sum += u64::from(u16::from_ne_bytes([a, b]));
+        }
+    }
+    if let [x] = *pairs.remainder() {
+        sum += u64::from(u16::from_ne_bytes([x, 0]));
+    }
+    sum
+}
+
 /// Sums `data` as native-order 64-bit words into two 128-bit accumulators
 /// (add + add-with-carry per word, two independent chains), returned folded
 /// to a native-order 64-bit ones'-complement sum. A tail of fewer than 8
@@ -71,12 +91,7 @@ fn sum64(data: &[u8]) -> u64 {
     for w in &mut words {
         a += u128::from(word64(w, 0));
     }
-    let tail = words.remainder();
-    let mut last = [0u8; 8];
-    if let Some(d) = last.get_mut(..tail.len()) {
-        d.copy_from_slice(tail);
-    }
-    b += u128::from(u64::from_ne_bytes(last));
+    b += u128::from(tail_sum(words.remainder()));
     let (s, carry) = fold128(a).overflowing_add(fold128(b));
     s.wrapping_add(u64::from(carry))
 }
