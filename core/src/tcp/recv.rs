@@ -31,6 +31,21 @@ pub(super) fn grown_capacity(cap: usize, need: usize, limit: usize) -> usize {
     rounded.min(limit.max(need))
 }
 
+/// Index `head + rel` of a ring of capacity `cap` (> 0), wrapped. Ring
+/// positions are below `2 * cap`, so one subtraction does it without the
+/// division of `%` on the per-segment path.
+#[inline]
+pub(super) fn ring_index(head: usize, rel: usize, cap: usize) -> usize {
+    let p = head.saturating_add(rel);
+    if p < cap {
+        p
+    } else if p - cap < cap {
+        p - cap
+    } else {
+        p % cap
+    }
+}
+
 /// Write `bytes` at index `pos` of a ring whose first `buf.len()` bytes are
 /// initialised: overwrite inside, append past the end, zero-fill only a gap
 /// between the end and `pos` (out-of-order data), so growing never zeroes
@@ -158,6 +173,12 @@ impl RecvBuffer {
     pub fn write(&mut self, offset: u64, data: &[u8]) -> usize {
         let placed = core::mem::take(&mut self.placed) as usize;
         let rcv_nxt = self.next_offset();
+        if placed != 0 && placed == data.len() && offset == rcv_nxt && self.ooo.is_empty() {
+            // Copied by `place_in_order`, which checked the window and that no
+            // out-of-order data is held: nothing to trim, track or copy.
+            self.readable += placed;
+            return placed;
+        }
         self.note_duplicate(offset, data.len(), rcv_nxt);
         let Some((s, e)) = self.trim_to_window(offset, data.len()) else {
             return 0;
@@ -176,13 +197,10 @@ impl RecvBuffer {
         let Some(bytes) = data.get(src_lo..src_hi) else {
             return 0;
         };
-        let already_placed = placed != 0 && placed == data.len() && offset == rcv_nxt;
-        if !already_placed {
-            if !self.reserve(rel.saturating_add(bytes.len())) {
-                return 0;
-            }
-            self.copy_in(rel, bytes);
+        if !self.reserve(rel.saturating_add(bytes.len())) {
+            return 0;
         }
+        self.copy_in(rel, bytes);
         if s == rcv_nxt {
             self.readable += bytes.len();
             self.absorb_contiguous();
@@ -209,7 +227,7 @@ impl RecvBuffer {
         if len == 0 || !self.ooo.is_empty() || end > self.limit() || end > cap {
             return None;
         }
-        let pos = (self.head + self.readable) % cap;
+        let pos = ring_index(self.head, self.readable, cap);
         let (a, b) = data.split_at(data.len().min(cap - pos));
         let sum = put_with_checksum(&mut self.buf, pos, a, initial);
         let wrapped = put_with_checksum(&mut self.buf, 0, b, 0);
@@ -294,7 +312,7 @@ impl RecvBuffer {
         if cap == 0 || bytes.is_empty() {
             return;
         }
-        let pos = (self.head + rel) % cap;
+        let pos = ring_index(self.head, rel, cap);
         let first = bytes.len().min(cap - pos);
         let (a, b) = bytes.split_at(first);
         put(&mut self.buf, pos, a);
@@ -355,7 +373,7 @@ impl RecvBuffer {
         let first = n.min(cap - self.head);
         buf[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
         buf[first..n].copy_from_slice(&self.buf[..n - first]);
-        self.head = (self.head + n) % cap;
+        self.head = ring_index(self.head, n, cap);
         self.readable -= n;
         self.read_off += n as u64;
         n
