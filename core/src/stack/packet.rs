@@ -51,6 +51,7 @@ pub struct IpIn<'a> {
 
 /// RFC 791 §3.1 / RFC 8200 §3-4: validate the IP header (IPv4 header checksum
 /// included) and find the upper-layer payload; IPv6 extension headers are walked.
+#[inline]
 pub fn parse_ip(packet: &[u8]) -> Result<IpIn<'_>, PacketError> {
     match packet.first().map(|b| b >> 4) {
         Some(4) => {
@@ -127,6 +128,7 @@ pub fn parse_tcp(src: IpAddr, dst: IpAddr, bytes: &[u8]) -> Result<TcpIn<'_>, Pa
 /// (`Connection::handle_segment_unverified`), so each received byte is read
 /// once. A header that does not parse counts as a checksum error when the
 /// whole segment's checksum fails too (corruption), else as malformed.
+#[inline]
 pub fn parse_tcp_deferred(
     src: IpAddr,
     dst: IpAddr,
@@ -138,7 +140,8 @@ pub fn parse_tcp_deferred(
     };
     let h = usize::from(p.header_len());
     let (head, payload) = bytes.split_at(h.min(bytes.len()));
-    let partial = header_sum(head, pseudo);
+    // The header is a whole number of 32-bit words, so the payload's sum chains on.
+    let partial = checksum::ones_complement_sum(head, pseudo);
     let r = match TcpRepr::parse(&p) {
         Ok(r) => r,
         Err(e) if payload_checksum_ok(partial, payload) => return Err(wire_error(e)),
@@ -157,20 +160,6 @@ pub fn parse_tcp_deferred(
         },
         partial,
     ))
-}
-
-/// Sum of a TCP header (a whole number of 32-bit words, so the payload's
-/// sum chains on) added to `initial`. The checksum field is read on its own:
-/// it was the sender's last write, and a wide load over a fresh 2-byte store
-/// stalls store forwarding when sender and receiver share the buffer.
-fn header_sum(head: &[u8], initial: u32) -> u32 {
-    let (fixed, rest) = head.split_at(16.min(head.len()));
-    let field = rest
-        .get(..2)
-        .and_then(|f| <[u8; 2]>::try_from(f).ok())
-        .map_or(0, u16::from_be_bytes);
-    let sum = checksum::ones_complement_sum(fixed, initial) + u32::from(field);
-    checksum::ones_complement_sum(rest.get(2..).unwrap_or(&[]), sum)
 }
 
 /// RFC 9293 §3.1: the payload completes a checksum whose pseudo-header and
