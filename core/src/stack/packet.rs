@@ -280,11 +280,14 @@ pub fn emit_tcp(
     let (head, body) = seg.split_at_mut(th.min(seg.len()));
     let (b0, b1) = body.split_at_mut(payload.0.len().min(body.len()));
     let mut sum = checksum::copy_with_checksum(b0, payload.0, pseudo);
-    sum = checksum::add_at_offset(
-        sum,
-        checksum::copy_with_checksum(b1, payload.1, 0),
-        payload.0.len() % 2 == 1,
-    );
+    if !payload.1.is_empty() {
+        // The send ring wrapped inside this segment.
+        sum = checksum::add_at_offset(
+            sum,
+            checksum::copy_with_checksum(b1, payload.1, 0),
+            payload.0.len() % 2 == 1,
+        );
+    }
     // The header is summed after the payload copy, by when its just-written
     // bytes have left the store buffer (wide loads of fresh narrow stores
     // stall); it is a whole number of 32-bit words, so the order is free.
