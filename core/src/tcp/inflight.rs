@@ -131,11 +131,13 @@ impl InFlightBox {
         }
     }
 
+    #[inline]
     pub fn is_allocated(&self) -> bool {
         self.inner.is_some()
     }
 
     /// The box, allocated (from the saved offsets and limits) if released.
+    #[inline]
     pub fn ensure(&mut self) -> &mut InFlight {
         let (sl, ss, rl, rn) = (
             self.send_limit,
@@ -233,7 +235,13 @@ impl InFlightBox {
 
     /// Whether the box's buffers hold memory (beyond the box itself).
     pub fn holds_buffer_memory(&self) -> bool {
-        self.heap_bytes() > core::mem::size_of::<InFlight>()
+        // Asked after every segment: the ring capacities decide at once while data flows.
+        self.inner.as_ref().is_some_and(|b| {
+            b.sendbuf.heap_bytes() > 0
+                || b.recvbuf.heap_bytes() > 0
+                || b.scoreboard.heap_bytes() > 0
+                || b.cc_before_recovery.is_some()
+        })
     }
 
     /// Heap bytes: the box and what its buffers hold.
@@ -252,12 +260,14 @@ impl InFlightBox {
 
 impl Deref for InFlightBox {
     type Target = InFlight;
+    #[inline]
     fn deref(&self) -> &InFlight {
         self.inner.as_deref().unwrap_or(&RELEASED)
     }
 }
 
 impl DerefMut for InFlightBox {
+    #[inline]
     fn deref_mut(&mut self) -> &mut InFlight {
         self.ensure()
     }
