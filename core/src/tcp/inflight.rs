@@ -137,16 +137,34 @@ impl InFlightBox {
     }
 
     /// The box, allocated (from the saved offsets and limits) if released.
+    /// Small and inlined (every buffer, timer and SACK access of the data
+    /// path comes here); the allocation is out of line.
     #[inline]
     pub fn ensure(&mut self) -> &mut InFlight {
-        let (sl, ss, rl, rn) = (
+        if self.inner.is_none() {
+            self.rebuild();
+        }
+        // Some by now; the fallback only satisfies the type.
+        self.inner.get_or_insert_with(Self::released_box)
+    }
+
+    /// Allocates the box from the saved offsets and limits.
+    #[cold]
+    #[inline(never)]
+    fn rebuild(&mut self) {
+        let b = InFlight::resumed(
             self.send_limit,
             self.send_start,
             self.recv_limit,
             self.recv_next,
         );
-        self.inner
-            .get_or_insert_with(|| Box::new(InFlight::resumed(sl, ss, rl, rn)))
+        self.inner = Some(Box::new(b));
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn released_box() -> Box<InFlight> {
+        Box::new(InFlight::resumed(0, 0, 0, 0))
     }
 
     /// Disarm the timers kept in the box (a released box has none).
