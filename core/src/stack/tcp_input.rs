@@ -39,7 +39,13 @@ impl Stack {
     ) -> Result<(), PacketError> {
         // The payload's checksum is verified by the connection (fused with
         // its copy into the receive ring) or below, before anything else.
-        let (seg, partial) = packet::parse_tcp_deferred(src, dst, bytes)?;
+        // Used in place: moving the parsed segment out of the Result copies
+        // it with wide loads of just-written narrow stores (a stall per packet).
+        let parsed = packet::parse_tcp_deferred(src, dst, bytes);
+        let (seg, partial) = match &parsed {
+            Ok((seg, partial)) => (seg, *partial),
+            Err(e) => return Err(*e),
+        };
         if seg.src_port == 0 || seg.dst_port == 0 {
             return Err(match packet::payload_checksum_ok(partial, seg.payload) {
                 true => PacketError::Malformed,
@@ -61,7 +67,7 @@ impl Stack {
             let challenges_before = slot.conn.challenge_acks_sent();
             let Ok(outcome) = slot
                 .conn
-                .handle_segment_unverified(now, &segment(&seg), partial)
+                .handle_segment_unverified(now, &segment(seg), partial)
             else {
                 return Err(PacketError::Checksum);
             };
@@ -82,7 +88,7 @@ impl Stack {
         } else if !packet::payload_checksum_ok(partial, seg.payload) {
             return Err(PacketError::Checksum);
         }
-        self.tcp_no_connection(key, dst, &seg);
+        self.tcp_no_connection(key, dst, seg);
         Ok(())
     }
 
