@@ -15,14 +15,12 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 
 /// Folds a 64-bit native-order accumulator to a 16-bit native-order sum.
 #[inline]
-fn fold64(mut acc: u64) -> u16 {
-    // RFC 1071 §2(C): end-around carries, repeated until none is left.
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc as u16
+fn fold64(acc: u64) -> u16 {
+    // RFC 1071 §2(C): end-around carries. Adding the halves with the carry
+    // fed back cannot carry again (with a carry out the sum is at most
+    // 2^n - 2), so two steps do it: a short dependency chain per header.
+    let (s, c) = (acc as u32).overflowing_add((acc >> 32) as u32);
+    fold(s.wrapping_add(u32::from(c)))
 }
 
 /// Converts a folded native-order sum to the network-order value.
@@ -122,8 +120,27 @@ pub fn ones_complement_sum(data: &[u8], initial: u32) -> u32 {
     } else {
         sum64(data)
     };
-    let data_sum = native_to_be(fold64(acc));
-    u32::from(fold(u32::from(fold(initial)) + u32::from(data_sum)))
+    u32::from(native_to_be(fold64(add_end_around(
+        acc,
+        native_initial(initial),
+    ))))
+}
+
+/// Ones'-complement addition of two 64-bit native-order sums (RFC 1071
+/// §2(C)): with a carry out the sum is at most 2^64 - 2, so feeding the
+/// carry back cannot carry again.
+#[inline]
+fn add_end_around(a: u64, b: u64) -> u64 {
+    let (s, carry) = a.overflowing_add(b);
+    s.wrapping_add(u64::from(carry))
+}
+
+/// `initial` (network order, possibly unfolded) as a native-order term of
+/// the accumulator, so the whole sum is folded once.
+#[inline]
+fn native_initial(initial: u32) -> u64 {
+    // The inverse of `native_to_be`: a 16-bit byte swap on little-endian.
+    u64::from(fold(initial).to_be())
 }
 
 /// RFC 1071 §4.1 / RFC 9293 §3.1: a received segment is intact when the
@@ -137,9 +154,8 @@ pub fn verifies(sum: u32) -> bool {
 /// RFC 1071 §4.1: folds carries of a 32-bit sum into 16 bits (no complement).
 #[inline]
 pub fn fold(sum: u32) -> u16 {
-    let s = (sum & 0xffff) + (sum >> 16);
-    let s = (s & 0xffff) + (s >> 16);
-    s as u16
+    let (s, c) = (sum as u16).overflowing_add((sum >> 16) as u16);
+    s.wrapping_add(u16::from(c))
 }
 
 /// RFC 1071 §4.1: the checksum field value, the complement of the folded sum.
@@ -200,8 +216,8 @@ pub fn copy_with_checksum(dst: &mut [u8], src: &[u8], initial: u32) -> u32 {
     let head = s.wrapping_add(u64::from(carry));
     // The remainder (< 32 bytes) starts at a multiple of 32, so it chains on.
     let (s, carry) = head.overflowing_add(sum64(sr));
-    let data_sum = native_to_be(fold64(s.wrapping_add(u64::from(carry))));
-    u32::from(fold(u32::from(fold(initial)) + u32::from(data_sum)))
+    let acc = add_end_around(s.wrapping_add(u64::from(carry)), native_initial(initial));
+    u32::from(native_to_be(fold64(acc)))
 }
 
 /// Adds `part`, the sum of bytes that start at an odd offset of the summed
