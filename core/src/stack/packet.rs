@@ -128,7 +128,9 @@ pub fn parse_tcp(src: IpAddr, dst: IpAddr, bytes: &[u8]) -> Result<TcpIn<'_>, Pa
 /// (`Connection::handle_segment_unverified`), so each received byte is read
 /// once. A header that does not parse counts as a checksum error when the
 /// whole segment's checksum fails too (corruption), else as malformed.
-#[inline]
+// Always: the C ABI build did not inline it on the hint, and reading its
+// Result back from memory stalls (wide loads of fresh narrow stores).
+#[inline(always)]
 pub fn parse_tcp_deferred(
     src: IpAddr,
     dst: IpAddr,
