@@ -515,3 +515,41 @@ fn corrupted_in_order_data_is_dropped_with_nothing_changed() {
     assert_eq!(got.len(), want.len());
     assert!(got == want, "bytes delivered intact");
 }
+
+/// A compacted TIME-WAIT connection is rebuilt for a segment that matches
+/// it, but only once the segment's checksum verified: a corrupted one is
+/// counted and changes nothing (the checksum is otherwise verified inside
+/// the connection, after the demux).
+#[test]
+fn corrupted_segment_does_not_revive_a_time_wait_record() {
+    let mut p = Pair::new();
+    let (c, s, _) = connect_pair(&mut p, B4, 80);
+    let client = p.a.local_endpoint(c).expect("local");
+    p.a.close(c).expect("close client");
+    p.settle();
+    p.b.close(s).expect("close server");
+    p.settle();
+    drain(&mut p.a);
+    assert_eq!(
+        p.a.counters().time_wait_active,
+        1,
+        "client in compact TIME-WAIT"
+    );
+    let seg = tcp4(B4, 80, A4, client.port(), 12345, 0, 0x18, b"late data");
+    let good = ipv4_packet(B4, A4, 6, &seg, None);
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x40;
+    let before = (
+        p.a.counters().connections_active,
+        p.a.counters().dropped_checksum,
+    );
+    assert_eq!(p.a.feed(p.now, &bad), Err(PacketError::Checksum));
+    let c2 = p.a.counters();
+    assert_eq!(c2.time_wait_active, 1, "record not rebuilt");
+    assert_eq!(
+        (c2.connections_active, c2.dropped_checksum),
+        (before.0, before.1 + 1)
+    );
+    p.a.feed(p.now, &good).expect("an intact segment is taken");
+}

@@ -397,3 +397,43 @@ fn listener_drops_segments_without_syn_or_ack() {
     );
     assert_eq!(s.counters().connections_active, 0);
 }
+
+/// A half-open passive connection whose SYN-ACKs are never answered gives up
+/// after SYNACK_RETRIES retransmissions (Linux tcp_synack_retries), not after
+/// the 15 RTOs `max_retries` allows an established connection.
+#[test]
+fn unanswered_syn_ack_gives_up_after_synack_retries() {
+    let mut b = stack_with(config(5), &[B4]);
+    let l = b.listen(ListenAddr::Any, 80, 8).expect("listen");
+    let syn = tcp4(A4, 4001, B4, 80, 7000, 0, 0x02, &[]);
+    b.feed(Instant::ZERO, &ipv4_packet(A4, B4, 6, &syn, None))
+        .expect("SYN");
+    let mut buf = vec![0u8; 2000];
+    let mut syn_acks = 0u32;
+    let mut now = Instant::ZERO;
+    for _ in 0..64 {
+        while let Ok(n) = b.poll_transmit(now, &mut buf) {
+            assert!(n > 33);
+            assert_eq!(buf[33], 0x12, "only SYN-ACKs are sent");
+            syn_acks += 1;
+        }
+        let Some(t) = b.poll_timeout() else { break };
+        now = t.max(now);
+        b.handle_timeout(now);
+    }
+    assert_eq!(
+        syn_acks,
+        1 + tcpkit::tcp::connection::SYNACK_RETRIES,
+        "first SYN-ACK plus the retransmissions"
+    );
+    assert_eq!(
+        b.counters().connections_active,
+        0,
+        "half-open entry dropped"
+    );
+    assert!(
+        now < Instant::ZERO + Duration::from_secs(120),
+        "gave up at {now:?}, not after max_retries backed-off RTOs"
+    );
+    assert_eq!(b.accept(l), Err(Error::WouldBlock));
+}

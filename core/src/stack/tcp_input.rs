@@ -6,7 +6,7 @@ use core::net::{IpAddr, SocketAddr};
 use super::demux::FlowKey;
 use super::packet::{self, TcpIn, TcpOut};
 use super::syncookie::SynCookies;
-use super::{Outgoing, PacketError, Stack, State, F_ORPHAN, F_SYN_QUEUED, F_UNACCEPTED};
+use super::{Outgoing, PacketError, Stack, State, F_ORPHAN, F_SYN_QUEUED, F_UNACCEPTED, TW_BIT};
 use crate::tcp::connection::{timestamp_clock, Connection, Segment, SegmentOutcome};
 use crate::tcp::options::window_shift_for;
 use crate::tcp::SeqNum;
@@ -57,10 +57,29 @@ impl Stack {
             SocketAddr::new(src, seg.src_port),
         );
         self.counters.work_hash_lookups += 1;
-        if let Some(idx) = self.lookup(&key) {
-            self.last_lookup = idx;
+        if let Some(found) = self.lookup(&key) {
+            let idx = if found & TW_BIT != 0 {
+                // Verified first: a segment failing its checksum must not
+                // rebuild the connection.
+                if !packet::payload_checksum_ok(partial, seg.payload) {
+                    return Err(PacketError::Checksum);
+                }
+                // A compacted TIME-WAIT: rebuild it to apply the rules.
+                match self.revive_time_wait(found & !TW_BIT) {
+                    Some(idx) => idx,
+                    None => return Ok(()),
+                }
+            } else {
+                self.last_lookup = found;
+                found
+            };
             let now = self.now;
             if self.completes_into_full_accept_queue(idx, seg) {
+                // Counted only for an intact segment (the connection verifies
+                // the others' checksums itself).
+                if !packet::payload_checksum_ok(partial, seg.payload) {
+                    return Err(PacketError::Checksum);
+                }
                 self.counters.listen_overflows += 1;
                 return Ok(());
             }
@@ -185,7 +204,7 @@ impl Stack {
             self.send_syn_cookie(key, seg);
             return;
         }
-        if self.conns.len() >= self.config.max_connections as usize {
+        if self.conn_count() >= self.config.max_connections as usize {
             self.counters.dropped_connection_limit += 1;
             return;
         }
@@ -272,7 +291,7 @@ impl Stack {
             self.counters.listen_overflows += 1;
             return true;
         }
-        if self.conns.len() >= self.config.max_connections as usize {
+        if self.conn_count() >= self.config.max_connections as usize {
             self.counters.dropped_connection_limit += 1;
             return true;
         }

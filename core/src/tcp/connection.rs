@@ -134,6 +134,12 @@ pub(super) const EV_READABLE: u8 = 2;
 pub(super) const EV_WRITABLE: u8 = 4;
 pub(super) const EV_PEER_CLOSED: u8 = 8;
 pub(super) const EV_CLOSED: u8 = 16;
+/// Not an event: a flag kept in the spare top bit of `events_emitted` (so the
+/// compact part does not grow): the in-flight box has served only the
+/// handshake so far, so it is freed as soon as it is unused. Later idle
+/// periods wait for the stack's release tick, so segments to an idle
+/// connection rebuild the box at most once per tick, not per segment.
+pub(super) const HANDSHAKE_BOX: u8 = 128;
 
 /// Counters kept per connection.
 #[derive(Clone, Copy, Debug, Default)]
@@ -150,6 +156,10 @@ pub(super) struct Stats {
     pub challenge_acks: u32,
     pub spurious_recoveries: u32,
 }
+
+/// SYN-ACK retransmissions before a passive half-open connection is dropped
+/// (Linux's tcp_synack_retries default: about 63 s with a 1 s initial RTO).
+pub const SYNACK_RETRIES: u32 = 5;
 
 /// Options the application may change on a live connection.
 #[derive(Clone, Copy, Debug)]
@@ -265,7 +275,7 @@ pub fn timestamp_clock(iss: SeqNum, now: Instant) -> u32 {
 }
 
 impl Connection {
-    fn new(cfg: &ConnConfig, iss: SeqNum, now: Instant, state: State) -> Connection {
+    pub(super) fn new(cfg: &ConnConfig, iss: SeqNum, now: Instant, state: State) -> Connection {
         let offer = Offer {
             mss: cfg.mss,
             sack: cfg.enable_sack,
@@ -336,7 +346,7 @@ impl Connection {
             write_blocked: false,
             soft_error: false,
             events: 0,
-            events_emitted: 0,
+            events_emitted: HANDSHAKE_BOX,
             close_reason: None,
             opts: UserOptions {
                 nodelay: cfg.nodelay,
@@ -1008,6 +1018,18 @@ impl Connection {
         }
     }
 
+    /// Retransmissions allowed before the connection times out. A passive
+    /// half-open connection gives up after [`SYNACK_RETRIES`] SYN-ACKs, as
+    /// Linux does (tcp_synack_retries), so half-open entries cannot pile up
+    /// for the 15 minutes that `max_retries` backed-off RTOs would take.
+    fn retry_limit(&self) -> u32 {
+        if self.state == State::SynReceived && self.passive {
+            self.opts.max_retries.min(SYNACK_RETRIES)
+        } else {
+            self.opts.max_retries
+        }
+    }
+
     /// Retransmission timeout: back off, collapse cwnd, go back to SND.UNA (RFC 6298 §5.4-5.7, RFC 5681 §3.1).
     fn on_retransmission_timeout(&mut self, now: Instant) {
         let nothing_outstanding = self.snd_max == self.snd_una;
@@ -1023,7 +1045,7 @@ impl Connection {
         if !zero_window_peer_alive {
             self.retries = self.retries.saturating_add(1);
         }
-        if u32::from(self.retries) > self.opts.max_retries {
+        if u32::from(self.retries) > self.retry_limit() {
             self.enter_closed(self.timeout_reason());
             return;
         }
@@ -1128,7 +1150,8 @@ impl Connection {
 }
 
 impl Connection {
-    /// Heap bytes held by this connection's buffers (for memory accounting).
+    /// Heap bytes held beyond the struct itself: the in-flight box and its
+    /// buffers (for memory accounting; 0 when idle).
     pub fn heap_bytes(&self) -> usize {
         self.fl.heap_bytes()
     }
