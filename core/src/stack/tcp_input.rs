@@ -72,6 +72,7 @@ impl Stack {
             };
             self.counters.work_conn_visits += 1;
             let challenges_before = slot.conn.challenge_acks_sent();
+            slot.conn.prefill_in_flight(&mut self.inflight_pool);
             let outcome = slot.conn.handle_segment(now, &segment(seg));
             // RFC 5961 challenge ACKs are decided inside the connection.
             self.counters.challenge_acks_sent += slot
@@ -298,6 +299,7 @@ impl Stack {
             self.now,
         );
         if !seg.payload.is_empty() || seg.flags.fin() {
+            conn.prefill_in_flight(&mut self.inflight_pool);
             conn.handle_segment(self.now, &s);
         }
         match self.insert_conn(conn, key, F_UNACCEPTED | F_SYN_QUEUED, (li, lg)) {

@@ -11,6 +11,7 @@
 //! [`Connection::release_idle_buffers`]: super::connection::Connection::release_idle_buffers
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
 
 use crate::tcp::cc::Controller;
@@ -135,6 +136,23 @@ impl InFlightBox {
         self.inner.is_some()
     }
 
+    /// Rebuild a released box now from `pool`'s memory if it has a box:
+    /// what [`InFlightBox::ensure`] would do next, without an allocation.
+    #[inline]
+    pub fn prefill(&mut self, pool: &mut InFlightPool) {
+        if self.inner.is_none() {
+            if let Some(mut b) = pool.boxes.pop() {
+                *b = InFlight::resumed(
+                    self.send_limit,
+                    self.send_start,
+                    self.recv_limit,
+                    self.recv_next,
+                );
+                self.inner = Some(b);
+            }
+        }
+    }
+
     /// The box, allocated (from the saved offsets and limits) if released.
     pub fn ensure(&mut self) -> &mut InFlight {
         let (sl, ss, rl, rn) = (
@@ -171,14 +189,22 @@ impl InFlightBox {
         }
     }
 
-    /// Drop the box, keeping where each stream stands. The caller checked that
-    /// nothing is buffered or in flight.
-    pub fn release(&mut self) {
+    /// Give the box up to `pool`, keeping where each stream stands. The caller
+    /// checked that nothing is buffered or in flight.
+    pub fn release(&mut self, pool: &mut InFlightPool) {
         if let Some(b) = self.inner.take() {
             self.send_start = b.sendbuf.end_offset();
             self.recv_next = b.recvbuf.next_offset();
             self.send_limit = u32::try_from(b.sendbuf.limit()).unwrap_or(u32::MAX);
             self.recv_limit = u32::try_from(b.recvbuf.limit()).unwrap_or(u32::MAX);
+            pool.put(b);
+        }
+    }
+
+    /// The connection is being dropped: its box (if any) goes to `pool`.
+    pub fn recycle(&mut self, pool: &mut InFlightPool) {
+        if let Some(b) = self.inner.take() {
+            pool.put(b);
         }
     }
 
@@ -247,6 +273,44 @@ impl InFlightBox {
                     .as_ref()
                     .map_or(0, |_| core::mem::size_of::<Controller>())
         })
+    }
+}
+
+/// A few released boxes kept by the stack so that connection setup and
+/// teardown reuse their memory instead of a `malloc`/`free` pair each time
+/// (a connect + close cycle used to build a box five times). Bounded, and a
+/// pooled box holds no buffer memory, so idle connections cost the same.
+#[derive(Debug, Default)]
+pub(crate) struct InFlightPool {
+    // The boxes themselves are the point: they move in and out of connections.
+    #[allow(clippy::vec_box)]
+    boxes: Vec<Box<InFlight>>,
+}
+
+impl InFlightPool {
+    /// Boxes kept at most (the rest are freed).
+    pub const CAP: usize = 8;
+
+    /// Keep `b` for reuse if there is room; its buffers' memory is freed now.
+    fn put(&mut self, mut b: Box<InFlight>) {
+        if self.boxes.len() >= Self::CAP {
+            return;
+        }
+        if b.sendbuf.heap_bytes() + b.recvbuf.heap_bytes() + b.scoreboard.heap_bytes() > 0
+            || b.cc_before_recovery.is_some()
+        {
+            *b = InFlight::resumed(0, 0, 0, 0);
+        }
+        if self.boxes.capacity() == 0 {
+            self.boxes.reserve_exact(Self::CAP);
+        }
+        self.boxes.push(b);
+    }
+
+    /// Heap bytes held by the pool.
+    pub fn heap_bytes(&self) -> usize {
+        self.boxes.capacity() * core::mem::size_of::<Box<InFlight>>()
+            + self.boxes.len() * core::mem::size_of::<InFlight>()
     }
 }
 
