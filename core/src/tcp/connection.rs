@@ -34,6 +34,8 @@ pub struct ConnConfig {
     pub initial_cwnd_segments: u32,
     pub congestion: Congestion,
     pub enable_sack: bool,
+    /// RACK-TLP loss detection (RFC 8985) on SACK connections; off = RFC 6675 DupThresh only.
+    pub enable_rack: bool,
     pub enable_timestamps: bool,
     pub enable_window_scale: bool,
     pub nodelay: bool,
@@ -61,6 +63,7 @@ impl Default for ConnConfig {
             initial_cwnd_segments: 10,
             congestion: Congestion::Cubic,
             enable_sack: true,
+            enable_rack: true,
             enable_timestamps: true,
             enable_window_scale: true,
             nodelay: false,
@@ -179,6 +182,8 @@ pub(super) struct UserOptions {
     pub congestion: Congestion,
     /// At most 1000 (the stack's config bound); clamped to u16.
     pub initial_cwnd_segments: u16,
+    /// RACK-TLP on SACK connections (RFC 8985).
+    pub rack: bool,
 }
 
 /// One TCP connection (RFC 9293 TCB plus extensions).
@@ -361,6 +366,7 @@ impl Connection {
                 congestion: cfg.congestion,
                 initial_cwnd_segments: u16::try_from(cfg.initial_cwnd_segments).unwrap_or(u16::MAX),
                 max_rto: Dur32::new(cfg.max_rto),
+                rack: cfg.enable_rack,
             },
             stats: Stats::default(),
         }
@@ -948,6 +954,9 @@ impl Connection {
     /// A valid RTT measurement updates the estimator and ends the backoff (RFC 6298 §5.7).
     pub(super) fn take_rtt_sample(&mut self, rtt: Duration) {
         self.rtt.on_sample(rtt);
+        if self.fl.is_allocated() {
+            self.fl.rack.on_rtt_sample(rtt);
+        }
         self.rto_backoff = 0;
     }
 
@@ -1000,6 +1009,14 @@ impl Connection {
             if self.state == State::Closed {
                 return;
             }
+        }
+        if timers::due(self.fl.rack.reo_timer, now) {
+            self.fl.rack.reo_timer = Instant::MAX;
+            self.on_rack_timeout(now);
+        }
+        if timers::due(self.fl.rack.pto, now) {
+            self.fl.rack.pto = Instant::MAX;
+            self.on_probe_timeout(now);
         }
         if timers::due(self.fl.persist, now) {
             self.fl.persist = Instant::MAX;

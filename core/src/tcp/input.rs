@@ -356,13 +356,18 @@ impl Connection {
             0
         };
         if self.neg.sack {
-            let newly_sacked = self.update_scoreboard(seg);
+            let newly_sacked = self.update_scoreboard(now, seg);
             let tsecr = seg.options.timestamps.map(|(_, ecr)| ecr);
             self.sack_recovery_on_ack(now, advanced, duplicate, data_acked, newly_sacked, tsecr);
         } else if advanced {
             self.recovery_on_new_ack(now, seg, data_acked);
         } else if duplicate {
             self.on_duplicate_ack(now, seg);
+        }
+        if advanced || self.in_recovery {
+            // A cumulative ACK restarts the tail loss probe (RFC 8985 §7.2);
+            // in recovery any ACK does: the probe is for feedback that stopped.
+            self.schedule_loss_probe(now);
         }
         // An emptied send ring is kept for the next send; the stack frees it once idle.
         self.ack_state_transitions(now)
