@@ -1,5 +1,6 @@
 //! SEGMENT ARRIVES (RFC 9293 §3.10.7) with RFC 5961, RFC 7323 and RFC 2018.
 
+use crate::tcp::cc::CongestionControl;
 use crate::tcp::connection::{CloseReason, Connection, EV_CONNECTED, EV_PEER_CLOSED};
 use crate::tcp::segment::{Segment, SegmentOutcome};
 use crate::tcp::state::State;
@@ -414,6 +415,7 @@ impl Connection {
         if self.snd_nxt < self.snd_una {
             self.snd_nxt = self.snd_una;
         }
+        self.cc.on_ack_round(seg.ack, self.snd_nxt);
         let end = self.fl.send_end_offset();
         let data_acked = self
             .snd_una_off
