@@ -107,6 +107,15 @@ impl InFlight {
     }
 }
 
+/// A new box where the streams stood (the rare path of `InFlightBox::ensure`).
+#[cold]
+#[inline(never)]
+fn rebuilt(send_limit: u32, send_start: u64, recv_limit: u32, recv_next: u64) -> Box<InFlight> {
+    Box::new(InFlight::resumed(
+        send_limit, send_start, recv_limit, recv_next,
+    ))
+}
+
 /// What a released box reads as. Only idle connections see it, and the
 /// connection's `&self` entry points that may run idle (`wants_transmit`,
 /// `info`, buffer limits) use the saved values of [`InFlightBox`] instead.
@@ -159,6 +168,8 @@ impl InFlightBox {
     }
 
     /// The box, allocated (from the saved offsets and limits) if released.
+    /// Inlined: every mutable access to the box passes here.
+    #[inline]
     pub fn ensure(&mut self) -> &mut InFlight {
         let (sl, ss, rl, rn) = (
             self.send_limit,
@@ -166,8 +177,7 @@ impl InFlightBox {
             self.recv_limit,
             self.recv_next,
         );
-        self.inner
-            .get_or_insert_with(|| Box::new(InFlight::resumed(sl, ss, rl, rn)))
+        self.inner.get_or_insert_with(|| rebuilt(sl, ss, rl, rn))
     }
 
     /// Disarm the timers kept in the box (a released box has none).
@@ -274,15 +284,23 @@ impl InFlightBox {
     /// Heap bytes: the box and what its buffers hold.
     pub fn heap_bytes(&self) -> usize {
         self.inner.as_ref().map_or(0, |b| {
-            core::mem::size_of::<InFlight>()
-                + b.sendbuf.heap_bytes()
-                + b.recvbuf.heap_bytes()
-                + b.scoreboard.heap_bytes()
-                + b.rack.heap_bytes()
-                + b.cc_before_recovery
-                    .as_ref()
-                    .map_or(0, |_| core::mem::size_of::<Controller>())
+            core::mem::size_of::<InFlight>() + b.owned_heap_bytes()
         })
+    }
+}
+
+impl InFlight {
+    /// Heap bytes owned by the box's parts (buffers, scoreboard, RACK, saved
+    /// congestion state), not counting the box.
+    fn owned_heap_bytes(&self) -> usize {
+        self.sendbuf.heap_bytes()
+            + self.recvbuf.heap_bytes()
+            + self.scoreboard.heap_bytes()
+            + self.rack.heap_bytes()
+            + self
+                .cc_before_recovery
+                .as_ref()
+                .map_or(0, |_| core::mem::size_of::<Controller>())
     }
 }
 
@@ -306,9 +324,7 @@ impl InFlightPool {
         if self.boxes.len() >= Self::CAP {
             return;
         }
-        if b.sendbuf.heap_bytes() + b.recvbuf.heap_bytes() + b.scoreboard.heap_bytes() > 0
-            || b.cc_before_recovery.is_some()
-        {
+        if b.owned_heap_bytes() > 0 {
             *b = InFlight::resumed(0, 0, 0, 0);
         }
         if self.boxes.capacity() == 0 {
