@@ -144,7 +144,9 @@ pub(super) const EV_CLOSED: u8 = 16;
 /// compact part does not grow): the in-flight box has served only the
 /// handshake so far, so it is freed as soon as it is unused. Later idle
 /// periods wait for the stack's release tick, so segments to an idle
-/// connection rebuild the box at most once per tick, not per segment.
+/// connection rebuild the box at most once per tick, not per segment. Also
+/// set when the connection ends (CLOSED, TIME-WAIT): the box goes once its
+/// last ACK is out.
 pub(super) const HANDSHAKE_BOX: u8 = 128;
 
 /// Counters kept per connection.

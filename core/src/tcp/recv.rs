@@ -389,10 +389,11 @@ impl Connection {
         if !self.fl.is_allocated() {
             return false;
         }
-        self.in_flight_releasable()
-            || self.fl.recvbuf.holds_idle_memory()
+        // The cheap memory checks first; `in_flight_releasable` is the longest.
+        self.fl.recvbuf.holds_idle_memory()
             || (self.fl.sendbuf.is_empty() && self.fl.sendbuf.heap_bytes() > 0)
             || self.fl.scoreboard.holds_idle_memory()
+            || self.in_flight_releasable()
             || self.fl.rack.holds_idle_memory()
     }
 
