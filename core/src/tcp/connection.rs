@@ -593,9 +593,11 @@ impl Connection {
 
     /// A segment, transmit or timer is about to rebuild a released box: take
     /// its memory from `pool` (same contents as `InFlightBox::ensure`).
+    /// Whether it took one (then a segment that fails its checksum gives it
+    /// back with [`Connection::recycle_in_flight`], changing nothing).
     #[inline]
-    pub(crate) fn prefill_in_flight(&mut self, pool: &mut InFlightPool) {
-        self.fl.prefill(pool);
+    pub(crate) fn prefill_in_flight(&mut self, pool: &mut InFlightPool) -> bool {
+        self.fl.prefill(pool)
     }
 
     /// The connection is being dropped: its box goes to `pool`.
@@ -647,7 +649,7 @@ impl Connection {
         if data.is_empty() {
             return Ok(0);
         }
-        self.fl.prefill(pool);
+        let _ = self.fl.prefill(pool);
         let n = self.fl.sendbuf.push(data);
         if n == 0 {
             self.write_blocked = true;

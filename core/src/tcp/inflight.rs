@@ -107,15 +107,6 @@ impl InFlight {
     }
 }
 
-/// A new box where the streams stood (the rare path of `InFlightBox::ensure`).
-#[cold]
-#[inline(never)]
-fn rebuilt(send_limit: u32, send_start: u64, recv_limit: u32, recv_next: u64) -> Box<InFlight> {
-    Box::new(InFlight::resumed(
-        send_limit, send_start, recv_limit, recv_next,
-    ))
-}
-
 /// What a released box reads as. Only idle connections see it, and the
 /// connection's `&self` entry points that may run idle (`wants_transmit`,
 /// `info`, buffer limits) use the saved values of [`InFlightBox`] instead.
@@ -146,38 +137,61 @@ impl InFlightBox {
         }
     }
 
+    #[inline]
     pub fn is_allocated(&self) -> bool {
         self.inner.is_some()
     }
 
     /// Rebuild a released box now from `pool`'s memory if it has a box:
     /// what [`InFlightBox::ensure`] would do next, without an allocation.
+    /// Whether it did.
     #[inline]
-    pub fn prefill(&mut self, pool: &mut InFlightPool) {
-        if self.inner.is_none() {
-            if let Some(mut b) = pool.boxes.pop() {
-                *b = InFlight::resumed(
-                    self.send_limit,
-                    self.send_start,
-                    self.recv_limit,
-                    self.recv_next,
-                );
-                self.inner = Some(b);
-            }
+    pub fn prefill(&mut self, pool: &mut InFlightPool) -> bool {
+        if self.inner.is_some() {
+            return false;
         }
-    }
-
-    /// The box, allocated (from the saved offsets and limits) if released.
-    /// Inlined: every mutable access to the box passes here.
-    #[inline]
-    pub fn ensure(&mut self) -> &mut InFlight {
-        let (sl, ss, rl, rn) = (
+        let Some(mut b) = pool.boxes.pop() else {
+            return false;
+        };
+        *b = InFlight::resumed(
             self.send_limit,
             self.send_start,
             self.recv_limit,
             self.recv_next,
         );
-        self.inner.get_or_insert_with(|| rebuilt(sl, ss, rl, rn))
+        self.inner = Some(b);
+        true
+    }
+
+    /// The box, allocated (from the saved offsets and limits) if released.
+    /// Small and inlined (every buffer, timer and SACK access of the data
+    /// path comes here); the allocation is out of line.
+    #[inline]
+    pub fn ensure(&mut self) -> &mut InFlight {
+        if self.inner.is_none() {
+            self.rebuild();
+        }
+        // Some by now; the fallback only satisfies the type.
+        self.inner.get_or_insert_with(Self::released_box)
+    }
+
+    /// Allocates the box from the saved offsets and limits.
+    #[cold]
+    #[inline(never)]
+    fn rebuild(&mut self) {
+        let b = InFlight::resumed(
+            self.send_limit,
+            self.send_start,
+            self.recv_limit,
+            self.recv_next,
+        );
+        self.inner = Some(Box::new(b));
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn released_box() -> Box<InFlight> {
+        Box::new(InFlight::resumed(0, 0, 0, 0))
     }
 
     /// Disarm the timers kept in the box (a released box has none).
@@ -278,7 +292,13 @@ impl InFlightBox {
 
     /// Whether the box's buffers hold memory (beyond the box itself).
     pub fn holds_buffer_memory(&self) -> bool {
-        self.heap_bytes() > core::mem::size_of::<InFlight>()
+        // Asked after every segment: the ring capacities decide at once while data flows.
+        self.inner.as_ref().is_some_and(|b| {
+            b.sendbuf.heap_bytes() > 0
+                || b.recvbuf.heap_bytes() > 0
+                || b.scoreboard.heap_bytes() > 0
+                || b.cc_before_recovery.is_some()
+        })
     }
 
     /// Heap bytes: the box and what its buffers hold.
@@ -342,12 +362,14 @@ impl InFlightPool {
 
 impl Deref for InFlightBox {
     type Target = InFlight;
+    #[inline]
     fn deref(&self) -> &InFlight {
         self.inner.as_deref().unwrap_or(&RELEASED)
     }
 }
 
 impl DerefMut for InFlightBox {
+    #[inline]
     fn deref_mut(&mut self) -> &mut InFlight {
         self.ensure()
     }

@@ -135,13 +135,11 @@ impl TcpOptions {
     /// header); unknown kinds are skipped by their length, malformed lists
     /// (length 0/1, past the end, wrong length for a known kind) are errors.
     pub fn parse(mut opts: &[u8]) -> Result<TcpOptions, WireError> {
-        if let Some(ts) = Self::aligned_timestamps(opts) {
-            return Ok(TcpOptions {
-                timestamps: Some(ts),
-                ..TcpOptions::default()
-            });
-        }
         let mut out = TcpOptions::default();
+        if let Some(ts) = Self::timestamps_only(opts) {
+            out.timestamps = Some(ts);
+            return Ok(out);
+        }
         while let Some((&k, rest)) = opts.split_first() {
             match k {
                 kind::EOL => break,
@@ -162,19 +160,17 @@ impl TcpOptions {
         Ok(out)
     }
 
-    /// The list of nearly every segment after the SYN: NOP, NOP, timestamps
-    /// (RFC 7323 Appendix A layout), read in one step; what the general
-    /// parse gives for it.
-    #[inline]
-    fn aligned_timestamps(opts: &[u8]) -> Option<(u32, u32)> {
-        let a: &[u8; ALIGNED_TS_LEN] = opts.try_into().ok()?;
-        let [k0, k1, k2, k3, v0, v1, v2, v3, e0, e1, e2, e3] = *a;
-        ([k0, k1, k2, k3] == ALIGNED_TS_PREFIX).then(|| {
-            (
-                u32::from_be_bytes([v0, v1, v2, v3]),
-                u32::from_be_bytes([e0, e1, e2, e3]),
-            )
-        })
+    /// The layout of nearly every segment on a connection with timestamps:
+    /// NOP, NOP, TS (kind 8, length 10), TSval, TSecr (RFC 7323 Appendix A);
+    /// read at once, the same result as the general walk.
+    fn timestamps_only(opts: &[u8]) -> Option<(u32, u32)> {
+        let b: &[u8; 12] = opts.try_into().ok()?;
+        if b[..4] != [kind::NOP, kind::NOP, kind::TIMESTAMPS, 10] {
+            return None;
+        }
+        let val = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+        let ecr = u32::from_be_bytes([b[8], b[9], b[10], b[11]]);
+        Some((val, ecr))
     }
 
     /// Stores one option's value (`data` = bytes after kind and length);
