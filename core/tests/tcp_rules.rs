@@ -150,3 +150,220 @@ fn receiver_sws_avoidance_hides_small_window_increase() {
     let u = h.out();
     assert_eq!(u.last().unwrap().window, 3100);
 }
+
+/// RFC 6298 §2.2 (first sample: SRTT = R, RTTVAR = R/2) and §2.3 (later
+/// samples smoothed with alpha 1/8, beta 1/4); RTO = SRTT + 4·RTTVAR.
+#[test]
+fn rto_estimator_follows_rfc6298_on_timed_segments() {
+    let mut h = Harness::client(&plain_cfg(), 10, 20);
+    h.out();
+    let r1: u64 = 100_000;
+    h.advance(Duration::from_micros(r1));
+    h.feed_syn(S | A, 0, 1, 65535, syn_opts(1460, None, false, None));
+    h.out();
+    let i = h.conn.info();
+    assert_eq!((i.srtt_us, i.rttvar_us), (r1, r1 / 2));
+    assert_eq!(i.rto_us, r1 + 4 * (r1 / 2));
+    // A second, slower sample from a timed data segment.
+    h.conn.send(b"data").unwrap();
+    h.out();
+    let r2: u64 = 180_000;
+    h.advance(Duration::from_micros(r2));
+    h.feed(A, 1, 5, 65535, &[]);
+    let rttvar = (3 * (r1 / 2) + r1.abs_diff(r2)) / 4;
+    let srtt = (7 * r1 + r2) / 8;
+    let i = h.conn.info();
+    assert_eq!((i.srtt_us, i.rttvar_us), (srtt, rttvar));
+    assert_eq!(i.rto_us, srtt + 4 * rttvar);
+    // The retransmission timer runs for exactly that RTO.
+    h.conn.send(b"more").unwrap();
+    h.out();
+    assert_eq!(
+        h.fire_next_timer(),
+        Duration::from_micros(srtt + 4 * rttvar)
+    );
+}
+
+const MSS: u32 = 1460;
+
+/// Client with `cfg`, established with a plain peer offering a 65535 window
+/// (SACK-permitted when `sack`), that has sent `segs` full segments.
+fn sending(cfg: &ConnConfig, sack: bool, segs: u32) -> Harness {
+    let mut h = Harness::client(cfg, 3000, 60_000);
+    h.out();
+    h.feed_syn(S | A, 0, 1, 65535, syn_opts(1460, None, sack, None));
+    h.out();
+    h.events();
+    h.conn.send(&bytes((segs * MSS) as usize)).unwrap();
+    let sent = h.out();
+    assert_eq!(sent.len() as u32, segs.min(10), "initial window");
+    h
+}
+
+/// Sequence number (relative) of segment `i`'s first byte.
+fn seg(i: u32) -> u32 {
+    1 + i * MSS
+}
+
+/// SACK option for blocks of whole segments `[from, to)`, relative to our ISS.
+fn sack_segs(iss: u32, blocks: &[(u32, u32)]) -> tcpkit::wire::TcpOptions {
+    let mut o = opts();
+    for (i, &(a, b)) in blocks.iter().enumerate() {
+        o.sack_blocks[i] = (iss.wrapping_add(seg(a)), iss.wrapping_add(seg(b)));
+    }
+    o.sack_block_count = blocks.len() as u8;
+    o
+}
+
+fn newreno_cfg() -> ConnConfig {
+    ConnConfig {
+        congestion: tcpkit::tcp::Congestion::NewReno,
+        ..plain_cfg()
+    }
+}
+
+/// RFC 6298 §5.5: the doubled RTO never exceeds the configured maximum.
+#[test]
+fn rto_backoff_is_capped_at_max_rto() {
+    let cfg = ConnConfig {
+        initial_rto: Duration::from_secs(1),
+        max_rto: Duration::from_secs(3),
+        ..plain_cfg()
+    };
+    let mut h = Harness::client(&cfg, 1, 2);
+    h.out();
+    let waits: Vec<u64> = (0..5)
+        .map(|_| {
+            let w = h.fire_next_timer();
+            assert_eq!(h.out().len(), 1, "SYN retransmitted");
+            w.as_millis()
+        })
+        .collect();
+    assert_eq!(waits, vec![1000, 2000, 3000, 3000, 3000]);
+}
+
+/// RFC 6298 §5.7: a new RTT sample after a timeout ends the backoff.
+#[test]
+fn new_rtt_sample_ends_rto_backoff() {
+    let mut h = Harness::established_client(&plain_cfg(), 1, 2, 65535);
+    let min_rto = plain_cfg().min_rto.as_micros();
+    h.conn.send(b"a").unwrap();
+    h.out();
+    h.fire_next_timer();
+    assert_eq!(h.out().len(), 1, "retransmission");
+    h.feed(A, 1, 2, 65535, &[]);
+    assert_eq!(h.conn.info().rto_us, 2 * min_rto, "still backed off (Karn)");
+    // New data is timed; its ACK is a valid sample.
+    h.conn.send(b"b").unwrap();
+    h.out();
+    h.advance(ms(10));
+    h.feed(A, 1, 3, 65535, &[]);
+    assert_eq!(h.conn.info().rto_us, min_rto, "backoff cleared");
+}
+
+/// RFC 5681 §2: an ACK that changes the advertised window is not a duplicate ACK.
+#[test]
+fn window_updates_are_not_duplicate_acks() {
+    let mut h = sending(&newreno_cfg(), false, 10);
+    for wnd in [60000, 61000, 62000, 63000] {
+        h.feed(A, 1, 1, wnd, &[]);
+    }
+    let out = h.out();
+    assert!(
+        out.iter().all(|s| s.seq != seg(0)),
+        "no fast retransmit: {out:?}"
+    );
+    assert_eq!(h.conn.info().segs_retransmitted, 0);
+}
+
+/// Fast retransmit, then drive NewReno recovery with `extra` more duplicate ACKs.
+fn in_newreno_recovery(extra: u32) -> (Harness, Vec<u64>) {
+    let mut h = sending(&newreno_cfg(), false, 40);
+    let mut cwnds = Vec::new();
+    for _ in 0..3 {
+        h.feed(A, 1, 1, 65535, &[]);
+        h.out();
+    }
+    assert_eq!(h.conn.info().segs_retransmitted, 1, "fast retransmit");
+    cwnds.push(h.conn.info().cwnd);
+    for _ in 0..extra {
+        h.feed(A, 1, 1, 65535, &[]);
+        h.out();
+        cwnds.push(h.conn.info().cwnd);
+    }
+    (h, cwnds)
+}
+
+/// RFC 5681 §3.2 step 4: each further duplicate ACK inflates cwnd by one SMSS.
+#[test]
+fn newreno_inflates_cwnd_per_duplicate_ack() {
+    let (h, cwnds) = in_newreno_recovery(4);
+    let mss = u64::from(h.conn.info().mss);
+    for w in cwnds.windows(2) {
+        assert_eq!(w[1], w[0] + mss, "{cwnds:?}");
+    }
+}
+
+/// RFC 6582 §3.2 step 5: the full ACK deflates cwnd to min(ssthresh, FlightSize + SMSS).
+#[test]
+fn newreno_full_ack_deflates_cwnd() {
+    let (mut h, _) = in_newreno_recovery(6);
+    let i = h.conn.info();
+    assert!(i.cwnd > i.ssthresh, "inflated during recovery");
+    // ACK everything sent so far (beyond the recovery point).
+    let top = 1 + (i.bytes_acked + i.bytes_unacked) as u32;
+    h.feed(A, 1, top, 65535, &[]);
+    let i = h.conn.info();
+    assert!(i.cwnd <= i.ssthresh, "deflated: {i:?}");
+}
+
+/// RFC 6582 §3.2 step 2 (and step 4 after an RTO): duplicate ACKs for data
+/// below `recover` do not start a new recovery.
+#[test]
+fn no_new_fast_recovery_below_recover_point() {
+    let mut h = sending(&newreno_cfg(), false, 10);
+    h.fire_next_timer();
+    let r = h.out();
+    assert_eq!(r[0].seq, seg(0), "RTO resends from SND.UNA");
+    let ssthresh = h.conn.info().ssthresh;
+    // Segment 0 arrives; the peer then repeats its ACK (old segments still arriving).
+    h.feed(A, 1, seg(1), 65535, &[]);
+    let after_ack = h.out();
+    for _ in 0..4 {
+        h.feed(A, 1, seg(1), 65535, &[]);
+    }
+    let more = h.out();
+    assert_eq!(h.conn.info().ssthresh, ssthresh, "no new congestion event");
+    let resent_seg1 = after_ack
+        .iter()
+        .chain(&more)
+        .filter(|s| s.seq == seg(1))
+        .count();
+    assert!(resent_seg1 <= 1, "segment 1 resent once by go-back-N only");
+}
+
+/// RFC 6675 §4-5: in SACK recovery only pipe < cwnd may be outstanding; the
+/// lost segments are not all resent at once.
+#[test]
+fn sack_recovery_sends_only_what_pipe_allows() {
+    let cfg = ConnConfig {
+        enable_sack: true,
+        ..plain_cfg()
+    };
+    let mut h = sending(&cfg, true, 10);
+    let iss = h.iss;
+    // Segments 0-5 lost; 6, 7, 8 arrive one by one.
+    h.feed_opts(A, 1, 1, 65535, sack_segs(iss, &[(6, 7)]), &[]);
+    h.feed_opts(A, 1, 1, 65535, sack_segs(iss, &[(6, 8)]), &[]);
+    h.out();
+    h.feed_opts(A, 1, 1, 65535, sack_segs(iss, &[(6, 9)]), &[]);
+    let r = h.out();
+    assert_eq!(h.conn.info().sack_recoveries, 1);
+    assert!(
+        !r.is_empty() && r[0].seq == seg(0),
+        "first hole first: {r:?}"
+    );
+    // pipe = segment 9 (not lost) + retransmissions; one SMSS was delivered,
+    // so PRR-SSRB allows at most delivered + 1 SMSS: two segments.
+    assert!(r.len() <= 2, "{} segments sent: {r:?}", r.len());
+}
