@@ -395,8 +395,11 @@ fn idle_connection_holds_no_buffer_memory() {
     assert!(h.conn.heap_bytes() > 0);
     h.feed(A | P, 1, 2001, 65535, b"hi");
     h.read_all();
-    // Drained buffers are kept for reuse until the owner (the stack's idle
-    // release tick) frees them.
+    // The delayed ACK goes out: nothing is pending any more.
+    h.advance(ms(500));
+    h.out();
+    // Drained buffers (and the in-flight box) are kept for reuse until the
+    // owner (the stack's idle release tick) frees them.
     assert!(h.conn.holds_idle_buffers());
     h.conn.release_idle_buffers();
     assert_eq!(h.conn.heap_bytes(), 0);

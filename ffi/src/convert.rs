@@ -129,6 +129,8 @@ pub fn config_from_c(c: &tcpkit_config) -> Result<Config, tcpkit_result> {
         enable_timestamps: flag(c.enable_timestamps)?,
         enable_window_scale: flag(c.enable_window_scale)?,
         accept_any_destination: flag(c.accept_any_destination)?,
+        // Not in tcpkit_config (CONTRACT.md): the core's default.
+        ..Config::default()
     })
 }
 

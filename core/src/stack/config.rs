@@ -66,6 +66,13 @@ pub struct Config {
     /// tun2socks mode: listeners on the any-address accept connections to
     /// any destination address (and a port-0 listener to any port). Default off.
     pub accept_any_destination: bool,
+    /// Most orphans: connections the application closed that the stack is
+    /// still finishing (FIN-WAIT-1/2, CLOSING, LAST-ACK, TIME-WAIT), like
+    /// Linux's `tcp_max_orphans`. At the cap, `close` aborts instead (RST, the
+    /// connection is freed at once) and `Counters::orphans_aborted` counts it.
+    /// 0: every close of a live connection aborts. Default 262144 (a quarter
+    /// of the default `max_connections`).
+    pub max_orphans: u32,
 }
 
 impl Default for Config {
@@ -90,6 +97,7 @@ impl Default for Config {
             enable_timestamps: true,
             enable_window_scale: true,
             accept_any_destination: false,
+            max_orphans: 262_144,
         }
     }
 }

@@ -59,4 +59,7 @@ pub struct Counters {
     pub work_timer_ops: u64,
     /// Work: demux hash lookups.
     pub work_hash_lookups: u64,
+    /// Closes turned into aborts (RST) because `Config::max_orphans` orphans
+    /// were still finishing.
+    pub orphans_aborted: u64,
 }

@@ -45,6 +45,11 @@ struct Slot<T> {
     entry: Entry<T>,
 }
 
+/// Bytes one slot of a `Slab<T>` takes (memory accounting and layout tests).
+pub fn slot_size<T>() -> usize {
+    core::mem::size_of::<Slot<T>>()
+}
+
 /// Slots per chunk. The slab grows by whole chunks allocated to their exact
 /// size, so growth never copies slots and wastes at most one chunk (a doubling
 /// Vec would waste up to half of a large table).

@@ -28,7 +28,9 @@
 //!
 //! Orphans (closed or aborted by the application) finish the FIN exchange,
 //! FIN-WAIT-2 (bounded by `fin_wait2_timeout`) and TIME-WAIT (`time_wait`)
-//! on their own and are freed when the connection is finished.
+//! on their own and are freed when the connection is finished. At most
+//! `max_orphans` do so at once: beyond, `close` aborts (RST) instead
+//! (`Counters::orphans_aborted`), as Linux does past `tcp_max_orphans`.
 
 pub mod config;
 pub mod counters;
@@ -316,6 +318,13 @@ fn buffer_release_deadline(now: Instant) -> Instant {
     Instant::from_micros(at.div_ceil(unit).saturating_mul(unit))
 }
 
+/// A release deadline as a whole number of [`BUFFER_IDLE_RELEASE`] ticks (it
+/// is on that grid), so the slot keeps it in 32 bits (136 years of ticks).
+fn release_tick(deadline: Instant) -> u32 {
+    let tick = deadline.as_micros() / BUFFER_IDLE_RELEASE.as_micros();
+    u32::try_from(tick).unwrap_or(u32::MAX - 1)
+}
+
 /// Slot flags.
 const F_READY: u8 = 1;
 /// The application closed or aborted: the handle is invalid, the stack finishes the connection.
@@ -337,8 +346,9 @@ struct ConnSlot {
     user_data: u64,
     /// Earliest deadline this slot has in the timer queue (`Instant::MAX`: none).
     armed: Instant,
-    /// Next check that frees the connection's empty buffers (`Instant::MAX`: none pending).
-    release_at: Instant,
+    /// Next check that frees the connection's empty buffers, in whole
+    /// [`BUFFER_IDLE_RELEASE`] ticks (`u32::MAX`: none pending).
+    release_at: u32,
     /// Listener (index, generation) of a passive connection not yet accepted.
     listener: (u32, u32),
     /// Event kinds queued and not yet popped.
@@ -912,8 +922,8 @@ impl Stack {
             }
             self.buffer_release.pop_front();
             if let Some(slot) = self.conns.get_mut(idx, generation) {
-                if slot.release_at == deadline {
-                    slot.release_at = Instant::MAX;
+                if slot.release_at == release_tick(deadline) {
+                    slot.release_at = u32::MAX;
                     slot.conn.release_idle_buffers();
                 }
             }
@@ -993,12 +1003,14 @@ impl Stack {
             slot.flags |= F_READY;
             self.ready.push_back(idx);
         }
-        // Empty buffers held: free them at the next release tick (1-2 s away)
-        // if they are empty then; a drain in between keeps them.
-        if slot.release_at == Instant::MAX && slot.conn.holds_idle_buffers() {
-            slot.release_at = buffer_release_deadline(now);
-            self.buffer_release
-                .push_back((slot.release_at, idx, generation));
+        // A box without buffers holding nothing goes now; empty buffers held
+        // are freed at the next release tick (1-2 s away) if they are empty
+        // then; a drain in between keeps them.
+        slot.conn.release_unused_in_flight();
+        if slot.release_at == u32::MAX && slot.conn.holds_idle_buffers() {
+            let deadline = buffer_release_deadline(now);
+            slot.release_at = release_tick(deadline);
+            self.buffer_release.push_back((deadline, idx, generation));
         }
         // Timer: never at or before now, so handle_timeout always makes progress.
         let deadline = slot
@@ -1137,7 +1149,7 @@ impl Stack {
             key,
             user_data: 0,
             armed: Instant::MAX,
-            release_at: Instant::MAX,
+            release_at: u32::MAX,
             listener,
             pending: 0,
             deferred: 0,
@@ -1413,8 +1425,15 @@ impl Stack {
     fn release(&mut self, c: ConnHandle, abort: bool) -> Result<(), Error> {
         let i = self.slot_index(c)?;
         let now = self.now;
+        let orphans_full = self.counters.orphans_active >= u64::from(self.config.max_orphans);
         if let Some(s) = self.conns.at_mut(i) {
-            if abort {
+            // Orphan cap (Linux tcp_max_orphans): a close that would leave one
+            // more connection finishing on its own aborts instead.
+            let capped = !abort && orphans_full && s.conn.state() != State::Closed;
+            if capped {
+                self.counters.orphans_aborted += 1;
+            }
+            if abort || capped {
                 s.conn.abort(now);
             } else {
                 s.conn.close(now);
@@ -1537,6 +1556,13 @@ mod tests {
     #[test]
     fn slot_overhead_beside_the_connection_is_small() {
         let extra = core::mem::size_of::<ConnSlot>() - core::mem::size_of::<Connection>();
+        extern crate std;
+        std::println!(
+            "size_of ConnSlot {} Connection {} slab slot {}",
+            core::mem::size_of::<ConnSlot>(),
+            core::mem::size_of::<Connection>(),
+            handle::slot_size::<ConnSlot>()
+        );
         assert!(extra <= 80, "ConnSlot adds {extra} bytes");
         let slab_slot = core::mem::size_of::<handle::Slab<ConnSlot>>();
         assert!(slab_slot < 64);

@@ -3,15 +3,12 @@
 //! Segment arrival is in `input.rs`, segment emission in `output.rs`, loss
 //! recovery in `recovery.rs`; they are `impl Connection` blocks on this struct.
 
-use alloc::boxed::Box;
-
 use crate::tcp::cc::{Congestion, CongestionControl, Controller};
+use crate::tcp::inflight::InFlightBox;
 use crate::tcp::options::{self, Negotiated, Offer};
-use crate::tcp::recv::RecvBuffer;
 use crate::tcp::rtt::RttEstimator;
-use crate::tcp::send::{Scoreboard, SendBuffer};
 use crate::tcp::state::State;
-use crate::tcp::timers::{self, Timers};
+use crate::tcp::timers::{self, Dur32, DurMs32, Ms32, Timers};
 use crate::tcp::SeqNum;
 use crate::time::{Duration, Instant};
 
@@ -141,33 +138,37 @@ pub(super) const EV_CLOSED: u8 = 16;
 /// Counters kept per connection.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Stats {
+    /// (Bytes acked and received are not counted here: they are SND.UNA's
+    /// and RCV.NXT's stream offsets, see `info`.)
     pub bytes_sent: u64,
-    pub bytes_acked: u64,
-    pub bytes_received: u64,
     pub segs_sent: u64,
     pub segs_received: u64,
     pub segs_retransmitted: u64,
-    pub timeouts: u64,
-    pub sack_recoveries: u64,
-    pub challenge_acks: u64,
-    pub spurious_recoveries: u64,
+    // Rare events: 32 bits, saturating.
+    pub timeouts: u32,
+    pub sack_recoveries: u32,
+    pub challenge_acks: u32,
+    pub spurious_recoveries: u32,
 }
 
 /// Options the application may change on a live connection.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct UserOptions {
     pub nodelay: bool,
-    pub keepalive_idle: Duration,
-    pub keepalive_interval: Duration,
+    /// Keep-alive and user timeouts in whole ms, rounded up (see [`DurMs32`]).
+    pub keepalive_idle: DurMs32,
+    pub keepalive_interval: DurMs32,
     pub keepalive_count: u32,
-    pub user_timeout: Duration,
+    pub user_timeout: DurMs32,
     pub max_retries: u32,
-    pub delayed_ack: Duration,
-    pub time_wait: Duration,
-    pub fin_wait2_timeout: Duration,
+    /// Configured durations in 32 bits (see [`Dur32`]: clamped to 71.5 min).
+    pub delayed_ack: Dur32,
+    pub time_wait: Dur32,
+    pub fin_wait2_timeout: Dur32,
+    pub max_rto: Dur32,
     pub congestion: Congestion,
-    pub initial_cwnd_segments: u32,
-    pub max_rto: Duration,
+    /// At most 1000 (the stack's config bound); clamped to u16.
+    pub initial_cwnd_segments: u16,
 }
 
 /// One TCP connection (RFC 9293 TCB plus extensions).
@@ -193,11 +194,6 @@ pub struct Connection {
     pub(super) rcv_nxt: SeqNum,
     /// Right edge of the window we last advertised.
     pub(super) rcv_adv: SeqNum,
-    /// Sequence number of the peer's FIN when it arrived ahead of RCV.NXT.
-    pub(super) peer_fin_seq: Option<SeqNum>,
-    // --- buffers ---
-    pub(super) sendbuf: SendBuffer,
-    pub(super) recvbuf: RecvBuffer,
     // --- options ---
     pub(super) offer: Offer,
     pub(super) neg: Negotiated,
@@ -207,56 +203,37 @@ pub struct Connection {
     pub(super) rcv_mss: u16,
     pub(super) ts_offset: u32,
     pub(super) ts_recent: u32,
-    pub(super) ts_recent_at: Instant,
+    /// When TS.Recent was recorded (PAWS 24-day rule; see [`Ms32`]'s wrap rule).
+    pub(super) ts_recent_at: Ms32,
     pub(super) last_ack_sent: SeqNum,
+    /// Buffers, SACK scoreboard and loss-recovery state: boxed, allocated on
+    /// first use and dropped when the connection goes idle.
+    pub(super) fl: InFlightBox,
     // --- timing and congestion ---
     pub(super) rtt: RttEstimator,
     pub(super) cc: Controller,
-    /// Karn timing of one segment: (sequence that must be acked, time sent).
-    pub(super) rtt_probe: Option<(SeqNum, Instant)>,
     pub(super) timers: Timers,
-    pub(super) retries: u32,
-    pub(super) probes: u32,
+    pub(super) retries: u16,
+    pub(super) probes: u16,
     /// RTO doublings since the last RTT sample (RFC 6298 §5.5).
-    pub(super) rto_backoff: u32,
-    pub(super) persist_backoff: u32,
-    pub(super) last_recv: Instant,
-    pub(super) last_send: Instant,
+    pub(super) rto_backoff: u8,
+    pub(super) persist_backoff: u8,
+    pub(super) last_recv: Ms32,
+    pub(super) last_send: Ms32,
     pub(super) unacked_since: Instant,
-    pub(super) challenge_window: Instant,
+    pub(super) challenge_window: Ms32,
     pub(super) challenge_count: u8,
     /// The latest time seen from the stack, for timers armed by send() (which has no clock).
     pub(super) clock: Instant,
     /// The stack's payload cap from the last poll_transmit, so wants_transmit() plans
     /// with the same segment size (usize::MAX until the first poll).
-    pub(super) payload_cap: usize,
-    /// TSval of our last retransmission timeout: an ACK echoing an older TSval
-    /// is ambiguous (the original or a duplicate was acked), so no RTT sample.
-    pub(super) ts_rto_floor: Option<u32>,
+    pub(super) payload_cap: u32,
     // --- loss recovery ---
     pub(super) dupacks: u32,
     pub(super) recover: SeqNum,
     pub(super) in_recovery: bool,
-    /// A retransmission to send before new data (fast retransmit, partial ACK).
-    pub(super) rexmit_seq: Option<SeqNum>,
-    /// RFC 6675 scoreboard and HighRxt (a stream offset).
-    pub(super) scoreboard: Scoreboard,
-    pub(super) high_rxt: u64,
-    /// RFC 6937 PRR state.
-    pub(super) recover_fs: u32,
-    /// Eifel detection (RFC 3522): TSval when SACK recovery began, and the
-    /// congestion state before it, to undo a recovery that reordering caused.
-    pub(super) eifel_ts: Option<u32>,
-    /// Boxed: allocated once per recovery, so it costs an idle connection 8 bytes.
-    pub(super) cc_before_recovery: Option<Box<Controller>>,
-    pub(super) prr_delivered: u32,
-    pub(super) prr_out: u32,
     // --- pending output ---
-    pub(super) pending_rst: Option<(SeqNum, SeqNum, bool)>,
     pub(super) ack_now: bool,
-    /// A duplicate range to report first in the next SACK option (RFC 2883).
-    pub(super) pending_dsack: Option<(u64, u64)>,
-    pub(super) unacked_rcv_bytes: u32,
     /// A persist or keep-alive timer asked for a probe or a forced send.
     pub(super) probe_pending: bool,
     pub(super) force_send: bool,
@@ -313,9 +290,6 @@ impl Connection {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
-            peer_fin_seq: None,
-            sendbuf: SendBuffer::new(cfg.send_buffer as usize),
-            recvbuf: RecvBuffer::new(cfg.recv_buffer as usize),
             offer,
             neg: Negotiated {
                 peer_mss: options::DEFAULT_PEER_MSS,
@@ -326,43 +300,31 @@ impl Connection {
             rcv_mss: options::DEFAULT_PEER_MSS.min(cfg.mss),
             ts_offset: ts_offset_from_iss(iss),
             ts_recent: 0,
-            ts_recent_at: now,
+            ts_recent_at: Ms32::at(now),
             last_ack_sent: SeqNum(0),
+            fl: InFlightBox::new(cfg.send_buffer, cfg.recv_buffer),
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             cc: Controller::new(
                 cfg.congestion,
                 u32::from(eff_mss),
                 cfg.initial_cwnd_segments,
             ),
-            rtt_probe: None,
             timers: Timers::default(),
             retries: 0,
             probes: 0,
             rto_backoff: 0,
             persist_backoff: 0,
-            last_recv: now,
-            last_send: now,
+            last_recv: Ms32::at(now),
+            last_send: Ms32::at(now),
             unacked_since: now,
-            challenge_window: now,
+            challenge_window: Ms32::at(now),
             challenge_count: 0,
             clock: now,
-            payload_cap: usize::MAX,
-            ts_rto_floor: None,
+            payload_cap: u32::MAX,
             dupacks: 0,
             recover: iss,
             in_recovery: false,
-            rexmit_seq: None,
-            scoreboard: Scoreboard::new(),
-            high_rxt: 0,
-            recover_fs: 1,
-            eifel_ts: None,
-            cc_before_recovery: None,
-            prr_delivered: 0,
-            prr_out: 0,
-            pending_rst: None,
             ack_now: false,
-            pending_dsack: None,
-            unacked_rcv_bytes: 0,
             probe_pending: false,
             force_send: false,
             fin_queued: false,
@@ -375,17 +337,17 @@ impl Connection {
             close_reason: None,
             opts: UserOptions {
                 nodelay: cfg.nodelay,
-                keepalive_idle: cfg.keepalive_idle,
-                keepalive_interval: cfg.keepalive_interval,
+                keepalive_idle: DurMs32::new(cfg.keepalive_idle),
+                keepalive_interval: DurMs32::new(cfg.keepalive_interval),
                 keepalive_count: cfg.keepalive_count,
-                user_timeout: cfg.user_timeout,
+                user_timeout: DurMs32::new(cfg.user_timeout),
                 max_retries: cfg.max_retries,
-                delayed_ack: cfg.delayed_ack,
-                time_wait: cfg.time_wait,
-                fin_wait2_timeout: cfg.fin_wait2_timeout,
+                delayed_ack: Dur32::new(cfg.delayed_ack),
+                time_wait: Dur32::new(cfg.time_wait),
+                fin_wait2_timeout: Dur32::new(cfg.fin_wait2_timeout),
                 congestion: cfg.congestion,
-                initial_cwnd_segments: cfg.initial_cwnd_segments,
-                max_rto: cfg.max_rto,
+                initial_cwnd_segments: u16::try_from(cfg.initial_cwnd_segments).unwrap_or(u16::MAX),
+                max_rto: Dur32::new(cfg.max_rto),
             },
             stats: Stats::default(),
         }
@@ -411,7 +373,7 @@ impl Connection {
         c.max_snd_wnd = c.snd_wnd;
         c.snd_wl1 = syn.seq;
         c.snd_wl2 = iss;
-        c.last_recv = now;
+        c.last_recv = Ms32::at(now);
         c.stats.segs_received = 1;
         c
     }
@@ -445,7 +407,7 @@ impl Connection {
         c.snd_wl2 = ack.ack;
         c.record_peer_timestamp(ack, now);
         c.raise(EV_CONNECTED);
-        c.last_recv = now;
+        c.last_recv = Ms32::at(now);
         c.arm_keepalive(now);
         c
     }
@@ -458,7 +420,7 @@ impl Connection {
         self.cc = Controller::new(
             self.opts.congestion,
             u32::from(self.eff_mss),
-            self.opts.initial_cwnd_segments,
+            u32::from(self.opts.initial_cwnd_segments),
         );
     }
 
@@ -485,7 +447,7 @@ impl Connection {
     pub(super) fn record_peer_timestamp(&mut self, seg: &Segment, now: Instant) {
         if let (true, Some((val, _))) = (self.neg.timestamps, seg.options.timestamps) {
             self.ts_recent = val;
-            self.ts_recent_at = now;
+            self.ts_recent_at = Ms32::at(now);
         }
     }
 
@@ -514,7 +476,7 @@ impl Connection {
 
     /// Writable is edge-triggered: only after `send` returned WouldBlock.
     pub(super) fn raise_writable_if_room(&mut self) {
-        if self.write_blocked && self.sendbuf.free() > 0 {
+        if self.write_blocked && self.fl.sendbuf.free() > 0 {
             self.write_blocked = false;
             self.raise(EV_WRITABLE);
         }
@@ -553,8 +515,8 @@ impl Connection {
         }
         self.state = State::Closed;
         self.timers.clear();
+        self.fl.clear_timers();
         self.ack_now = false;
-        self.rexmit_seq = None;
         self.probe_pending = false;
         self.force_send = false;
         self.raise(EV_CLOSED);
@@ -562,9 +524,12 @@ impl Connection {
             self.write_blocked = false;
             self.raise(EV_WRITABLE);
         }
-        self.sendbuf.release_to(self.sendbuf.end_offset());
-        self.sendbuf.release_if_empty();
-        self.recvbuf.release_if_empty();
+        if self.fl.is_allocated() {
+            self.fl.rexmit_seq = None;
+            let end = self.fl.send_end_offset();
+            self.fl.sendbuf.release_to(end);
+        }
+        self.release_buffers_now();
     }
 
     /// Enter TIME-WAIT and start the 2×MSL timer (RFC 9293 §3.10.7.4).
@@ -572,14 +537,39 @@ impl Connection {
         self.state = State::TimeWait;
         let close = now + self.opts.time_wait;
         self.timers.clear();
+        self.fl.clear_timers();
         self.timers.close = close;
-        self.rexmit_seq = None;
         if self.close_reason.is_none() {
             self.close_reason = Some(CloseReason::Orderly);
         }
         self.raise(EV_CLOSED);
-        self.sendbuf.release_if_empty();
-        self.recvbuf.release_if_empty();
+        if self.fl.is_allocated() {
+            self.fl.rexmit_seq = None;
+        }
+        self.release_buffers_now();
+    }
+
+    /// The connection is over (or in TIME-WAIT): free what holds no data now
+    /// rather than a second later; unread received data stays readable.
+    fn release_buffers_now(&mut self) {
+        if !self.fl.is_allocated() {
+            return;
+        }
+        if self.in_flight_releasable() {
+            self.fl.release();
+        } else {
+            self.fl.sendbuf.release_if_empty();
+            self.fl.recvbuf.release_if_empty();
+        }
+    }
+
+    /// Nothing buffered, nothing in flight, no recovery, retransmission or
+    /// FIN pending: the in-flight box holds nothing a rebuilt one would not.
+    pub(super) fn in_flight_releasable(&self) -> bool {
+        self.fl.holds_no_data()
+            && self.snd_una == self.snd_max
+            && !self.in_recovery
+            && !self.fin_pending()
     }
 
     // ------------------------------------------------------------------
@@ -608,7 +598,7 @@ impl Connection {
         if data.is_empty() {
             return Ok(0);
         }
-        let n = self.sendbuf.push(data);
+        let n = self.fl.sendbuf.push(data);
         if n == 0 {
             self.write_blocked = true;
             return Err(ConnError::WouldBlock);
@@ -622,8 +612,13 @@ impl Connection {
         if buf.is_empty() {
             return Err(ConnError::InvalidState);
         }
-        let before = self.recvbuf.window();
-        let n = self.recvbuf.read(buf);
+        let before = self.fl.recv_window();
+        // A released box holds nothing to read: do not rebuild it for that.
+        let n = if self.fl.is_allocated() {
+            self.fl.recvbuf.read(buf)
+        } else {
+            0
+        };
         if n > 0 {
             self.stats_after_read(before);
             return Ok(n);
@@ -644,7 +639,7 @@ impl Connection {
 
     /// After the application read, open the window if the receiver SWS rule allows (RFC 9293 §3.8.6.2.2).
     fn stats_after_read(&mut self, _window_before: usize) {
-        if self.recvbuf.readable() == 0 {
+        if self.fl.recvbuf.readable() == 0 {
             // The ring is kept for the next segment; the stack frees it once idle.
             self.read_starved = true;
         }
@@ -696,7 +691,7 @@ impl Connection {
             }
             _ => {}
         }
-        if self.recvbuf.readable() > 0 {
+        if self.fl.recvbuf.readable() > 0 {
             self.abort(now);
             self.app_closed = true;
             return;
@@ -716,7 +711,7 @@ impl Connection {
             | State::FinWait1
             | State::FinWait2
             | State::CloseWait => {
-                self.pending_rst = Some((self.snd_nxt, SeqNum(0), false));
+                self.fl.pending_rst = Some((self.snd_nxt, SeqNum(0), false));
             }
             _ => {}
         }
@@ -739,7 +734,7 @@ impl Connection {
         self.update_effective_mss();
         if self.state.is_synchronized() && self.snd_max != self.snd_una {
             self.snd_nxt = self.snd_una;
-            self.rtt_probe = None;
+            self.fl.rtt_probe = None;
         }
     }
 
@@ -749,7 +744,8 @@ impl Connection {
 
     /// Bytes the application queued and never sent yet.
     pub(super) fn unsent_bytes(&self) -> u64 {
-        self.sendbuf
+        self.fl
+            .sendbuf
             .end_offset()
             .saturating_sub(self.seq_to_send_off(self.snd_nxt))
     }
@@ -761,15 +757,15 @@ impl Connection {
 
     /// Sequence number of our FIN (valid once `fin_queued`).
     pub(super) fn fin_seq(&self) -> SeqNum {
-        let data = self.sendbuf.end_offset().wrapping_sub(self.snd_una_off);
+        let data = self.fl.send_end_offset().wrapping_sub(self.snd_una_off);
         self.snd_una + (data as u32)
     }
 
     pub fn info(&self) -> ConnInfo {
-        let una_data = self.snd_una_off.min(self.sendbuf.end_offset());
+        let una_data = self.snd_una_off.min(self.fl.send_end_offset());
         let nxt_data = self
             .seq_to_send_off(self.snd_max)
-            .min(self.sendbuf.end_offset());
+            .min(self.fl.send_end_offset());
         ConnInfo {
             state: self.state,
             mss: u32::from(self.eff_mss),
@@ -779,34 +775,38 @@ impl Connection {
             cwnd: u64::from(self.cc.cwnd()),
             ssthresh: u64::from(self.cc.ssthresh()),
             snd_wnd: u64::from(self.snd_wnd),
-            rcv_wnd: self.recvbuf.window() as u64,
+            rcv_wnd: self.fl.recv_window() as u64,
             bytes_sent: self.stats.bytes_sent,
-            bytes_acked: self.stats.bytes_acked,
-            bytes_received: self.stats.bytes_received,
-            bytes_unsent: self.sendbuf.end_offset().saturating_sub(nxt_data),
+            bytes_acked: if self.snd_una_off == u64::MAX {
+                0
+            } else {
+                una_data
+            },
+            bytes_received: self.fl.recv_next_offset(),
+            bytes_unsent: self.fl.send_end_offset().saturating_sub(nxt_data),
             bytes_unacked: if self.snd_una_off == u64::MAX {
                 0
             } else {
                 nxt_data.saturating_sub(una_data)
             },
-            bytes_readable: self.recvbuf.readable() as u64,
+            bytes_readable: self.fl.recvbuf.readable() as u64,
             segs_sent: self.stats.segs_sent,
             segs_received: self.stats.segs_received,
             segs_retransmitted: self.stats.segs_retransmitted,
-            timeouts: self.stats.timeouts,
-            sack_recoveries: self.stats.sack_recoveries,
-            challenge_acks_sent: self.stats.challenge_acks,
+            timeouts: u64::from(self.stats.timeouts),
+            sack_recoveries: u64::from(self.stats.sack_recoveries),
+            challenge_acks_sent: u64::from(self.stats.challenge_acks),
         }
     }
 
     /// Challenge ACKs this connection decided to send (RFC 5961), for the stack's counters.
     pub fn challenge_acks_sent(&self) -> u64 {
-        self.stats.challenge_acks
+        u64::from(self.stats.challenge_acks)
     }
 
     /// CLOSED and nothing left to send: the stack may free it.
     pub fn is_finished(&self) -> bool {
-        self.state == State::Closed && self.pending_rst.is_none()
+        self.state == State::Closed && self.fl.pending_rst.is_none()
     }
 
     // ------------------------------------------------------------------
@@ -822,39 +822,39 @@ impl Connection {
     }
     /// Keep-alive parameters; a count of 0 turns keep-alive off (RFC 9293 §3.8.4).
     pub fn set_keepalive(&mut self, now: Instant, idle: Duration, interval: Duration, count: u32) {
-        self.opts.keepalive_idle = idle;
-        self.opts.keepalive_interval = interval;
+        self.opts.keepalive_idle = DurMs32::new(idle);
+        self.opts.keepalive_interval = DurMs32::new(interval);
         self.opts.keepalive_count = count;
         self.arm_keepalive(now);
     }
     /// (idle, interval, count).
     pub fn keepalive(&self) -> (Duration, Duration, u32) {
         (
-            self.opts.keepalive_idle,
-            self.opts.keepalive_interval,
+            self.opts.keepalive_idle.get(),
+            self.opts.keepalive_interval.get(),
             self.opts.keepalive_count,
         )
     }
     /// RFC 5482 user timeout; ZERO = none.
     pub fn set_user_timeout(&mut self, timeout: Duration) {
-        self.opts.user_timeout = timeout;
+        self.opts.user_timeout = DurMs32::new(timeout);
     }
     pub fn user_timeout(&self) -> Duration {
-        self.opts.user_timeout
+        self.opts.user_timeout.get()
     }
     /// Send buffer limit in bytes (never below what is already queued).
     pub fn set_send_buffer(&mut self, limit: u32) {
-        self.sendbuf.set_limit(limit as usize);
+        self.fl.set_send_limit(limit);
     }
     pub fn send_buffer(&self) -> u32 {
-        u32::try_from(self.sendbuf.limit()).unwrap_or(u32::MAX)
+        u32::try_from(self.fl.send_limit()).unwrap_or(u32::MAX)
     }
     /// Receive buffer limit in bytes; the advertised window never shrinks because of it.
     pub fn set_recv_buffer(&mut self, limit: u32) {
-        self.recvbuf.set_limit(limit as usize);
+        self.fl.set_recv_limit(limit);
     }
     pub fn recv_buffer(&self) -> u32 {
-        u32::try_from(self.recvbuf.limit()).unwrap_or(u32::MAX)
+        u32::try_from(self.fl.recv_limit()).unwrap_or(u32::MAX)
     }
     /// Switch the congestion controller, keeping the current window.
     pub fn set_congestion(&mut self, kind: Congestion) {
@@ -865,7 +865,7 @@ impl Connection {
         self.cc = Controller::new(
             kind,
             u32::from(self.eff_mss),
-            self.opts.initial_cwnd_segments,
+            u32::from(self.opts.initial_cwnd_segments),
         );
         self.cc.set_cwnd(cwnd);
         self.opts.congestion = kind;
@@ -884,7 +884,7 @@ impl Connection {
     pub(super) fn rto(&self) -> Duration {
         let base = self.rtt.rto();
         base.saturating_mul(1u64 << self.rto_backoff.min(16))
-            .min(self.opts.max_rto.max(base))
+            .min(self.opts.max_rto.get().max(base))
     }
 
     /// A valid RTT measurement updates the estimator and ends the backoff (RFC 6298 §5.7).
@@ -895,8 +895,8 @@ impl Connection {
 
     /// Deadline of the RFC 5482 user timeout, if data is waiting for an ACK.
     pub(super) fn user_timeout_deadline(&self) -> Instant {
-        let waiting = self.snd_max != self.snd_una || self.timers.persist != Instant::MAX;
-        if self.opts.user_timeout == Duration::ZERO || !waiting || !self.state.is_synchronized() {
+        let waiting = self.snd_max != self.snd_una || self.fl.persist != Instant::MAX;
+        if self.opts.user_timeout == DurMs32::ZERO || !waiting || !self.state.is_synchronized() {
             return Instant::MAX;
         }
         self.unacked_since + self.opts.user_timeout
@@ -904,7 +904,11 @@ impl Connection {
 
     /// The earliest deadline of all timers, or None.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let t = self.timers.earliest().min(self.user_timeout_deadline());
+        let t = self
+            .timers
+            .earliest()
+            .min(self.fl.earliest_timer())
+            .min(self.user_timeout_deadline());
         (t != Instant::MAX).then_some(t)
     }
 
@@ -913,6 +917,9 @@ impl Connection {
         self.clock = self.clock.max(now);
         if self.state == State::Closed {
             return;
+        }
+        if self.state != State::TimeWait {
+            self.fl.ensure();
         }
         self.run_due_timers(now);
         self.arm_persist_if_window_stalled(now);
@@ -929,15 +936,15 @@ impl Connection {
             self.on_close_timer();
             return;
         }
-        if timers::due(self.timers.rexmit, now) {
-            self.timers.rexmit = Instant::MAX;
+        if timers::due(self.fl.rexmit, now) {
+            self.fl.rexmit = Instant::MAX;
             self.on_retransmission_timeout(now);
             if self.state == State::Closed {
                 return;
             }
         }
-        if timers::due(self.timers.persist, now) {
-            self.timers.persist = Instant::MAX;
+        if timers::due(self.fl.persist, now) {
+            self.fl.persist = Instant::MAX;
             self.on_persist_timeout(now);
             if self.state == State::Closed {
                 return;
@@ -950,8 +957,8 @@ impl Connection {
                 return;
             }
         }
-        if timers::due(self.timers.delack, now) {
-            self.timers.delack = Instant::MAX;
+        if timers::due(self.fl.delack, now) {
+            self.fl.delack = Instant::MAX;
             self.on_delayed_ack_timeout();
         }
     }
@@ -967,6 +974,7 @@ impl Connection {
             State::TimeWait => {
                 self.state = State::Closed;
                 self.timers.clear();
+                self.fl.clear_timers();
             }
             State::FinWait2 => self.enter_closed(CloseReason::TimedOut),
             _ => {}
@@ -979,16 +987,16 @@ impl Connection {
         if nothing_outstanding {
             return;
         }
-        self.stats.timeouts += 1;
+        self.stats.timeouts = self.stats.timeouts.saturating_add(1);
         // A peer that shrank its window to zero but still answers is probed,
         // not timed out (RFC 9293 §3.8.6.1; Linux does the same).
         let zero_window_peer_alive = self.snd_wnd == 0
             && self.state.is_synchronized()
-            && now.saturating_duration_since(self.last_recv) <= self.opts.max_rto;
+            && self.last_recv.elapsed(now) <= self.opts.max_rto.get();
         if !zero_window_peer_alive {
             self.retries = self.retries.saturating_add(1);
         }
-        if self.retries > self.opts.max_retries {
+        if u32::from(self.retries) > self.opts.max_retries {
             self.enter_closed(CloseReason::TimedOut);
             return;
         }
@@ -1001,15 +1009,15 @@ impl Connection {
         self.dupacks = 0;
         // RFC 6582 §3.2 step 4: after an RTO, recovery may not start until SND.MAX is acked.
         self.recover = self.snd_max;
-        self.rexmit_seq = None;
+        self.fl.rexmit_seq = None;
         self.snd_nxt = self.snd_una;
         // Karn's rule (RFC 6298 §3): no sample from a retransmitted segment.
-        self.rtt_probe = None;
+        self.fl.rtt_probe = None;
         if self.neg.timestamps {
-            self.ts_rto_floor = Some(self.ts_val(now));
+            self.fl.ts_rto_floor = Some(self.ts_val(now));
         }
         self.on_rto_scoreboard();
-        self.timers.rexmit = now + self.rto();
+        self.fl.rexmit = now + self.rto();
     }
 
     /// Persist timer: probe a zero window, or override SWS avoidance (RFC 9293 §3.8.6.1, §3.8.6.2.1).
@@ -1019,7 +1027,7 @@ impl Connection {
             return;
         }
         self.probes = self.probes.saturating_add(1);
-        if self.probes > self.opts.max_retries {
+        if u32::from(self.probes) > self.opts.max_retries {
             self.enter_closed(CloseReason::TimedOut);
             return;
         }
@@ -1042,11 +1050,11 @@ impl Connection {
             self.timers.keepalive = now + self.opts.keepalive_idle;
             return;
         }
-        if self.probes >= self.opts.keepalive_count {
+        if u32::from(self.probes) >= self.opts.keepalive_count {
             self.enter_closed(CloseReason::TimedOut);
             return;
         }
-        self.probes += 1;
+        self.probes = self.probes.saturating_add(1);
         self.probe_pending = true;
         self.timers.keepalive = now + self.opts.keepalive_interval;
     }
@@ -1059,7 +1067,7 @@ impl Connection {
     }
 
     pub(super) fn keepalive_enabled(&self) -> bool {
-        self.opts.keepalive_count > 0 && self.opts.keepalive_idle != Duration::ZERO
+        self.opts.keepalive_count > 0 && self.opts.keepalive_idle != DurMs32::ZERO
     }
 
     /// (Re)start the keep-alive idle period after traffic from the peer (RFC 9293 §3.8.4).
@@ -1080,13 +1088,13 @@ impl Connection {
 
     /// Per-connection challenge ACK limit: at most 10 per second (RFC 5961 §7).
     pub(super) fn send_challenge_ack(&mut self, now: Instant) {
-        if now.saturating_duration_since(self.challenge_window) >= Duration::from_secs(1) {
-            self.challenge_window = now;
+        if self.challenge_window.elapsed(now) >= Duration::from_secs(1) {
+            self.challenge_window = Ms32::at(now);
             self.challenge_count = 0;
         }
         if self.challenge_count < 10 {
             self.challenge_count += 1;
-            self.stats.challenge_acks += 1;
+            self.stats.challenge_acks = self.stats.challenge_acks.saturating_add(1);
             self.ack_now = true;
         }
     }
@@ -1095,6 +1103,41 @@ impl Connection {
 impl Connection {
     /// Heap bytes held by this connection's buffers (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.sendbuf.heap_bytes() + self.recvbuf.heap_bytes() + self.scoreboard.heap_bytes()
+        self.fl.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+    use crate::tcp::inflight::InFlight;
+    use crate::tcp::recv::RecvBuffer;
+    use crate::tcp::send::{Scoreboard, SendBuffer};
+    use core::mem::size_of;
+
+    /// Prints the size of every part of a connection (run with
+    /// `--nocapture`), and holds the always-present part to its budget.
+    #[test]
+    fn connection_parts_sizes() {
+        extern crate std;
+        let parts = [
+            ("Connection", size_of::<Connection>()),
+            ("InFlight (boxed)", size_of::<InFlight>()),
+            ("InFlightBox", size_of::<InFlightBox>()),
+            ("SendBuffer", size_of::<SendBuffer>()),
+            ("RecvBuffer", size_of::<RecvBuffer>()),
+            ("Scoreboard", size_of::<Scoreboard>()),
+            ("RttEstimator", size_of::<RttEstimator>()),
+            ("Controller", size_of::<Controller>()),
+            ("Timers", size_of::<Timers>()),
+            ("UserOptions", size_of::<UserOptions>()),
+            ("Stats", size_of::<Stats>()),
+            ("Offer", size_of::<Offer>()),
+            ("Negotiated", size_of::<Negotiated>()),
+        ];
+        for (name, size) in parts {
+            std::println!("size_of {name}: {size}");
+        }
+        assert!(size_of::<InFlightBox>() <= 32);
     }
 }

@@ -3,6 +3,7 @@
 use crate::tcp::connection::{CloseReason, Connection, EV_CONNECTED, EV_PEER_CLOSED};
 use crate::tcp::segment::{Segment, SegmentOutcome};
 use crate::tcp::state::State;
+use crate::tcp::timers::{Dur32, Ms32};
 use crate::tcp::SeqNum;
 use crate::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
 impl Connection {
     /// Process one incoming segment (RFC 9293 §3.10.7).
     pub fn handle_segment(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
+        self.fl.ensure();
         self.stats.segs_received += 1;
         self.clock = self.clock.max(now);
         let outcome = match self.state {
@@ -51,7 +53,7 @@ impl Connection {
         self.last_ack_sent = self.rcv_nxt;
         self.apply_negotiation(&seg.options);
         self.record_peer_timestamp(seg, now);
-        self.last_recv = now;
+        self.last_recv = Ms32::at(now);
         // The window of a SYN is never scaled (RFC 7323 §2.2).
         self.snd_wnd = u32::from(seg.window);
         self.max_snd_wnd = self.snd_wnd;
@@ -82,7 +84,7 @@ impl Connection {
             self.snd_nxt = self.snd_una;
         }
         self.retries = 0;
-        self.timers.rexmit = Instant::MAX;
+        self.fl.rexmit = Instant::MAX;
         self.state = State::Established;
         self.raise(EV_CONNECTED);
         self.ack_now = true;
@@ -93,8 +95,8 @@ impl Connection {
     fn enter_simultaneous_open(&mut self) {
         self.state = State::SynReceived;
         self.snd_nxt = self.iss;
-        self.timers.rexmit = Instant::MAX;
-        self.rtt_probe = None;
+        self.fl.rexmit = Instant::MAX;
+        self.fl.rtt_probe = None;
     }
 
     /// Common work once a connection becomes synchronized.
@@ -108,7 +110,7 @@ impl Connection {
 
     /// An ACK for something never sent gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.3, §3.10.7.4).
     fn reset_unacceptable_ack(&mut self, seg: &Segment) {
-        self.pending_rst = Some((seg.ack, SeqNum(0), false));
+        self.fl.pending_rst = Some((seg.ack, SeqNum(0), false));
     }
 
     /// SYN-RECEIVED and synchronized states: the eight steps of RFC 9293 §3.10.7.4.
@@ -139,7 +141,7 @@ impl Connection {
             }
             return self.drop_unacceptable(now, seg);
         }
-        self.last_recv = now;
+        self.last_recv = Ms32::at(now);
         self.probes = 0;
         self.update_ts_recent(now, seg);
         if seg.flags.rst() {
@@ -198,7 +200,7 @@ impl Connection {
             return false;
         };
         let older = (val.wrapping_sub(self.ts_recent) as i32) < 0;
-        older && now.saturating_duration_since(self.ts_recent_at) < PAWS_IDLE_LIMIT
+        older && self.ts_recent_at.elapsed(now) < PAWS_IDLE_LIMIT
     }
 
     /// The receive window used for acceptability: never less than what we advertised.
@@ -208,7 +210,7 @@ impl Connection {
         } else {
             0
         };
-        let room = u32::try_from(self.recvbuf.window()).unwrap_or(u32::MAX);
+        let room = u32::try_from(self.fl.recv_window()).unwrap_or(u32::MAX);
         advertised.max(room.min(0xffff << self.neg.rcv_shift))
     }
 
@@ -272,10 +274,10 @@ impl Connection {
         if end > self.rcv_nxt || self.rcv_nxt - seg.seq > 0x4000_0000 {
             return;
         }
-        let base = self.recvbuf.next_offset();
+        let base = self.fl.recvbuf.next_offset();
         let back = u64::from(self.rcv_nxt - seg.seq);
         if let Some(start) = base.checked_sub(back) {
-            self.pending_dsack = Some((start, start + u64::from(len)));
+            self.fl.pending_dsack = Some((start, start + u64::from(len)));
         }
     }
 
@@ -289,7 +291,7 @@ impl Connection {
         };
         if seg.seq <= self.last_ack_sent && (val.wrapping_sub(self.ts_recent) as i32) >= 0 {
             self.ts_recent = val;
-            self.ts_recent_at = now;
+            self.ts_recent_at = Ms32::at(now);
         }
     }
 
@@ -380,7 +382,7 @@ impl Connection {
         self.snd_wl2 = seg.ack;
         if wnd > 0 && was_zero {
             // Window opened: stop probing (RFC 9293 §3.8.6.1).
-            self.timers.persist = Instant::MAX;
+            self.fl.persist = Instant::MAX;
             self.persist_backoff = 0;
             self.probe_pending = false;
         }
@@ -407,20 +409,19 @@ impl Connection {
         if self.snd_nxt < self.snd_una {
             self.snd_nxt = self.snd_una;
         }
-        let end = self.sendbuf.end_offset();
+        let end = self.fl.send_end_offset();
         let data_acked = self
             .snd_una_off
             .min(end)
-            .saturating_sub(old_off.min(end).max(self.sendbuf.start_offset()));
-        self.sendbuf.release_to(self.snd_una_off.min(end));
-        self.stats.bytes_acked += data_acked;
+            .saturating_sub(old_off.min(end).max(self.fl.sendbuf.start_offset()));
+        self.fl.sendbuf.release_to(self.snd_una_off.min(end));
         self.retries = 0;
         self.probes = 0;
         self.unacked_since = now;
         if self.snd_una == self.snd_max {
-            self.timers.rexmit = Instant::MAX;
+            self.fl.rexmit = Instant::MAX;
         } else {
-            self.timers.rexmit = now + self.rto();
+            self.fl.rexmit = now + self.rto();
         }
         self.raise_writable_if_room();
         u32::try_from(data_acked).unwrap_or(u32::MAX)
@@ -434,17 +435,17 @@ impl Connection {
                     let ms = self.ts_val(now).wrapping_sub(ecr);
                     if ms < 0x7fff_ffff {
                         self.take_rtt_sample(Duration::from_millis(u64::from(ms.max(1))));
-                        self.rtt_probe = None;
+                        self.fl.rtt_probe = None;
                         return;
                     }
                 }
             }
         }
-        if let Some((seq, sent)) = self.rtt_probe {
+        if let Some((seq, sent)) = self.fl.rtt_probe {
             if seg.ack >= seq {
                 let rtt = now.saturating_duration_since(sent);
                 self.take_rtt_sample(rtt.max(Duration::from_micros(1)));
-                self.rtt_probe = None;
+                self.fl.rtt_probe = None;
             }
         }
     }
@@ -454,7 +455,8 @@ impl Connection {
     /// answered with the old TS.Recent), so it would count the whole backoff
     /// as RTT (RFC 6298 §3, RFC 7323 §4.2).
     fn tsecr_unambiguous(&self, ecr: u32) -> bool {
-        self.ts_rto_floor
+        self.fl
+            .ts_rto_floor
             .map_or(true, |floor| (ecr.wrapping_sub(floor) as i32) >= 0)
     }
 
@@ -467,7 +469,7 @@ impl Connection {
         match self.state {
             State::FinWait1 => {
                 self.state = State::FinWait2;
-                self.timers.rexmit = Instant::MAX;
+                self.fl.rexmit = Instant::MAX;
                 if self.app_closed {
                     self.timers.close = now + self.opts.fin_wait2_timeout;
                 }
@@ -501,27 +503,27 @@ impl Connection {
             if fin_seq == self.rcv_nxt {
                 self.accept_fin(now);
             } else if fin_seq > self.rcv_nxt {
-                self.peer_fin_seq = Some(fin_seq);
+                self.fl.peer_fin_seq = Some(fin_seq);
                 self.ack_now = true;
             } else {
                 self.ack_now = true;
             }
         }
-        if self.peer_fin_seq == Some(self.rcv_nxt) && self.state.can_receive_data() {
+        if self.fl.peer_fin_seq == Some(self.rcv_nxt) && self.state.can_receive_data() {
             self.accept_fin(now);
         }
     }
 
     /// Data for an application that closed: RST (RFC 2525 §2.17, RFC 9293 §3.10.4).
     fn reset_data_after_close(&mut self) {
-        self.pending_rst = Some((self.snd_nxt, SeqNum(0), false));
+        self.fl.pending_rst = Some((self.snd_nxt, SeqNum(0), false));
         self.enter_closed(CloseReason::Reset);
     }
 
     /// Store in-window text; ACK out-of-order and hole-filling data at once,
     /// in-order data every second full segment or after the delay (RFC 9293 §3.10.7.4, RFC 5681 §4.2).
     fn receive_data(&mut self, now: Instant, seg: &Segment) {
-        let base = self.recvbuf.next_offset();
+        let base = self.fl.recvbuf.next_offset();
         let ahead = i64::from(seg.seq.diff(self.rcv_nxt));
         // Stream offset of the first byte; bytes before the stream start (the SYN) are cut.
         let (offset, payload) = if ahead >= 0 {
@@ -546,15 +548,14 @@ impl Connection {
         }
         let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
         self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
-        let had_hole = self.recvbuf.has_out_of_order();
-        let advanced = self.recvbuf.write(offset, payload);
-        if let Some(dup) = self.recvbuf.take_dsack() {
+        let had_hole = self.fl.recvbuf.has_out_of_order();
+        let advanced = self.fl.recvbuf.write(offset, payload);
+        if let Some(dup) = self.fl.recvbuf.take_dsack() {
             // Report the duplicate as the first SACK block (RFC 2883 §4).
-            self.pending_dsack = self.neg.sack.then_some(dup);
+            self.fl.pending_dsack = self.neg.sack.then_some(dup);
         }
         if advanced > 0 {
             self.rcv_nxt += advanced as u32;
-            self.stats.bytes_received += advanced as u64;
             self.raise_readable();
         }
         if ahead != 0 || had_hole || advanced == 0 {
@@ -568,19 +569,19 @@ impl Connection {
     /// Delayed ACK: at least every second full-sized segment, else after the delay (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2).
     fn schedule_delayed_ack(&mut self, now: Instant, bytes: usize) {
         let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
-        self.unacked_rcv_bytes = self.unacked_rcv_bytes.saturating_add(bytes);
-        if self.unacked_rcv_bytes >= 2 * u32::from(self.rcv_mss)
-            || self.opts.delayed_ack == Duration::ZERO
+        self.fl.unacked_rcv_bytes = self.fl.unacked_rcv_bytes.saturating_add(bytes);
+        if self.fl.unacked_rcv_bytes >= 2 * u32::from(self.rcv_mss)
+            || self.opts.delayed_ack == Dur32::ZERO
         {
             self.ack_now = true;
-        } else if self.timers.delack == Instant::MAX {
-            self.timers.delack = now + self.opts.delayed_ack;
+        } else if self.fl.delack == Instant::MAX {
+            self.fl.delack = now + self.opts.delayed_ack;
         }
     }
 
     /// The peer's FIN, in sequence: advance RCV.NXT, ACK, change state (RFC 9293 §3.10.7.4, eighth step).
     fn accept_fin(&mut self, now: Instant) {
-        self.peer_fin_seq = None;
+        self.fl.peer_fin_seq = None;
         self.rcv_nxt += 1;
         self.ack_now = true;
         self.raise(EV_PEER_CLOSED);

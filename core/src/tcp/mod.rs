@@ -32,6 +32,7 @@
 
 pub mod cc;
 pub mod connection;
+mod inflight;
 mod input;
 pub mod options;
 mod output;

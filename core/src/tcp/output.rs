@@ -6,6 +6,7 @@ use crate::tcp::connection::Connection;
 use crate::tcp::options;
 use crate::tcp::segment::OutSegment;
 use crate::tcp::state::State;
+use crate::tcp::timers::Ms32;
 use crate::tcp::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::{TcpFlags, TcpOptions};
@@ -23,10 +24,11 @@ impl Connection {
     /// The next segment to send, if any (RFC 9293 §3.10, output side).
     pub fn poll_transmit(&mut self, now: Instant, max_payload: usize) -> Option<OutSegment<'_>> {
         self.clock = self.clock.max(now);
-        self.payload_cap = max_payload.max(1);
+        self.payload_cap = u32::try_from(max_payload).unwrap_or(u32::MAX).max(1);
         if let Some(rst) = self.take_pending_rst() {
             return Some(rst);
         }
+        self.fl.ensure();
         let plan = match self.state {
             State::Closed | State::Listen => None,
             State::SynSent => self.plan_syn(now, false),
@@ -38,7 +40,10 @@ impl Connection {
 
     /// Queued RST: <SEQ=x><CTL=RST> or <SEQ=x><ACK=y><CTL=RST,ACK> (RFC 9293 §3.10.7.1).
     fn take_pending_rst(&mut self) -> Option<OutSegment<'static>> {
-        let (seq, ack, with_ack) = self.pending_rst.take()?;
+        if !self.fl.is_allocated() {
+            return None;
+        }
+        let (seq, ack, with_ack) = self.fl.pending_rst.take()?;
         self.stats.segs_sent += 1;
         let flags = if with_ack {
             TcpFlags::RST | TcpFlags::ACK
@@ -64,12 +69,12 @@ impl Connection {
         if retransmission {
             self.stats.segs_retransmitted += 1;
         } else {
-            self.rtt_probe = Some((self.iss + 1, now));
+            self.fl.rtt_probe = Some((self.iss + 1, now));
         }
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_nxt;
-        if self.timers.rexmit == Instant::MAX {
-            self.timers.rexmit = now + self.rto();
+        if self.fl.rexmit == Instant::MAX {
+            self.fl.rexmit = now + self.rto();
         }
         let ts_val = self.ts_val(now);
         let opts = if with_ack {
@@ -112,7 +117,7 @@ impl Connection {
     /// Synchronized states: retransmission, new data, FIN, probe, or ACK.
     fn plan_synchronized(&mut self, now: Instant, _max_payload: usize) -> Option<Plan> {
         let limit = self.segment_limit();
-        if let Some(seq) = self.rexmit_seq.take() {
+        if let Some(seq) = self.fl.rexmit_seq.take() {
             if let Some(plan) = self.plan_resend(now, seq, limit) {
                 return Some(plan);
             }
@@ -171,7 +176,7 @@ impl Connection {
             return None;
         }
         let off = self.seq_to_send_off(seq);
-        let data_left = self.sendbuf.end_offset().saturating_sub(off);
+        let data_left = self.fl.send_end_offset().saturating_sub(off);
         let len = usize::try_from(data_left)
             .unwrap_or(usize::MAX)
             .min(limit)
@@ -191,8 +196,8 @@ impl Connection {
         if len > 0 {
             flags |= TcpFlags::PSH;
         }
-        if self.timers.rexmit == Instant::MAX {
-            self.timers.rexmit = now + self.rto();
+        if self.fl.rexmit == Instant::MAX {
+            self.fl.rexmit = now + self.rto();
         }
         Some(Plan {
             seq,
@@ -234,8 +239,8 @@ impl Connection {
         self.snd_nxt = seq + seq_len;
         if retransmission {
             self.stats.segs_retransmitted += 1;
-        } else if self.rtt_probe.is_none() && !self.neg.timestamps {
-            self.rtt_probe = Some((self.snd_nxt, now));
+        } else if self.fl.rtt_probe.is_none() && !self.neg.timestamps {
+            self.fl.rtt_probe = Some((self.snd_nxt, now));
         }
         if self.snd_nxt > self.snd_max {
             self.snd_max = self.snd_nxt;
@@ -245,10 +250,10 @@ impl Connection {
         if nothing_outstanding {
             self.unacked_since = now;
         }
-        if self.timers.rexmit == Instant::MAX {
-            self.timers.rexmit = now + self.rto();
+        if self.fl.rexmit == Instant::MAX {
+            self.fl.rexmit = now + self.rto();
         }
-        self.timers.persist = Instant::MAX;
+        self.fl.persist = Instant::MAX;
         Some(Plan {
             seq,
             flags,
@@ -310,7 +315,7 @@ impl Connection {
     /// by the stack's last payload limit.
     pub(super) fn segment_limit(&self) -> usize {
         let mss = usize::from(self.eff_mss).saturating_sub(self.sack_option_bytes());
-        mss.min(self.payload_cap).max(1)
+        mss.min(self.payload_cap as usize).max(1)
     }
 
     /// Bytes of the SACK option the next segment carries: 2 NOPs, kind,
@@ -319,13 +324,13 @@ impl Connection {
         if !self.neg.sack {
             return 0;
         }
-        let ranges = if self.recvbuf.has_out_of_order() {
+        let ranges = if self.fl.recvbuf.has_out_of_order() {
             let mut r = [(0u64, 0u64); 4];
-            self.recvbuf.sack_ranges(&mut r)
+            self.fl.recvbuf.sack_ranges(&mut r)
         } else {
             0
         };
-        let blocks = ranges + usize::from(self.pending_dsack.is_some());
+        let blocks = ranges + usize::from(self.fl.pending_dsack.is_some());
         let cap = if self.neg.timestamps { 3 } else { 4 };
         match blocks.min(cap) {
             0 => 0,
@@ -338,7 +343,7 @@ impl Connection {
     /// poll will come to do it (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17).
     pub(super) fn arm_persist_if_window_stalled(&mut self, now: Instant) {
         if !self.state.is_synchronized()
-            || self.timers.persist != Instant::MAX
+            || self.fl.persist != Instant::MAX
             || self.snd_max != self.snd_una
             || self.probe_pending
             || self.force_send
@@ -357,7 +362,7 @@ impl Connection {
 
     /// Nothing can go out but data waits: probe the window later (RFC 9293 §3.8.6.1).
     fn arm_persist_if_stalled(&mut self, now: Instant, unsent: usize, in_flight: u32) {
-        if unsent == 0 || in_flight != 0 || self.timers.persist != Instant::MAX {
+        if unsent == 0 || in_flight != 0 || self.fl.persist != Instant::MAX {
             return;
         }
         let shift = self.persist_backoff.min(16);
@@ -365,7 +370,7 @@ impl Connection {
         let interval = base
             .saturating_mul(1u64 << shift)
             .min(Duration::from_secs(60).max(base));
-        self.timers.persist = now + interval;
+        self.fl.persist = now + interval;
         if self.probes == 0 {
             self.unacked_since = now;
         }
@@ -374,7 +379,7 @@ impl Connection {
     /// Restart after idle: cwnd back to the initial window when idle longer than an RTO (RFC 5681 §4.1).
     fn restart_after_idle(&mut self, now: Instant) {
         let rto = self.rto();
-        if now.saturating_duration_since(self.last_send) > rto && self.stats.segs_sent > 0 {
+        if self.last_send.elapsed(now) > rto && self.stats.segs_sent > 0 {
             self.cc.on_idle_restart(now, rto);
         }
     }
@@ -393,7 +398,7 @@ impl Connection {
 
     /// The window to advertise, with receiver SWS avoidance (RFC 9293 §3.8.6.2.2).
     fn window_to_advertise(&mut self) -> u32 {
-        let room = u32::try_from(self.recvbuf.window()).unwrap_or(u32::MAX);
+        let room = u32::try_from(self.fl.recv_window()).unwrap_or(u32::MAX);
         let max = 0xffffu32 << self.neg.rcv_shift;
         let room = room.min(max);
         let current = if self.rcv_adv > self.rcv_nxt {
@@ -411,13 +416,13 @@ impl Connection {
 
     /// min(buffer/2, MSS): the smallest worthwhile window increase (RFC 9293 §3.8.6.2.2).
     fn receiver_sws_threshold(&self) -> u32 {
-        let half = u32::try_from(self.recvbuf.limit() / 2).unwrap_or(u32::MAX);
+        let half = u32::try_from(self.fl.recv_limit() / 2).unwrap_or(u32::MAX);
         half.min(u32::from(self.rcv_mss)).max(1)
     }
 
     /// The application read enough that a window update is worth a segment (RFC 9293 §3.8.6.2.2).
     pub(super) fn window_update_worth_sending(&self) -> bool {
-        let room = u32::try_from(self.recvbuf.window()).unwrap_or(u32::MAX);
+        let room = u32::try_from(self.fl.recv_window()).unwrap_or(u32::MAX);
         let room = room.min(0xffffu32 << self.neg.rcv_shift);
         let current = if self.rcv_adv > self.rcv_nxt {
             self.rcv_adv - self.rcv_nxt
@@ -433,7 +438,7 @@ impl Connection {
         let has_ack = plan.flags.ack();
         let window = if syn {
             // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
-            u32::try_from(self.recvbuf.window())
+            u32::try_from(self.fl.recv_window())
                 .unwrap_or(u32::MAX)
                 .min(0xffff)
         } else {
@@ -452,8 +457,8 @@ impl Connection {
             }
             self.last_ack_sent = self.rcv_nxt;
             self.ack_now = false;
-            self.unacked_rcv_bytes = 0;
-            self.timers.delack = Instant::MAX;
+            self.fl.unacked_rcv_bytes = 0;
+            self.fl.delack = Instant::MAX;
         }
         let options = match plan.syn_options {
             Some(o) => o,
@@ -462,11 +467,11 @@ impl Connection {
         self.stats.segs_sent += 1;
         self.stats.bytes_sent += plan.len as u64;
         if plan.len > 0 || syn || plan.flags.fin() {
-            self.last_send = now;
+            self.last_send = Ms32::at(now);
         }
         let ack = if has_ack { self.rcv_nxt } else { SeqNum(0) };
         let payload = if plan.len > 0 {
-            self.sendbuf.slices(plan.data_off, plan.len)
+            self.fl.sendbuf.slices(plan.data_off, plan.len)
         } else {
             (&[][..], &[][..])
         };
@@ -486,13 +491,13 @@ impl Connection {
         if self.neg.timestamps {
             o.timestamps = Some((self.ts_val(now), self.ts_recent));
         }
-        let dsack = self.pending_dsack.take();
-        if self.neg.sack && (dsack.is_some() || self.recvbuf.has_out_of_order()) {
+        let dsack = self.fl.pending_dsack.take();
+        if self.neg.sack && (dsack.is_some() || self.fl.recvbuf.has_out_of_order()) {
             let mut ranges = [(0u64, 0u64); 4];
-            let n = self.recvbuf.sack_ranges(&mut ranges);
+            let n = self.fl.recvbuf.sack_ranges(&mut ranges);
             // 40 option bytes: 3 blocks fit beside timestamps, 4 without (RFC 2018 §3).
             let cap = if self.neg.timestamps { 3 } else { 4 };
-            let base = self.recvbuf.next_offset();
+            let base = self.fl.recvbuf.next_offset();
             let blocks = dsack
                 .into_iter()
                 .chain(ranges.iter().take(n).copied())
@@ -522,7 +527,7 @@ impl Connection {
 
     /// Something is ready for `poll_transmit` (used by the stack's ready list).
     pub fn wants_transmit(&self) -> bool {
-        if self.pending_rst.is_some() {
+        if self.fl.pending_rst.is_some() {
             return true;
         }
         match self.state {
@@ -530,7 +535,7 @@ impl Connection {
             State::SynSent => self.snd_nxt == self.iss,
             State::SynReceived => self.snd_nxt == self.iss || self.ack_now,
             _ => {
-                if self.ack_now || self.rexmit_seq.is_some() || self.probe_pending {
+                if self.ack_now || self.fl.rexmit_seq.is_some() || self.probe_pending {
                     return true;
                 }
                 if self.sack_recovery_would_send() {

@@ -50,8 +50,8 @@ impl Connection {
         self.cc.on_congestion_event(now, flight);
         let cwnd = self.cc.ssthresh().saturating_add(DUP_THRESH * mss);
         self.cc.set_cwnd(cwnd);
-        self.rexmit_seq = Some(self.snd_una);
-        self.rtt_probe = None;
+        self.fl.rexmit_seq = Some(self.snd_una);
+        self.fl.rtt_probe = None;
     }
 
     /// Allowance beyond cwnd for the first two duplicate ACKs (RFC 3042 §2).
@@ -95,7 +95,7 @@ impl Connection {
 
     /// Partial ACK: retransmit the next hole, deflate by the amount acked, add back one MSS (RFC 6582 §3.2 step 6).
     fn partial_ack(&mut self, data_acked: u32, mss: u32) {
-        self.rexmit_seq = Some(self.snd_una);
+        self.fl.rexmit_seq = Some(self.snd_una);
         let cwnd = self.cc.cwnd().saturating_sub(data_acked);
         let cwnd = if data_acked >= mss {
             cwnd.saturating_add(mss)
@@ -107,8 +107,8 @@ impl Connection {
 
     /// After an RTO the scoreboard is no longer trusted (RFC 6675 §5.1, RFC 2018 §8).
     pub(super) fn on_rto_scoreboard(&mut self) {
-        self.scoreboard.clear();
-        self.high_rxt = 0;
+        self.fl.scoreboard.clear();
+        self.fl.high_rxt = 0;
     }
 
     /// Stream offset of a sequence number that may lie below SND.UNA (D-SACK), clamped at 0.
@@ -137,13 +137,14 @@ impl Connection {
                 n += 1;
             }
         }
-        if n == 0 && self.scoreboard.range_count() == 0 {
+        if n == 0 && self.fl.scoreboard.range_count() == 0 {
             return 0;
         }
         let max_off = self.seq_to_send_off(self.snd_max);
-        let upd = self
-            .scoreboard
-            .on_ack(self.snd_una_off, blocks.get(..n).unwrap_or(&[]), max_off);
+        let upd =
+            self.fl
+                .scoreboard
+                .on_ack(self.snd_una_off, blocks.get(..n).unwrap_or(&[]), max_off);
         u32::try_from(upd.newly_sacked).unwrap_or(u32::MAX)
     }
 
@@ -151,9 +152,10 @@ impl Connection {
     pub(super) fn sack_pipe(&self) -> u32 {
         let una = self.snd_una_off;
         let max = self.seq_to_send_off(self.snd_max);
-        let pipe = self
-            .scoreboard
-            .pipe(una, max, self.high_rxt.max(una), u32::from(self.eff_mss));
+        let pipe =
+            self.fl
+                .scoreboard
+                .pipe(una, max, self.fl.high_rxt.max(una), u32::from(self.eff_mss));
         u32::try_from(pipe).unwrap_or(u32::MAX)
     }
 
@@ -178,7 +180,7 @@ impl Connection {
             } else {
                 if advanced {
                     // A partial ACK: the next hole is lost too (RFC 6675 §5 step C).
-                    self.high_rxt = self.high_rxt.max(self.snd_una_off);
+                    self.fl.high_rxt = self.fl.high_rxt.max(self.snd_una_off);
                 }
                 self.prr_on_ack(data_acked.saturating_add(newly_sacked));
             }
@@ -195,8 +197,9 @@ impl Connection {
             // Only a duplicate ACK bringing new SACK information counts (RFC 6675 §5).
             self.dupacks = self.dupacks.saturating_add(1);
         }
-        let lost = self.scoreboard.range_count() > 0
+        let lost = self.fl.scoreboard.range_count() > 0
             && self
+                .fl
                 .scoreboard
                 .is_lost(self.snd_una_off, u32::from(self.eff_mss));
         // RecoveryPoint is stored as HighData + 1: a new episode may start once
@@ -210,23 +213,23 @@ impl Connection {
     /// retransmit the first hole; PRR state from RecoverFS (RFC 6675 §5 step 4, RFC 6937 §3).
     fn enter_sack_recovery(&mut self, now: Instant, delivered: u32) {
         if self.neg.timestamps {
-            self.eifel_ts = Some(self.ts_val(now));
-            self.cc_before_recovery = Some(Box::new(self.cc.clone()));
+            self.fl.eifel_ts = Some(self.ts_val(now));
+            self.fl.cc_before_recovery = Some(Box::new(self.cc.clone()));
         } else {
-            self.eifel_ts = None;
-            self.cc_before_recovery = None;
+            self.fl.eifel_ts = None;
+            self.fl.cc_before_recovery = None;
         }
         self.in_recovery = true;
         self.recover = self.snd_max;
-        self.stats.sack_recoveries += 1;
+        self.stats.sack_recoveries = self.stats.sack_recoveries.saturating_add(1);
         let flight = self.flight_size();
-        self.recover_fs = flight.max(1);
+        self.fl.recover_fs = flight.max(1);
         self.cc.on_congestion_event(now, flight);
-        self.prr_delivered = 0;
-        self.prr_out = 0;
-        self.high_rxt = self.snd_una_off;
-        self.rexmit_seq = Some(self.snd_una);
-        self.rtt_probe = None;
+        self.fl.prr_delivered = 0;
+        self.fl.prr_out = 0;
+        self.fl.high_rxt = self.snd_una_off;
+        self.fl.rexmit_seq = Some(self.snd_una);
+        self.fl.rtt_probe = None;
         self.prr_on_ack(delivered);
     }
 
@@ -234,7 +237,7 @@ impl Connection {
     /// TSval older than the retransmission, so the original arrived and the
     /// "loss" was reordering (RFC 3522 §2).
     fn recovery_was_spurious(&mut self, tsecr: Option<u32>) -> bool {
-        let Some(retransmit_ts) = self.eifel_ts.take() else {
+        let Some(retransmit_ts) = self.fl.eifel_ts.take() else {
             return false;
         };
         tsecr.is_some_and(|ecr| ecr != 0 && (ecr.wrapping_sub(retransmit_ts) as i32) < 0)
@@ -243,33 +246,34 @@ impl Connection {
     /// Spurious fast retransmit: restore the congestion state from before the
     /// recovery and leave it (RFC 3522 §1, RFC 4015 §3 response, simplified).
     fn undo_spurious_recovery(&mut self) {
-        if let Some(cc) = self.cc_before_recovery.take() {
+        if let Some(cc) = self.fl.cc_before_recovery.take() {
             self.cc = *cc;
         }
         self.in_recovery = false;
         self.dupacks = 0;
-        self.rexmit_seq = None;
+        self.fl.rexmit_seq = None;
         self.recover = self.snd_una - 1;
-        self.stats.spurious_recoveries += 1;
+        self.stats.spurious_recoveries = self.stats.spurious_recoveries.saturating_add(1);
     }
 
     /// PRR: send in proportion to delivery while pipe > ssthresh, then slow
     /// start back up to ssthresh (PRR-SSRB) (RFC 6937 §3).
     fn prr_on_ack(&mut self, delivered: u32) {
         let mss = u32::from(self.eff_mss);
-        self.prr_delivered = self.prr_delivered.saturating_add(delivered);
+        self.fl.prr_delivered = self.fl.prr_delivered.saturating_add(delivered);
         let pipe = self.sack_pipe();
         let ssthresh = self.cc.ssthresh();
         let sndcnt = if pipe > ssthresh {
-            let target = (u64::from(self.prr_delivered) * u64::from(ssthresh))
-                .div_ceil(u64::from(self.recover_fs.max(1)));
+            let target = (u64::from(self.fl.prr_delivered) * u64::from(ssthresh))
+                .div_ceil(u64::from(self.fl.recover_fs.max(1)));
             u32::try_from(target)
                 .unwrap_or(u32::MAX)
-                .saturating_sub(self.prr_out)
+                .saturating_sub(self.fl.prr_out)
         } else {
             let limit = self
+                .fl
                 .prr_delivered
-                .saturating_sub(self.prr_out)
+                .saturating_sub(self.fl.prr_out)
                 .max(delivered)
                 .saturating_add(mss);
             ssthresh.saturating_sub(pipe).min(limit)
@@ -291,9 +295,9 @@ impl Connection {
             return;
         }
         let len32 = u32::try_from(len).unwrap_or(u32::MAX);
-        self.prr_out = self.prr_out.saturating_add(len32);
+        self.fl.prr_out = self.fl.prr_out.saturating_add(len32);
         if retransmission && self.neg.sack {
-            self.high_rxt = self.high_rxt.max(off.saturating_add(len as u64));
+            self.fl.high_rxt = self.fl.high_rxt.max(off.saturating_add(len as u64));
         }
     }
 
@@ -315,11 +319,11 @@ impl Connection {
         let una = self.snd_una_off;
         let max = self.seq_to_send_off(self.snd_max);
         let mss = u32::from(self.eff_mss);
-        let high = self.high_rxt.max(una);
+        let high = self.fl.high_rxt.max(una);
         let hole = if rule3 {
-            self.scoreboard.next_seg(una, max, high, mss)
+            self.fl.scoreboard.next_seg(una, max, high, mss)
         } else {
-            self.scoreboard.next_lost_seg(una, max, high, mss)
+            self.fl.scoreboard.next_lost_seg(una, max, high, mss)
         }?;
         let seq = self.snd_una + u32::try_from(hole.0.saturating_sub(una)).unwrap_or(0);
         Some((seq, hole.1))

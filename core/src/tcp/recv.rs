@@ -99,10 +99,22 @@ impl Clone for RecvBuffer {
 
 impl RecvBuffer {
     /// An empty buffer whose window is `limit` bytes; allocates nothing yet.
-    pub fn new(limit: usize) -> Self {
+    pub const fn new(limit: usize) -> Self {
+        RecvBuffer::resumed(limit, 0)
+    }
+
+    /// An empty buffer whose next in-order byte has stream offset `next`
+    /// (a connection's buffers rebuilt after they were released while idle).
+    pub const fn resumed(limit: usize, next: u64) -> Self {
         RecvBuffer {
+            buf: Vec::new(),
+            head: 0,
+            read_off: next,
+            readable: 0,
             limit,
-            ..Default::default()
+            ooo: Vec::new(),
+            stamp: 0,
+            dsack: None,
         }
     }
 
@@ -372,16 +384,37 @@ impl RecvBuffer {
 impl Connection {
     /// Whether some buffer holds memory while empty (a release candidate).
     pub fn holds_idle_buffers(&self) -> bool {
-        self.recvbuf.holds_idle_memory()
-            || (self.sendbuf.is_empty() && self.sendbuf.heap_bytes() > 0)
-            || self.scoreboard.holds_idle_memory()
+        if !self.fl.is_allocated() {
+            return false;
+        }
+        self.in_flight_releasable()
+            || self.fl.recvbuf.holds_idle_memory()
+            || (self.fl.sendbuf.is_empty() && self.fl.sendbuf.heap_bytes() > 0)
+            || self.fl.scoreboard.holds_idle_memory()
+    }
+
+    /// Free the in-flight box at once if it holds nothing, not even buffer
+    /// memory (e.g. right after a handshake): a box without buffers is cheap
+    /// to rebuild, so it does not wait for the idle release tick.
+    pub fn release_unused_in_flight(&mut self) {
+        if self.fl.is_allocated() && !self.fl.holds_buffer_memory() && self.in_flight_releasable() {
+            self.fl.release();
+        }
     }
 
     /// Free the memory of every empty buffer; buffers holding data are kept.
     pub fn release_idle_buffers(&mut self) {
-        self.recvbuf.release_if_empty();
-        self.sendbuf.release_if_empty();
-        self.scoreboard.release_if_empty();
+        if !self.fl.is_allocated() {
+            return;
+        }
+        if self.in_flight_releasable() {
+            // Nothing buffered or in flight: the whole box goes.
+            self.fl.release();
+            return;
+        }
+        self.fl.recvbuf.release_if_empty();
+        self.fl.sendbuf.release_if_empty();
+        self.fl.scoreboard.release_if_empty();
     }
 }
 

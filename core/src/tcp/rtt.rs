@@ -11,29 +11,41 @@ const CLOCK_GRANULARITY_US: u64 = 1_000;
 /// K (RFC 6298 §2).
 const K: u64 = 4;
 /// Most doublings tracked; 2^32 times any RTO is beyond any max_rto anyway.
-const MAX_BACKOFF_SHIFT: u32 = 32;
+const MAX_BACKOFF_SHIFT: u8 = 32;
+/// `srtt_us` before the first sample.
+const NO_SAMPLE: u32 = u32::MAX;
+
+/// A duration in whole microseconds, saturated to what 32 bits hold (71.5 min):
+/// RTT state is kept in u32 so an idle connection stays small. RTTs, RTOs and
+/// their bounds beyond 71 minutes are clamped to that.
+fn us32(us: u64) -> u32 {
+    u32::try_from(us)
+        .unwrap_or(NO_SAMPLE - 1)
+        .min(NO_SAMPLE - 1)
+}
 
 /// Smoothed RTT, RTT variance and the resulting retransmission timeout.
 #[derive(Clone, Debug)]
 pub struct RttEstimator {
-    srtt_us: Option<u64>,
-    rttvar_us: u64,
-    initial_rto_us: u64,
-    min_rto_us: u64,
-    max_rto_us: u64,
-    backoff_shift: u32,
+    /// [`NO_SAMPLE`] until the first sample.
+    srtt_us: u32,
+    rttvar_us: u32,
+    initial_rto_us: u32,
+    min_rto_us: u32,
+    max_rto_us: u32,
+    backoff_shift: u8,
 }
 
 impl RttEstimator {
     /// A fresh estimator: RTO is `initial_rto` until the first sample (RFC 6298 §2.1).
     pub fn new(initial_rto: Duration, min_rto: Duration, max_rto: Duration) -> Self {
-        let min = min_rto.as_micros();
+        let min = us32(min_rto.as_micros());
         // A max below min would make clamping ill-defined; min wins.
-        let max = max_rto.as_micros().max(min);
+        let max = us32(max_rto.as_micros()).max(min);
         RttEstimator {
-            srtt_us: None,
+            srtt_us: NO_SAMPLE,
             rttvar_us: 0,
-            initial_rto_us: initial_rto.as_micros(),
+            initial_rto_us: us32(initial_rto.as_micros()),
             min_rto_us: min,
             max_rto_us: max,
             backoff_shift: 0,
@@ -42,10 +54,11 @@ impl RttEstimator {
 
     /// Take one RTT measurement and clear any backoff (RFC 6298 §2.2, §2.3, §5.7).
     pub fn on_sample(&mut self, rtt: Duration) {
-        let r = rtt.as_micros();
-        match self.srtt_us {
-            None => self.first_sample(r),
-            Some(srtt) => self.subsequent_sample(srtt, r),
+        let r = u64::from(us32(rtt.as_micros()));
+        if self.srtt_us == NO_SAMPLE {
+            self.first_sample(r);
+        } else {
+            self.subsequent_sample(u64::from(self.srtt_us), r);
         }
         // A fresh measurement supersedes the backed-off value (RFC 6298 §5.7 note).
         self.backoff_shift = 0;
@@ -53,56 +66,51 @@ impl RttEstimator {
 
     /// SRTT <- R, RTTVAR <- R/2 (RFC 6298 §2.2).
     fn first_sample(&mut self, r: u64) {
-        self.srtt_us = Some(r);
-        self.rttvar_us = r / 2;
+        self.srtt_us = us32(r);
+        self.rttvar_us = us32(r / 2);
     }
 
     /// RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|; SRTT <- 7/8 SRTT + 1/8 R' (RFC 6298 §2.3).
     fn subsequent_sample(&mut self, srtt: u64, r: u64) {
         let err = srtt.abs_diff(r);
-        // Computed in u128 so no input value can overflow.
-        let var = (3 * self.rttvar_us as u128 + err as u128) / 4;
-        let s = (7 * srtt as u128 + r as u128) / 8;
-        self.rttvar_us = var as u64;
-        self.srtt_us = Some(s as u64);
+        // Inputs are below 2^32, so u64 cannot overflow here.
+        let var = (3 * u64::from(self.rttvar_us) + err) / 4;
+        let s = (7 * srtt + r) / 8;
+        self.rttvar_us = us32(var);
+        self.srtt_us = us32(s);
     }
 
     /// RTO before backoff: SRTT + max(G, K*RTTVAR), or the initial RTO (RFC 6298 §2.1-2.3).
     fn base_rto_us(&self) -> u64 {
-        match self.srtt_us {
-            None => self.initial_rto_us,
-            Some(srtt) => {
-                srtt.saturating_add(CLOCK_GRANULARITY_US.max(K.saturating_mul(self.rttvar_us)))
-            }
+        if self.srtt_us == NO_SAMPLE {
+            return u64::from(self.initial_rto_us);
         }
+        u64::from(self.srtt_us)
+            .saturating_add(CLOCK_GRANULARITY_US.max(K.saturating_mul(u64::from(self.rttvar_us))))
     }
 
     /// Current RTO: base value, doubled per backoff, clamped to [min, max] (RFC 6298 §2.4, §2.5, §5.5).
     pub fn rto(&self) -> Duration {
-        let backed = if self.backoff_shift >= 64 {
-            u64::MAX
-        } else {
-            let factor = 1u64 << self.backoff_shift;
-            self.base_rto_us().saturating_mul(factor)
-        };
-        Duration::from_micros(backed.clamp(self.min_rto_us, self.max_rto_us))
+        let factor = 1u64 << self.backoff_shift.min(MAX_BACKOFF_SHIFT);
+        let backed = self.base_rto_us().saturating_mul(factor);
+        Duration::from_micros(backed.clamp(u64::from(self.min_rto_us), u64::from(self.max_rto_us)))
     }
 
     /// Double the RTO after a retransmission timeout, up to max_rto (RFC 6298 §5.5).
     pub fn backoff(&mut self) {
-        if self.rto().as_micros() < self.max_rto_us {
+        if self.rto().as_micros() < u64::from(self.max_rto_us) {
             self.backoff_shift = (self.backoff_shift + 1).min(MAX_BACKOFF_SHIFT);
         }
     }
 
     /// Smoothed RTT, `None` before the first sample.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt_us.map(Duration::from_micros)
+        (self.srtt_us != NO_SAMPLE).then(|| Duration::from_micros(u64::from(self.srtt_us)))
     }
 
     /// RTT variance (zero before the first sample).
     pub fn rttvar(&self) -> Duration {
-        Duration::from_micros(self.rttvar_us)
+        Duration::from_micros(u64::from(self.rttvar_us))
     }
 }
 
@@ -202,6 +210,9 @@ mod tests {
         for _ in 0..100 {
             e.backoff();
         }
-        assert_eq!(e.rto(), Duration::MAX);
+        // Everything is kept in 32 bits of microseconds: the bounds clamp there.
+        let cap = Duration::from_micros(u64::from(NO_SAMPLE - 1));
+        assert_eq!(e.rto(), cap);
+        assert!(e.srtt().is_some_and(|s| s <= cap));
     }
 }

@@ -40,10 +40,19 @@ impl Clone for SendBuffer {
 
 impl SendBuffer {
     /// An empty buffer that will hold at most `limit` bytes.
-    pub fn new(limit: usize) -> Self {
+    pub const fn new(limit: usize) -> Self {
+        SendBuffer::resumed(limit, 0)
+    }
+
+    /// An empty buffer whose next byte has stream offset `start` (a
+    /// connection's buffers rebuilt after they were released while idle).
+    pub const fn resumed(limit: usize, start: u64) -> Self {
         SendBuffer {
+            buf: Vec::new(),
+            head: 0,
+            len: 0,
+            start,
             limit,
-            ..Default::default()
         }
     }
 
@@ -201,8 +210,11 @@ pub struct Scoreboard {
 }
 
 impl Scoreboard {
-    pub fn new() -> Self {
-        Self::default()
+    pub const fn new() -> Self {
+        Scoreboard {
+            ranges: Vec::new(),
+            sacked: 0,
+        }
     }
 
     /// Process one ACK: drop state below `cum_ack`, detect a D-SACK, merge the

@@ -1,0 +1,264 @@
+//! The part of a connection needed only while data is buffered or in flight:
+//! the send and receive rings, the SACK scoreboard and loss-recovery state.
+//!
+//! It lives in one box, allocated on first use (the first segment, `send`,
+//! `recv` or timer that needs it) and dropped when the connection goes idle
+//! (the stack's buffer-release FIFO calls [`Connection::release_idle_buffers`]
+//! ≥ 1 s after the buffers drained). What must survive idle — where each
+//! stream stands and the buffer limits — is kept beside the box, so the box
+//! can be rebuilt exactly.
+//!
+//! [`Connection::release_idle_buffers`]: super::connection::Connection::release_idle_buffers
+
+use alloc::boxed::Box;
+use core::ops::{Deref, DerefMut};
+
+use crate::tcp::cc::Controller;
+use crate::tcp::recv::RecvBuffer;
+use crate::tcp::send::{Scoreboard, SendBuffer};
+use crate::tcp::SeqNum;
+use crate::time::Instant;
+
+/// Buffers and per-flight state (see the module docs).
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    pub sendbuf: SendBuffer,
+    pub recvbuf: RecvBuffer,
+    /// RFC 6675 scoreboard.
+    pub scoreboard: Scoreboard,
+    /// Karn timing of one segment: (sequence that must be acked, time sent).
+    pub rtt_probe: Option<(SeqNum, Instant)>,
+    /// A retransmission to send before new data (fast retransmit, partial ACK).
+    pub rexmit_seq: Option<SeqNum>,
+    /// RFC 6675 HighRxt (a stream offset).
+    pub high_rxt: u64,
+    /// RFC 6937 PRR state.
+    pub recover_fs: u32,
+    pub prr_delivered: u32,
+    pub prr_out: u32,
+    /// Eifel detection (RFC 3522): TSval when SACK recovery began, and the
+    /// congestion state before it, to undo a recovery that reordering caused.
+    pub eifel_ts: Option<u32>,
+    /// Boxed: allocated once per recovery.
+    pub cc_before_recovery: Option<Box<Controller>>,
+    /// A duplicate range to report first in the next SACK option (RFC 2883).
+    pub pending_dsack: Option<(u64, u64)>,
+    /// TSval of our last retransmission timeout: an ACK echoing an older TSval
+    /// is ambiguous (the original or a duplicate was acked), so no RTT sample.
+    pub ts_rto_floor: Option<u32>,
+    /// Retransmission timer (RFC 6298 §5), also used for SYN and FIN.
+    pub rexmit: Instant,
+    /// Persist timer for zero-window probes (RFC 9293 §3.8.6.1).
+    pub persist: Instant,
+    /// Delayed-ACK timer (RFC 9293 §3.8.6.3).
+    pub delack: Instant,
+    /// Bytes received since our last ACK (delayed-ACK rule, RFC 5681 §4.2).
+    pub unacked_rcv_bytes: u32,
+    /// Sequence number of the peer's FIN when it arrived ahead of RCV.NXT.
+    pub peer_fin_seq: Option<SeqNum>,
+    /// An RST to send: (seq, ack, with ACK flag).
+    pub pending_rst: Option<(SeqNum, SeqNum, bool)>,
+}
+
+impl InFlight {
+    const fn resumed(send_limit: u32, send_start: u64, recv_limit: u32, recv_next: u64) -> Self {
+        InFlight {
+            sendbuf: SendBuffer::resumed(send_limit as usize, send_start),
+            recvbuf: RecvBuffer::resumed(recv_limit as usize, recv_next),
+            scoreboard: Scoreboard::new(),
+            rtt_probe: None,
+            rexmit_seq: None,
+            high_rxt: 0,
+            recover_fs: 1,
+            prr_delivered: 0,
+            prr_out: 0,
+            eifel_ts: None,
+            cc_before_recovery: None,
+            pending_dsack: None,
+            ts_rto_floor: None,
+            rexmit: Instant::MAX,
+            persist: Instant::MAX,
+            delack: Instant::MAX,
+            unacked_rcv_bytes: 0,
+            peer_fin_seq: None,
+            pending_rst: None,
+        }
+    }
+
+    /// No byte buffered in either direction and no SACK information: a
+    /// rebuilt box would behave the same. (Recovery, RTT probe and Eifel
+    /// state refer to data in flight; the connection checks there is none.)
+    fn holds_no_data(&self) -> bool {
+        self.pending_rst.is_none()
+            && self.peer_fin_seq.is_none()
+            && self.rexmit == Instant::MAX
+            && self.persist == Instant::MAX
+            && self.delack == Instant::MAX
+            && self.sendbuf.is_empty()
+            && self.recvbuf.readable() == 0
+            && !self.recvbuf.has_out_of_order()
+            && self.scoreboard.range_count() == 0
+    }
+}
+
+/// What a released box reads as. Only idle connections see it, and the
+/// connection's `&self` entry points that may run idle (`wants_transmit`,
+/// `info`, buffer limits) use the saved values of [`InFlightBox`] instead.
+static RELEASED: InFlight = InFlight::resumed(0, 0, 0, 0);
+
+/// The box, and what survives while it is released. Derefs to the box; a
+/// mutable access to a released box rebuilds it.
+#[derive(Debug)]
+pub(crate) struct InFlightBox {
+    inner: Option<Box<InFlight>>,
+    /// Stream offset of the next byte the application sends (saved on release).
+    send_start: u64,
+    /// RCV.NXT as a stream offset (saved on release).
+    recv_next: u64,
+    send_limit: u32,
+    recv_limit: u32,
+}
+
+impl InFlightBox {
+    /// Nothing allocated yet: the first use allocates.
+    pub fn new(send_limit: u32, recv_limit: u32) -> Self {
+        InFlightBox {
+            inner: None,
+            send_start: 0,
+            recv_next: 0,
+            send_limit,
+            recv_limit,
+        }
+    }
+
+    pub fn is_allocated(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// The box, allocated (from the saved offsets and limits) if released.
+    pub fn ensure(&mut self) -> &mut InFlight {
+        let (sl, ss, rl, rn) = (
+            self.send_limit,
+            self.send_start,
+            self.recv_limit,
+            self.recv_next,
+        );
+        self.inner
+            .get_or_insert_with(|| Box::new(InFlight::resumed(sl, ss, rl, rn)))
+    }
+
+    /// Disarm the timers kept in the box (a released box has none).
+    pub fn clear_timers(&mut self) {
+        if let Some(b) = self.inner.as_mut() {
+            b.rexmit = Instant::MAX;
+            b.persist = Instant::MAX;
+            b.delack = Instant::MAX;
+        }
+    }
+
+    /// The earliest timer kept in the box.
+    pub fn earliest_timer(&self) -> Instant {
+        self.inner
+            .as_ref()
+            .map_or(Instant::MAX, |b| b.rexmit.min(b.persist).min(b.delack))
+    }
+
+    /// Whether the box holds no data (true when released).
+    pub fn holds_no_data(&self) -> bool {
+        match &self.inner {
+            Some(b) => b.holds_no_data(),
+            None => true,
+        }
+    }
+
+    /// Drop the box, keeping where each stream stands. The caller checked that
+    /// nothing is buffered or in flight.
+    pub fn release(&mut self) {
+        if let Some(b) = self.inner.take() {
+            self.send_start = b.sendbuf.end_offset();
+            self.recv_next = b.recvbuf.next_offset();
+            self.send_limit = u32::try_from(b.sendbuf.limit()).unwrap_or(u32::MAX);
+            self.recv_limit = u32::try_from(b.recvbuf.limit()).unwrap_or(u32::MAX);
+        }
+    }
+
+    pub fn send_limit(&self) -> usize {
+        self.inner
+            .as_ref()
+            .map_or(self.send_limit as usize, |b| b.sendbuf.limit())
+    }
+
+    pub fn recv_limit(&self) -> usize {
+        self.inner
+            .as_ref()
+            .map_or(self.recv_limit as usize, |b| b.recvbuf.limit())
+    }
+
+    /// Change the send buffer limit without allocating the box.
+    pub fn set_send_limit(&mut self, limit: u32) {
+        self.send_limit = limit;
+        if let Some(b) = self.inner.as_mut() {
+            b.sendbuf.set_limit(limit as usize);
+        }
+    }
+
+    /// Change the receive buffer limit without allocating the box.
+    pub fn set_recv_limit(&mut self, limit: u32) {
+        self.recv_limit = limit;
+        if let Some(b) = self.inner.as_mut() {
+            b.recvbuf.set_limit(limit as usize);
+        }
+    }
+
+    /// Stream offset one past the last byte the application sent.
+    pub fn send_end_offset(&self) -> u64 {
+        self.inner
+            .as_ref()
+            .map_or(self.send_start, |b| b.sendbuf.end_offset())
+    }
+
+    /// RCV.NXT as a stream offset: in-order bytes received so far.
+    pub fn recv_next_offset(&self) -> u64 {
+        self.inner
+            .as_ref()
+            .map_or(self.recv_next, |b| b.recvbuf.next_offset())
+    }
+
+    /// Room to advertise.
+    pub fn recv_window(&self) -> usize {
+        self.inner
+            .as_ref()
+            .map_or(self.recv_limit as usize, |b| b.recvbuf.window())
+    }
+
+    /// Whether the box's buffers hold memory (beyond the box itself).
+    pub fn holds_buffer_memory(&self) -> bool {
+        self.heap_bytes() > core::mem::size_of::<InFlight>()
+    }
+
+    /// Heap bytes: the box and what its buffers hold.
+    pub fn heap_bytes(&self) -> usize {
+        self.inner.as_ref().map_or(0, |b| {
+            core::mem::size_of::<InFlight>()
+                + b.sendbuf.heap_bytes()
+                + b.recvbuf.heap_bytes()
+                + b.scoreboard.heap_bytes()
+                + b.cc_before_recovery
+                    .as_ref()
+                    .map_or(0, |_| core::mem::size_of::<Controller>())
+        })
+    }
+}
+
+impl Deref for InFlightBox {
+    type Target = InFlight;
+    fn deref(&self) -> &InFlight {
+        self.inner.as_deref().unwrap_or(&RELEASED)
+    }
+}
+
+impl DerefMut for InFlightBox {
+    fn deref_mut(&mut self) -> &mut InFlight {
+        self.ensure()
+    }
+}
