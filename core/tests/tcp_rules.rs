@@ -342,10 +342,11 @@ fn no_new_fast_recovery_below_recover_point() {
     assert!(resent_seg1 <= 1, "segment 1 resent once by go-back-N only");
 }
 
-/// RFC 6675 §4-5: in SACK recovery only pipe < cwnd may be outstanding; the
-/// lost segments are not all resent at once.
+/// RFC 6675 §4-5 and RFC 6937 §3: in SACK recovery only pipe < cwnd may be
+/// outstanding and PRR-SSRB sets cwnd from what was delivered, so the lost
+/// segments are not all resent at once.
 #[test]
-fn sack_recovery_sends_only_what_pipe_allows() {
+fn sack_recovery_sends_only_what_pipe_and_prr_allow() {
     let cfg = ConnConfig {
         enable_sack: true,
         ..plain_cfg()
@@ -366,4 +367,83 @@ fn sack_recovery_sends_only_what_pipe_allows() {
     // pipe = segment 9 (not lost) + retransmissions; one SMSS was delivered,
     // so PRR-SSRB allows at most delivered + 1 SMSS: two segments.
     assert!(r.len() <= 2, "{} segments sent: {r:?}", r.len());
+}
+
+/// RFC 6675 scoreboard kept in a capped range set (O(cap) per ACK, never a
+/// rescan of everything in flight): many SACK holes do not grow its memory.
+#[test]
+fn sack_scoreboard_stays_within_its_range_cap() {
+    let cfg = ConnConfig {
+        enable_sack: true,
+        initial_cwnd_segments: 200,
+        ..plain_cfg()
+    };
+    let mut h = Harness::client(&cfg, 3000, 60_000);
+    h.out();
+    h.feed_syn(S | A, 0, 1, 65535, syn_opts(100, None, true, None));
+    h.out();
+    let mss = h.conn.info().mss;
+    h.conn.send(&bytes((200 * mss) as usize)).unwrap();
+    let sent = h.out();
+    assert!(sent.len() >= 150, "{} segments in flight", sent.len());
+    let iss = h.iss;
+    let at = |i: u32| iss.wrapping_add(1 + i * mss);
+    // One SACK block for every other segment: 70 disjoint ranges.
+    let mut first = None;
+    for k in 0..70u32 {
+        let mut o = opts();
+        o.sack_blocks[0] = (at(2 * k + 1), at(2 * k + 2));
+        o.sack_block_count = 1;
+        h.feed_opts(A, 1, 1, 65535, o, &[]);
+        h.out();
+        if k == 0 {
+            first = Some(h.conn.heap_bytes());
+        }
+    }
+    let grown = h.conn.heap_bytes() - first.unwrap();
+    assert!(grown == 0, "scoreboard grew by {grown} bytes");
+}
+
+/// RFC 2883 §4 / RFC 6675 §5: an ACK carrying only a D-SACK (a duplicate the
+/// peer received) brings no new SACK information: it starts no recovery,
+/// resends nothing and leaves cwnd alone.
+#[test]
+fn dsack_received_does_no_harm() {
+    let cfg = ConnConfig {
+        enable_sack: true,
+        ..plain_cfg()
+    };
+    let mut h = sending(&cfg, true, 10);
+    let iss = h.iss;
+    // Segment 0 acknowledged; then D-SACKs for it (below SND.UNA) repeat the ACK.
+    h.feed(A, 1, seg(1), 65535, &[]);
+    h.out();
+    let before = h.conn.info();
+    for _ in 0..4 {
+        h.feed_opts(A, 1, seg(1), 65535, sack_segs(iss, &[(0, 1)]), &[]);
+    }
+    let out = h.out();
+    let after = h.conn.info();
+    assert_eq!(after.sack_recoveries, 0);
+    assert_eq!(after.segs_retransmitted, 0, "{out:?}");
+    assert_eq!(after.cwnd, before.cwnd);
+    assert_eq!(after.ssthresh, before.ssthresh);
+}
+
+/// CUBIC (RFC 9438) is the default: a loss sets ssthresh = cwnd × beta_cubic
+/// (0.7, §4.6), not NewReno's FlightSize / 2.
+#[test]
+fn cubic_is_the_default_congestion_control() {
+    assert_eq!(
+        ConnConfig::default().congestion,
+        tcpkit::tcp::Congestion::Cubic
+    );
+    let mut h = sending(&plain_cfg(), false, 40);
+    let cwnd = h.conn.info().cwnd;
+    for _ in 0..3 {
+        h.feed(A, 1, 1, 65535, &[]);
+        h.out();
+    }
+    assert_eq!(h.conn.info().segs_retransmitted, 1, "fast retransmit");
+    assert_eq!(h.conn.info().ssthresh, cwnd * 7 / 10);
 }
