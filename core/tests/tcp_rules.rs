@@ -447,3 +447,128 @@ fn cubic_is_the_default_congestion_control() {
     assert_eq!(h.conn.info().segs_retransmitted, 1, "fast retransmit");
     assert_eq!(h.conn.info().ssthresh, cwnd * 7 / 10);
 }
+
+/// Client with a 1 MB send buffer that has queued `segs` full segments and
+/// sent its initial window.
+fn bulk(congestion: tcpkit::tcp::Congestion, segs: u32) -> Harness {
+    let cfg = ConnConfig {
+        congestion,
+        send_buffer: 1 << 20,
+        ..plain_cfg()
+    };
+    sending(&cfg, false, segs)
+}
+
+/// ACK `n` segments, `per_ack` at a time from segment `*next`, 5 ms apart;
+/// returns cwnd after each ACK.
+fn ack_segments(h: &mut Harness, next: &mut u32, n: u32, per_ack: u32) -> Vec<u64> {
+    let mut cwnds = Vec::new();
+    for _ in 0..n {
+        *next += per_ack;
+        h.advance(ms(5));
+        h.feed(A, 1, seg(*next), 65535, &[]);
+        h.out();
+        cwnds.push(h.conn.info().cwnd);
+    }
+    cwnds
+}
+
+/// RFC 3465 §2.2 (RFC 5681 §3.1): slow start grows cwnd by the bytes an ACK
+/// covers, at most L = 2 SMSS per ACK.
+#[test]
+fn slow_start_counts_acked_bytes_up_to_two_smss() {
+    let mut h = bulk(tcpkit::tcp::Congestion::NewReno, 100);
+    let mss = u64::from(h.conn.info().mss);
+    let mut next = 0;
+    let cwnd0 = h.conn.info().cwnd;
+    let c = ack_segments(&mut h, &mut next, 1, 2);
+    assert_eq!(c[0], cwnd0 + 2 * mss, "an ACK of two segments counts both");
+    let c2 = ack_segments(&mut h, &mut next, 1, 4);
+    assert_eq!(c2[0], c[0] + 2 * mss, "a stretch ACK of four counts L = 2");
+}
+
+/// RFC 5681 §3.1: in congestion avoidance NewReno adds one SMSS per cwnd of
+/// acknowledged data, not per ACK.
+#[test]
+fn newreno_congestion_avoidance_adds_one_smss_per_window() {
+    let (mut h, _) = in_newreno_recovery(6);
+    let i = h.conn.info();
+    let top = 1 + (i.bytes_acked + i.bytes_unacked) as u32;
+    // Full ACK of the recovery point: recovery ends, then ACK one segment at a time.
+    let mut next = (top - 1) / MSS;
+    h.feed(A, 1, seg(next), 65535, &[]);
+    h.out();
+    let mss = u64::from(h.conn.info().mss);
+    let mut cwnds = ack_segments(&mut h, &mut next, 60, 1);
+    let ssthresh = h.conn.info().ssthresh;
+    let start = cwnds
+        .iter()
+        .position(|&c| c >= ssthresh)
+        .expect("reaches CA");
+    cwnds.drain(..start);
+    let w = cwnds[0];
+    let per_window = (w / mss) as usize;
+    assert!(cwnds.len() > per_window, "enough ACKs for one window");
+    assert!(
+        cwnds[per_window] - w <= mss,
+        "one SMSS per window of ACKs: {cwnds:?}"
+    );
+}
+
+/// RFC 9438 §4.2-4.4: CUBIC congestion avoidance grows cwnd by less than a
+/// full segment per ACK (target at most 1.5 cwnd per RTT).
+#[test]
+fn cubic_congestion_avoidance_grows_less_than_a_segment_per_ack() {
+    let mut h = bulk(tcpkit::tcp::Congestion::Cubic, 300);
+    for _ in 0..3 {
+        h.feed(A, 1, 1, 65535, &[]);
+        h.out();
+    }
+    let i = h.conn.info();
+    let top = 1 + (i.bytes_acked + i.bytes_unacked) as u32;
+    let mut next = (top - 1) / MSS;
+    h.feed(A, 1, seg(next), 65535, &[]);
+    h.out();
+    let mss = u64::from(h.conn.info().mss);
+    let cwnds = ack_segments(&mut h, &mut next, 40, 1);
+    let ssthresh = h.conn.info().ssthresh;
+    let ca: Vec<u64> = cwnds.into_iter().skip_while(|&c| c < ssthresh).collect();
+    assert!(ca.len() > 10, "in congestion avoidance");
+    for w in ca.windows(2) {
+        assert!(w[1] < w[0] + mss, "{ca:?}");
+    }
+}
+
+/// RFC 5681 §4.1: after an idle period longer than the RTO, cwnd restarts
+/// from the initial window.
+#[test]
+fn cwnd_restarts_from_initial_window_after_idle() {
+    let mut h = bulk(tcpkit::tcp::Congestion::NewReno, 20);
+    let iw = h.conn.info().cwnd;
+    let mut next = 0;
+    ack_segments(&mut h, &mut next, 10, 2);
+    assert!(h.conn.info().cwnd > iw, "grew in slow start");
+    assert_eq!(h.conn.info().bytes_unacked, 0, "all acknowledged");
+    h.advance(Duration::from_secs(5));
+    h.conn.send(&bytes((30 * MSS) as usize)).unwrap();
+    let burst = h.out();
+    let sent: u64 = burst.iter().map(|s| s.payload.len() as u64).sum();
+    assert_eq!(sent, iw, "restart window = IW");
+}
+
+/// RFC 5681 §3.2 step 2 (NewReno): on fast retransmit ssthresh =
+/// max(FlightSize / 2, 2 SMSS).
+#[test]
+fn newreno_loss_sets_ssthresh_to_half_the_flight_size() {
+    let mut h = sending(&newreno_cfg(), false, 40);
+    for _ in 0..2 {
+        h.feed(A, 1, 1, 65535, &[]);
+        h.out();
+    }
+    let flight = h.conn.info().bytes_unacked;
+    h.feed(A, 1, 1, 65535, &[]);
+    h.out();
+    assert_eq!(h.conn.info().segs_retransmitted, 1, "fast retransmit");
+    let mss = u64::from(h.conn.info().mss);
+    assert_eq!(h.conn.info().ssthresh, (flight / 2).max(2 * mss));
+}
