@@ -16,7 +16,8 @@
 //! - `TCPKIT_BENCH_SMOL_SCALE_MAX` largest count for smoltcp, default 10000
 //! - `TCPKIT_BENCH_IDLE` idle connections for the RSS figure, default 1000000
 //! - `TCPKIT_BENCH_ONLY` comma list of sections: bulk,floor,cycles,scale,idle
-//! - `TCPKIT_BENCH_IMPL` tcpkit|smoltcp, `TCPKIT_BENCH_MTUS` e.g. 1500: bulk subset, for profiling
+//! - `TCPKIT_BENCH_IMPL` tcpkit|smoltcp: one side only of bulk and cycles, for profiling;
+//!   `TCPKIT_BENCH_MTUS` e.g. 1500: bulk subset
 
 mod smol;
 mod tk;
@@ -293,8 +294,20 @@ fn bench_cycles(runs: usize, cycles: usize) {
     header(&format!(
         "connect + 1 KB + close (incl. TIME-WAIT expiry), {cycles} cycles per run, median of {runs}"
     ));
-    let t = median((0..runs).map(|_| tk::cycles(cycles)).collect());
-    let s = median((0..runs).map(|_| smol::cycles(cycles)).collect());
+    // TCPKIT_BENCH_IMPL=tcpkit|smoltcp runs one side only (for profiling).
+    let only = std::env::var("TCPKIT_BENCH_IMPL").unwrap_or_default();
+    let t = median(
+        (0..runs)
+            .filter(|_| only != "smoltcp")
+            .map(|_| tk::cycles(cycles))
+            .collect(),
+    );
+    let s = median(
+        (0..runs)
+            .filter(|_| only != "tcpkit")
+            .map(|_| smol::cycles(cycles))
+            .collect(),
+    );
     row("cycles per second", "cycles/s", t, Some(s));
 }
 

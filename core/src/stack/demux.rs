@@ -1,7 +1,7 @@
 //! 4-tuple demux: flow key -> connection slot in O(1), through a hashbrown
 //! map keyed with SipHash so peers cannot aim collisions (no HashDoS).
 
-use core::net::{IpAddr, Ipv6Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use hashbrown::HashTable;
 
@@ -19,17 +19,27 @@ pub struct FlowKey {
 /// The 16-byte form of an address (IPv4 mapped into IPv6).
 pub fn addr16(ip: IpAddr) -> [u8; 16] {
     match ip {
-        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V4(a) => (V4_MAPPED << 32 | u128::from(u32::from(a))).to_be_bytes(),
         IpAddr::V6(a) => a.octets(),
     }
 }
 
-/// The address back from its 16-byte form.
+/// The top 96 bits of an IPv4-mapped address (::ffff:0:0/96).
+const V4_MAPPED: u128 = 0xffff;
+
+/// True if the 16-byte form is an IPv4-mapped address.
+fn is_mapped(b: [u8; 16]) -> bool {
+    u128::from_be_bytes(b) >> 32 == V4_MAPPED
+}
+
+/// The address back from its 16-byte form (runs per packet sent: plain
+/// integer work, no segment-by-segment checks).
 pub fn addr_from16(b: [u8; 16]) -> IpAddr {
-    let v6 = Ipv6Addr::from(b);
-    match v6.to_ipv4_mapped() {
-        Some(v4) => IpAddr::V4(v4),
-        None => IpAddr::V6(v6),
+    let w = u128::from_be_bytes(b);
+    if w >> 32 == V4_MAPPED {
+        IpAddr::V4(Ipv4Addr::from(w as u32))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(w))
     }
 }
 
@@ -45,7 +55,7 @@ impl FlowKey {
 
     /// True for an IPv6 flow.
     pub fn is_ipv6(&self) -> bool {
-        addr_from16(self.local).is_ipv6()
+        !is_mapped(self.local)
     }
 
     pub fn local(&self) -> SocketAddr {
@@ -64,6 +74,23 @@ impl FlowKey {
         let words = [l as u64, (l >> 64) as u64, r as u64, (r >> 64) as u64];
         let ports = u64::from(self.local_port) | u64::from(self.remote_port) << 16;
         siphash13_words(k0, k1, &words, ports | (36u64 << 56))
+    }
+
+    /// [`FlowKey::to_bytes`] as SipHash message words (four little-endian
+    /// words and the final word with the length byte), so a word-based
+    /// SipHash gives the same value as hashing the bytes.
+    pub fn prf_words(&self) -> ([u64; 4], u64) {
+        let l = u128::from_le_bytes(self.local);
+        let r = u128::from_le_bytes(self.remote);
+        let ports = u32::from_le_bytes({
+            let [a, b] = self.local_port.to_be_bytes();
+            let [c, d] = self.remote_port.to_be_bytes();
+            [a, b, c, d]
+        });
+        (
+            [l as u64, (l >> 64) as u64, r as u64, (r >> 64) as u64],
+            u64::from(ports) | (36u64 << 56),
+        )
     }
 
     /// The key as bytes, for keyed hashing (ISN, cookies).
@@ -86,6 +113,10 @@ pub struct Demux {
     /// SipHash key: secret, so peers cannot aim collisions.
     k0: u64,
     k1: u64,
+    /// The last key hashed and its hash. Packets come in trains of one flow,
+    /// and a connection's lookup, insert and remove name the same key: they
+    /// hash once (a 36-byte compare instead of a SipHash).
+    memo: Option<(FlowKey, u64)>,
 }
 
 impl Demux {
@@ -94,17 +125,26 @@ impl Demux {
             table: HashTable::new(),
             k0,
             k1,
+            memo: None,
         }
     }
 
-    fn hash(&self, key: &FlowKey) -> u64 {
-        key.demux_hash(self.k0, self.k1)
+    fn hash(&mut self, key: &FlowKey) -> u64 {
+        match self.memo {
+            Some((k, h)) if k == *key => h,
+            _ => {
+                let h = key.demux_hash(self.k0, self.k1);
+                self.memo = Some((*key, h));
+                h
+            }
+        }
     }
 
     /// The slot holding `key`; `key_of(slot)` gives a slot's key.
-    pub fn get(&self, key: &FlowKey, key_of: impl Fn(u32) -> Option<FlowKey>) -> Option<u32> {
+    pub fn get(&mut self, key: &FlowKey, key_of: impl Fn(u32) -> Option<FlowKey>) -> Option<u32> {
+        let h = self.hash(key);
         self.table
-            .find(self.hash(key), |&i| key_of(i).as_ref() == Some(key))
+            .find(h, |&i| key_of(i).as_ref() == Some(key))
             .copied()
     }
 
@@ -131,7 +171,8 @@ impl Demux {
 
     /// Removes the entry of `slot` (whose key is `key`).
     pub fn remove(&mut self, key: &FlowKey, slot: u32) -> bool {
-        match self.table.find_entry(self.hash(key), |&i| i == slot) {
+        let h = self.hash(key);
+        match self.table.find_entry(h, |&i| i == slot) {
             Ok(e) => {
                 e.remove();
                 true
@@ -157,7 +198,6 @@ impl Demux {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use core::net::Ipv4Addr;
 
     fn sa(ip: [u8; 4], port: u16) -> SocketAddr {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port)
@@ -192,6 +232,28 @@ mod tests {
     }
 
     #[test]
+    fn the_hash_memo_only_serves_the_key_it_was_computed_for() {
+        let mut d = Demux::new(3, 4);
+        let a = FlowKey::new(sa([192, 0, 2, 2], 80), sa([192, 0, 2, 1], 10000));
+        let b = FlowKey::new(sa([192, 0, 2, 2], 80), sa([192, 0, 2, 1], 10001));
+        for k in [a, a, b, a, b, b] {
+            assert_eq!(d.hash(&k), k.demux_hash(3, 4), "{k:?}");
+        }
+        // Interleaved lookups of two flows find each its own slot.
+        let keys = [a, b];
+        let key_of = |i: u32| keys.get(i as usize).copied();
+        assert!(d.insert(a, 0, key_of));
+        assert!(d.insert(b, 1, key_of));
+        for _ in 0..3 {
+            assert_eq!(d.get(&a, key_of), Some(0));
+            assert_eq!(d.get(&b, key_of), Some(1));
+        }
+        assert!(d.remove(&b, 1));
+        assert_eq!(d.get(&a, key_of), Some(0));
+        assert_eq!(d.get(&b, key_of), None);
+    }
+
+    #[test]
     fn demux_hash_is_keyed_and_covers_every_field() {
         let k = FlowKey::new(sa([192, 0, 2, 2], 80), sa([192, 0, 2, 1], 10000));
         let h = k.demux_hash(1, 2);
@@ -217,5 +279,16 @@ mod tests {
         assert_eq!(addr_from16(addr16(v6)), v6);
         let v4 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
         assert_eq!(addr_from16(addr16(v4)), v4);
+        // The mapped form is RFC 4291 §2.5.5.2's, as std builds it.
+        assert_eq!(
+            addr16(v4),
+            Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped().octets()
+        );
+        let k = FlowKey::new(SocketAddr::new(v4, 1), SocketAddr::new(v4, 2));
+        assert!(!k.is_ipv6());
+        assert!(FlowKey::new(SocketAddr::new(v6, 1), SocketAddr::new(v6, 2)).is_ipv6());
+        // An IPv4-compatible (::a.b.c.d) or other v6 address stays IPv6.
+        let compat = IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0x0a00, 1));
+        assert_eq!(addr_from16(addr16(compat)), compat);
     }
 }

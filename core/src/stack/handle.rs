@@ -32,6 +32,14 @@ pub fn decode(kind: Kind, raw: u64) -> Option<(u32, u32)> {
     Some((raw as u32, generation))
 }
 
+/// A freed slot's next generation: 30 bits, wrapping, never 0.
+fn next_generation(g: u32) -> u32 {
+    match (g + 1) & GEN_MASK {
+        0 => 1,
+        n => n,
+    }
+}
+
 #[derive(Debug)]
 enum Entry<T> {
     Occupied(T),
@@ -107,6 +115,9 @@ impl<T> Slab<T> {
     }
 
     /// Stores `value`; returns (index, generation). None when 2^32 - 1 slots are used.
+    /// Inlined: the value (a whole connection) is then written into its
+    /// slot once instead of being copied through the call.
+    #[inline(always)]
     pub fn insert(&mut self, value: T) -> Option<(u32, u32)> {
         let head = self.free_head;
         if let Some(slot) = self.slot_mut(head) {
@@ -114,8 +125,11 @@ impl<T> Slab<T> {
                 Entry::Vacant(next) => next,
                 Entry::Occupied(_) => u32::MAX,
             };
-            slot.entry = Entry::Occupied(value);
             let generation = slot.generation;
+            *slot = Slot {
+                generation,
+                entry: Entry::Occupied(value),
+            };
             self.free_head = next;
             self.len += 1;
             return Some((head, generation));
@@ -136,6 +150,24 @@ impl<T> Slab<T> {
         Some((index, 1))
     }
 
+    /// Drops the value at `index` in place (any generation) and bumps the
+    /// generation; false if the slot was empty. Unlike `remove`, no copy of
+    /// the value leaves the slab (slots are large).
+    pub fn discard(&mut self, index: u32) -> bool {
+        let free_head = self.free_head;
+        let Some(slot) = self.slot_mut(index) else {
+            return false;
+        };
+        if let Entry::Vacant(_) = slot.entry {
+            return false;
+        }
+        slot.entry = Entry::Vacant(free_head);
+        slot.generation = next_generation(slot.generation);
+        self.free_head = index;
+        self.len -= 1;
+        true
+    }
+
     /// Removes the value at `index` (any generation) and bumps the generation.
     pub fn remove(&mut self, index: u32) -> Option<T> {
         let free_head = self.free_head;
@@ -144,10 +176,7 @@ impl<T> Slab<T> {
             return None;
         }
         let old = core::mem::replace(&mut slot.entry, Entry::Vacant(free_head));
-        slot.generation = (slot.generation + 1) & GEN_MASK;
-        if slot.generation == 0 {
-            slot.generation = 1;
-        }
+        slot.generation = next_generation(slot.generation);
         self.free_head = index;
         self.len -= 1;
         match old {
@@ -184,6 +213,15 @@ impl<T> Slab<T> {
     pub fn at_mut(&mut self, index: u32) -> Option<&mut T> {
         match &mut self.slot_mut(index)?.entry {
             Entry::Occupied(v) => Some(v),
+            Entry::Vacant(_) => None,
+        }
+    }
+
+    /// The value at `index` and its generation, in one lookup.
+    pub fn at_mut_with_generation(&mut self, index: u32) -> Option<(&mut T, u32)> {
+        let slot = self.slot_mut(index)?;
+        match &mut slot.entry {
+            Entry::Occupied(v) => Some((v, slot.generation)),
             Entry::Vacant(_) => None,
         }
     }
@@ -245,6 +283,28 @@ mod tests {
         assert_eq!(s.chunks.len(), 3);
         assert!(s.heap_bytes() >= n * core::mem::size_of::<Slot<usize>>());
         assert!(s.heap_bytes() <= (n + CHUNK) * core::mem::size_of::<Slot<usize>>() + 1024);
+    }
+
+    #[test]
+    fn discard_frees_in_place_like_remove() {
+        let mut s = Slab::new();
+        let (a, ga) = s
+            .insert(alloc::string::String::from("a"))
+            .unwrap_or_default();
+        let (b, _) = s
+            .insert(alloc::string::String::from("b"))
+            .unwrap_or_default();
+        assert!(s.discard(a));
+        assert!(!s.discard(a), "already free");
+        assert_eq!(s.len(), 1);
+        assert!(s.get(a, ga).is_none(), "the old handle is stale");
+        assert_eq!(s.at(b).map(|v| v.as_str()), Some("b"));
+        let (c, gc) = s
+            .insert(alloc::string::String::from("c"))
+            .unwrap_or_default();
+        assert_eq!(c, a, "the freed slot is reused");
+        assert_ne!(gc, ga, "with a new generation");
+        assert!(!s.discard(99), "out of range");
     }
 
     #[test]

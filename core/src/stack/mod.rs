@@ -584,11 +584,14 @@ impl Stack {
         self.touch(now);
         self.counters.packets_in += 1;
         self.counters.bytes_in += packet.len() as u64;
-        let ip = match packet::parse_ip(packet) {
+        // Read in place: moving the parsed header out of the Result copies
+        // it with wide loads of just-written narrow stores (a stall per packet).
+        let parsed = packet::parse_ip(packet);
+        let ip = match &parsed {
             Ok(ip) => ip,
-            Err(e) => return Err(self.count_packet_error(e)),
+            Err(e) => return Err(self.count_packet_error(*e)),
         };
-        let for_us = self.is_local(ip.dst)
+        let for_us = self.addrs.contains(&ip.dst)
             || (self.config.accept_any_destination
                 && is_unicast(ip.dst)
                 && ip.proto == packet::PROTO_TCP);
@@ -679,12 +682,18 @@ impl Stack {
     /// `BufferTooSmall { needed }` (packet kept) when `buf` is too small.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Result<usize, Error> {
         self.touch(now);
+        // Hosts poll until WouldBlock: answer that without entering the
+        // (large) transmit path.
+        if self.stash.is_none() && self.outgoing.is_empty() && self.ready.is_empty() {
+            return Err(Error::WouldBlock);
+        }
         let n = self.transmit_one(buf)?;
         self.counters.packets_out += 1;
         self.counters.bytes_out += n as u64;
         Ok(n)
     }
 
+    #[inline(never)]
     fn transmit_one(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         if let Some(p) = self.stash.take() {
             return match buf.get_mut(..p.len()) {
@@ -751,10 +760,12 @@ impl Stack {
             };
             slot.flags &= !F_READY;
             self.counters.work_conn_visits += 1;
-            let v6 = slot.key.is_ipv6();
-            let max_payload = mtu.saturating_sub(base_headers(v6));
             let (local, remote) = (slot.key.local(), slot.key.remote());
-            let Some(seg) = slot.conn.poll_transmit(now, max_payload) else {
+            let v6 = local.is_ipv6();
+            let max_payload = mtu.saturating_sub(base_headers(v6));
+            // Used in place (see `feed`: moving it out of the Option stalls).
+            let out = slot.conn.poll_transmit(now, max_payload);
+            let Some(seg) = out.as_ref() else {
                 // Nothing after all (window or cwnd closed): leave the ready
                 // list until something else touches it, so this loop ends.
                 self.after_inner(idx, false);
@@ -962,41 +973,43 @@ impl Stack {
     }
 
     fn after_inner(&mut self, idx: u32, requeue: bool) {
-        let handle = self.conn_handle(idx);
         let now = self.now;
-        let generation = self.conns.generation(idx).unwrap_or(0);
-        let Some(slot) = self.conns.at_mut(idx) else {
+        // One slab lookup for everything below (this runs per packet and per command).
+        let Some((slot, generation)) = self.conns.at_mut_with_generation(idx) else {
             return;
         };
         // Events.
-        while let Some(ev) = slot.conn.poll_event() {
-            let (kind, reason) = match ev {
-                ConnEvent::Connected => {
-                    if slot.flags & F_OPENED == 0 {
-                        slot.flags |= F_OPENED;
-                        self.counters.connections_opened += 1;
+        if slot.conn.has_events() {
+            let handle = handle::encode(Kind::Conn, idx, generation);
+            while let Some(ev) = slot.conn.poll_event() {
+                let (kind, reason) = match ev {
+                    ConnEvent::Connected => {
+                        if slot.flags & F_OPENED == 0 {
+                            slot.flags |= F_OPENED;
+                            self.counters.connections_opened += 1;
+                        }
+                        (EventKind::Connected, None)
                     }
-                    (EventKind::Connected, None)
+                    ConnEvent::Readable => (EventKind::Readable, None),
+                    ConnEvent::Writable => (EventKind::Writable, None),
+                    ConnEvent::PeerClosed => (EventKind::PeerClosed, None),
+                    ConnEvent::Closed(r) => {
+                        slot.deferred_reason = Some(r);
+                        (EventKind::Closed, close_reason_error(r))
+                    }
+                };
+                if slot.flags & F_ORPHAN != 0 {
+                    continue;
                 }
-                ConnEvent::Readable => (EventKind::Readable, None),
-                ConnEvent::Writable => (EventKind::Writable, None),
-                ConnEvent::PeerClosed => (EventKind::PeerClosed, None),
-                ConnEvent::Closed(r) => {
-                    slot.deferred_reason = Some(r);
-                    (EventKind::Closed, close_reason_error(r))
+                if slot.flags & F_UNACCEPTED != 0 {
+                    // CONNECTED is for active opens only; the rest waits for accept.
+                    if kind != EventKind::Connected {
+                        slot.deferred |= events::bit(kind);
+                    }
+                    continue;
                 }
-            };
-            if slot.flags & F_ORPHAN != 0 {
-                continue;
+                self.events.push(&mut slot.pending, kind, handle, reason);
             }
-            if slot.flags & F_UNACCEPTED != 0 {
-                // CONNECTED is for active opens only; the rest waits for accept.
-                if kind != EventKind::Connected {
-                    slot.deferred |= events::bit(kind);
-                }
-                continue;
-            }
-            self.events.push(&mut slot.pending, kind, handle, reason);
         }
         // Ready list.
         if requeue && slot.flags & F_READY == 0 && slot.conn.wants_transmit() {
@@ -1017,14 +1030,20 @@ impl Stack {
             .conn
             .poll_timeout()
             .map(|d| d.max(now + Duration::from_micros(1)));
-        if let Some(slot) = self.conns.at_mut(idx) {
-            let before = self.timers.ops;
-            self.timers
-                .schedule(idx, generation, deadline, &mut slot.armed);
-            self.counters.work_timer_ops += self.timers.ops - before;
+        let before = self.timers.ops;
+        self.timers
+            .schedule(idx, generation, deadline, &mut slot.armed);
+        self.counters.work_timer_ops += self.timers.ops - before;
+        // Only a passive open leaving SYN-RECEIVED needs promoting, and only
+        // a finished connection reaping: test both on the slot at hand.
+        let promote = slot.flags & F_SYN_QUEUED != 0 && slot.conn.state() != State::SynReceived;
+        let finished = slot.conn.is_finished();
+        if promote {
+            self.promote_passive(idx);
+            self.reap_if_finished(idx);
+        } else if finished {
+            self.reap_if_finished(idx);
         }
-        self.promote_passive(idx);
-        self.reap_if_finished(idx);
     }
 
     /// A passive connection that left SYN-RECEIVED joins its listener's accept
@@ -1116,24 +1135,34 @@ impl Stack {
     }
 
     fn free_slot(&mut self, idx: u32) {
-        let Some(slot) = self.conns.remove(idx) else {
+        let Some(&ConnSlot {
+            key,
+            flags,
+            listener,
+            ..
+        }) = self.conns.at(idx)
+        else {
             return;
         };
-        if slot.flags & F_SYN_QUEUED != 0 {
-            if let Some(l) = self.listeners.get_mut(slot.listener.0, slot.listener.1) {
+        self.conns.discard(idx);
+        if flags & F_SYN_QUEUED != 0 {
+            if let Some(l) = self.listeners.get_mut(listener.0, listener.1) {
                 l.syn_count = l.syn_count.saturating_sub(1);
             }
         }
-        self.demux.remove(&slot.key, idx);
+        self.demux.remove(&key, idx);
         self.counters.connections_closed += 1;
         self.counters.connections_active = self.conns.len() as u64;
-        if slot.flags & F_ORPHAN != 0 {
+        if flags & F_ORPHAN != 0 {
             self.counters.orphans_reaped += 1;
             self.counters.orphans_active = self.counters.orphans_active.saturating_sub(1);
         }
     }
 
     /// Inserts a new connection; `Error::Limit` at `max_connections`.
+    /// Inlined so the connection is built where the slab stores it instead
+    /// of being copied there (it is large).
+    #[inline(always)]
     fn insert_conn(
         &mut self,
         conn: Connection,
@@ -1168,7 +1197,7 @@ impl Stack {
     }
 
     /// Demux: the slot of a 4-tuple.
-    fn lookup(&self, key: &FlowKey) -> Option<u32> {
+    fn lookup(&mut self, key: &FlowKey) -> Option<u32> {
         let conns = &self.conns;
         self.demux.get(key, |i| conns.at(i).map(|s| s.key))
     }
@@ -1362,7 +1391,8 @@ impl Stack {
         }
         let mut local = local;
         if local.port() == 0 {
-            let demux = &self.demux;
+            // The probe that finds the port free is the lookup of its 4-tuple.
+            let demux = &mut self.demux;
             let conns = &self.conns;
             let probes = &mut self.counters.work_hash_lookups;
             let port = self.ports.pick(local.ip(), Some(remote), |p| {
@@ -1371,12 +1401,13 @@ impl Stack {
                 demux.get(&k, |i| conns.at(i).map(|s| s.key)).is_some()
             })?;
             local.set_port(port);
+        } else {
+            self.counters.work_hash_lookups += 1;
+            if self.lookup(&FlowKey::new(local, remote)).is_some() {
+                return Err(Error::AddrInUse);
+            }
         }
         let key = FlowKey::new(local, remote);
-        self.counters.work_hash_lookups += 1;
-        if self.lookup(&key).is_some() {
-            return Err(Error::AddrInUse);
-        }
         let iss = self.isn.isn(self.now, &key);
         let cfg = if remote.is_ipv6() {
             &self.cfg_v6
@@ -1401,8 +1432,17 @@ impl Stack {
             self.slot_index(c)?;
             return Err(Error::InvalidArgument);
         }
-        self.with_conn(c, |s, _| s.conn.recv(buf))?
-            .map_err(conn_error)
+        let i = self.slot_index(c)?;
+        let slot = self.conns.at_mut(i).ok_or(Error::InvalidHandle)?;
+        self.counters.work_conn_visits += 1;
+        let r = slot.conn.recv(buf);
+        // A read that moved no bytes (end of stream, WouldBlock, an error)
+        // changed nothing the bookkeeping looks at: no event, no window
+        // update, no timer. Hosts read until then, so it is skipped.
+        if matches!(r, Ok(n) if n > 0) {
+            self.after(i);
+        }
+        r.map_err(conn_error)
     }
 
     /// Sends FIN after the queued data; `send` then returns Closed.

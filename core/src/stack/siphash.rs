@@ -112,6 +112,12 @@ pub fn siphash13_words(k0: u64, k1: u64, words: &[u64], last: u64) -> u64 {
     sip_words::<1, 3>(k0, k1, words, last)
 }
 
+/// SipHash-2-4 of `words` followed by `last` (see [`sip_words`]): the keyed
+/// PRF for fixed-size inputs (ISNs, ports) without per-byte work.
+pub fn siphash24_words(k0: u64, k1: u64, words: &[u64], last: u64) -> u64 {
+    sip_words::<2, 4>(k0, k1, words, last)
+}
+
 /// A `BuildHasher` for hashbrown maps: keyed, so peers cannot aim collisions (no HashDoS).
 #[derive(Clone, Copy, Debug)]
 pub struct SipBuildHasher {
@@ -192,7 +198,7 @@ mod tests {
         }
         let tail = u64::from(u32::from_le_bytes([msg[32], msg[33], msg[34], msg[35]]));
         let last = tail | (36u64 << 56);
-        assert_eq!(sip_words::<2, 4>(5, 6, &words, last), siphash(5, 6, &msg));
+        assert_eq!(siphash24_words(5, 6, &words, last), siphash(5, 6, &msg));
         // The 1-3 variant differs, and depends on the key and every word.
         let h = siphash13_words(5, 6, &words, last);
         assert_ne!(h, siphash(5, 6, &msg));

@@ -37,7 +37,13 @@ impl Stack {
         dst: IpAddr,
         bytes: &[u8],
     ) -> Result<(), PacketError> {
-        let seg = packet::parse_tcp(src, dst, bytes)?;
+        // Used in place: moving the parsed segment out of the Result copies
+        // it with wide loads of just-written narrow stores (a stall per packet).
+        let parsed = packet::parse_tcp(src, dst, bytes);
+        let seg = match &parsed {
+            Ok(seg) => seg,
+            Err(e) => return Err(*e),
+        };
         if seg.src_port == 0 || seg.dst_port == 0 {
             return Err(PacketError::Malformed);
         }
@@ -53,7 +59,7 @@ impl Stack {
             };
             self.counters.work_conn_visits += 1;
             let challenges_before = slot.conn.challenge_acks_sent();
-            let outcome = slot.conn.handle_segment(now, &segment(&seg));
+            let outcome = slot.conn.handle_segment(now, &segment(seg));
             // RFC 5961 challenge ACKs are decided inside the connection.
             self.counters.challenge_acks_sent += slot
                 .conn
@@ -69,7 +75,7 @@ impl Stack {
             // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN may reuse a TIME-WAIT 4-tuple.
             self.free_slot(idx);
         }
-        self.tcp_no_connection(key, dst, &seg);
+        self.tcp_no_connection(key, dst, seg);
         Ok(())
     }
 

@@ -542,6 +542,10 @@ impl Connection {
                     return true;
                 }
                 let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);
+                if unsent == 0 {
+                    // What `sendable` answers with no data (the common case, asked per packet).
+                    return self.fin_pending_at_nxt(0);
+                }
                 let (len, fin) = self.sendable(self.segment_limit(), unsent);
                 len > 0 || fin
             }
