@@ -572,3 +572,31 @@ fn newreno_loss_sets_ssthresh_to_half_the_flight_size() {
     let mss = u64::from(h.conn.info().mss);
     assert_eq!(h.conn.info().ssthresh, (flight / 2).max(2 * mss));
 }
+
+/// RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: the delayed-ACK timer is at most
+/// 500 ms. The stack's configuration refuses a longer one (the per-connection
+/// `ConnConfig` takes what the stack gives it).
+#[test]
+fn delayed_ack_timer_above_500_ms_is_refused() {
+    use tcpkit::stack::Config;
+    for (ms_, ok) in [(40, true), (499, true), (500, false), (2000, false)] {
+        let c = Config {
+            delayed_ack: ms(ms_),
+            ..Config::default()
+        };
+        assert_eq!(c.validate().is_ok(), ok, "delayed_ack {ms_} ms");
+    }
+}
+
+/// RFC 9293 §3.7.1, RFC 6691: the MSS option we send is the configured MSS
+/// (from our MTU), in the SYN and in the SYN-ACK.
+#[test]
+fn mss_option_carries_the_configured_mss() {
+    for mss in [536u16, 1200, 8960] {
+        let cfg = ConnConfig { mss, ..plain_cfg() };
+        let mut c = Harness::client(&cfg, 1, 2);
+        assert_eq!(c.out()[0].options.mss, Some(mss));
+        let mut s = Harness::server(&cfg, 3, 4, syn_opts(1460, None, false, None), 65535);
+        assert_eq!(s.out()[0].options.mss, Some(mss));
+    }
+}
