@@ -41,6 +41,7 @@ test-python:
 
 test-kernel:
 	@if [ -f examples/tests/run-kernel.sh ]; then timeout 900 bash examples/tests/run-kernel.sh; else echo "test-kernel: no kernel interop tests yet (examples/tests/run-kernel.sh missing)"; fi
+	timeout 600 bash examples/tests/run-rust-tun.sh
 
 test: lint test-rust test-c test-python test-kernel
 

@@ -62,4 +62,11 @@ pub struct Counters {
     /// Closes turned into aborts (RST) because `Config::max_orphans` orphans
     /// were still finishing.
     pub orphans_aborted: u64,
+    /// Fragment reassemblies evicted by the 64-datagram / 1 MiB cap (also
+    /// counted in `fragments_dropped` when the arriving fragment is refused).
+    pub fragments_evicted: u64,
+    /// Handshake-completing ACKs dropped because the listener's accept queue
+    /// was full; the SYN-RECEIVED connection (or cookie) stays, and the peer's
+    /// next ACK completes it once there is room (Linux tcp_abort_on_overflow=0).
+    pub listen_overflows: u64,
 }

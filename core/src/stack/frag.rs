@@ -59,6 +59,8 @@ pub struct Reassembler {
     timeout: Duration,
     /// Datagrams abandoned on timeout (counter).
     pub timed_out: u64,
+    /// Datagrams evicted (or refused) to stay within the caps (counter).
+    pub evicted: u64,
 }
 
 impl Reassembler {
@@ -70,6 +72,7 @@ impl Reassembler {
             max_bytes,
             timeout,
             timed_out: 0,
+            evicted: 0,
         }
     }
 
@@ -116,6 +119,13 @@ impl Reassembler {
         Some(d)
     }
 
+    /// A cap (datagrams or bytes) forces a reassembly out: drop it and count it.
+    fn evict_at(&mut self, i: usize) {
+        if self.remove_at(i).is_some() {
+            self.evicted += 1;
+        }
+    }
+
     /// Adds one fragment: `offset` in bytes, `more` the MF flag, `proto` the upper layer.
     pub fn insert(
         &mut self,
@@ -138,7 +148,7 @@ impl Reassembler {
             Some(i) => i,
             None => {
                 if self.list.len() >= self.max_datagrams {
-                    self.remove_at(0);
+                    self.evict_at(0);
                 }
                 self.list.push(Datagram {
                     key,
@@ -171,10 +181,10 @@ impl Reassembler {
         let mut i = i;
         while self.bytes + grow > self.max_bytes {
             if i == 0 || self.list.is_empty() {
-                self.remove_at(i);
+                self.evict_at(i);
                 return FragOutcome::Dropped;
             }
-            self.remove_at(0);
+            self.evict_at(0);
             i -= 1;
         }
         let Some(d) = self.list.get_mut(i) else {

@@ -56,15 +56,65 @@ impl Default for RateLimiter {
 /// ICMPv4 types and codes used here.
 const V4_ECHO_REPLY: u8 = 0;
 const V4_DEST_UNREACH: u8 = 3;
+const V4_PROTO_UNREACH: u8 = 2;
 const V4_PORT_UNREACH: u8 = 3;
 const V4_FRAG_NEEDED: u8 = 4;
+/// Communication administratively prohibited: network, host (RFC 1122), any (RFC 1812 §5.2.7.1).
+const V4_NET_PROHIBITED: u8 = 9;
+const V4_HOST_PROHIBITED: u8 = 10;
+const V4_ADMIN_PROHIBITED: u8 = 13;
 const V4_ECHO_REQUEST: u8 = 8;
+const V4_TIME_EXCEEDED: u8 = 11;
+const V4_PARAM_PROBLEM: u8 = 12;
 /// ICMPv6 types and codes used here.
 const V6_DEST_UNREACH: u8 = 1;
 const V6_PACKET_TOO_BIG: u8 = 2;
+const V6_TIME_EXCEEDED: u8 = 3;
+const V6_PARAM_PROBLEM: u8 = 4;
+const V6_ADMIN_PROHIBITED: u8 = 1;
 const V6_PORT_UNREACH: u8 = 4;
+/// Source address failed ingress/egress policy; reject route to destination (RFC 4443 §3.1).
+const V6_POLICY_FAILED: u8 = 5;
+const V6_REJECT_ROUTE: u8 = 6;
+/// Parameter problem: unrecognized Next Header (RFC 4443 §3.4), IPv6's protocol unreachable.
+const V6_UNRECOGNIZED_NEXT_HEADER: u8 = 1;
 const V6_ECHO_REQUEST: u8 = 128;
 const V6_ECHO_REPLY: u8 = 129;
+
+/// What a validated ICMP error means for the connection it quotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum IcmpError {
+    /// Fragmentation needed / packet too big, with the next-hop MTU.
+    PathMtu(u32),
+    /// Any other destination unreachable, time exceeded or parameter problem.
+    Unreachable { hard: bool },
+}
+
+/// RFC 1122 §4.2.3.9 / RFC 5461 §4 / RFC 4443 §3: hard errors say the peer
+/// will never answer (protocol or port unreachable, administratively
+/// prohibited, and their IPv6 equivalents); everything else (net or host
+/// unreachable, time exceeded, ...) is soft and may be transient.
+fn is_hard_error(v6: bool, ty: u8, code: u8) -> bool {
+    if v6 {
+        matches!(
+            (ty, code),
+            (
+                V6_DEST_UNREACH,
+                V6_ADMIN_PROHIBITED | V6_PORT_UNREACH | V6_POLICY_FAILED | V6_REJECT_ROUTE
+            ) | (V6_PARAM_PROBLEM, V6_UNRECOGNIZED_NEXT_HEADER)
+        )
+    } else {
+        ty == V4_DEST_UNREACH
+            && matches!(
+                code,
+                V4_PROTO_UNREACH
+                    | V4_PORT_UNREACH
+                    | V4_NET_PROHIBITED
+                    | V4_HOST_PROHIBITED
+                    | V4_ADMIN_PROHIBITED
+            )
+    }
+}
 
 /// RFC 1191 §3: never go below 576 (IPv4); RFC 8201 §4: never below 1280 (IPv6).
 const MIN_PMTU_V4: u32 = 576;
@@ -95,14 +145,16 @@ impl Stack {
             }
             (false, V4_DEST_UNREACH) if m.code == V4_FRAG_NEEDED => {
                 let mtu = u32::from(u16::from_be_bytes([m.rest[2], m.rest[3]]));
-                self.icmp_error_to_tcp(false, &m, Some(mtu));
+                self.icmp_error_to_tcp(false, &m, IcmpError::PathMtu(mtu));
             }
             (true, V6_PACKET_TOO_BIG) => {
                 let mtu = u32::from_be_bytes(m.rest);
-                self.icmp_error_to_tcp(true, &m, Some(mtu));
+                self.icmp_error_to_tcp(true, &m, IcmpError::PathMtu(mtu));
             }
-            (false, V4_DEST_UNREACH | 11 | 12) | (true, V6_DEST_UNREACH | 3 | 4) => {
-                self.icmp_error_to_tcp(src.is_ipv6(), &m, None);
+            (false, V4_DEST_UNREACH | V4_TIME_EXCEEDED | V4_PARAM_PROBLEM)
+            | (true, V6_DEST_UNREACH | V6_TIME_EXCEEDED | V6_PARAM_PROBLEM) => {
+                let hard = is_hard_error(src.is_ipv6(), m.ty, m.code);
+                self.icmp_error_to_tcp(src.is_ipv6(), &m, IcmpError::Unreachable { hard });
             }
             _ => {}
         }
@@ -127,8 +179,9 @@ impl Stack {
     }
 
     /// Delivers an ICMP error to the TCP connection it quotes (RFC 5927 §4.1
-    /// checks first); with `mtu`, lowers that connection's path MSS.
-    fn icmp_error_to_tcp(&mut self, v6: bool, m: &IcmpIn, mtu: Option<u32>) {
+    /// checks first): a path MTU lowers its path MSS, anything else goes to
+    /// the connection's own hard/soft error rule.
+    fn icmp_error_to_tcp(&mut self, v6: bool, m: &IcmpIn, err: IcmpError) {
         let Some(q) = packet::parse_quoted_tcp(v6, m.body) else {
             self.counters.icmp_errors_ignored += 1;
             return;
@@ -151,20 +204,22 @@ impl Stack {
             return;
         }
         self.counters.icmp_errors_delivered += 1;
-        if let Some(mtu) = mtu {
-            let (min, ip_len) = if v6 {
-                (MIN_PMTU_V6, 40)
-            } else {
-                (MIN_PMTU_V4, 20)
-            };
-            // RFC 1191 §5: an MTU field of 0 (old routers) means "smaller": use the minimum.
-            let mtu = if mtu == 0 { min } else { mtu.max(min) }.min(self.config.mtu);
-            let mss = mtu.saturating_sub(ip_len + 20).min(u32::from(u16::MAX)) as u16;
-            slot.conn.set_path_mtu_mss(mss);
-            self.counters.pmtu_updates += 1;
-            self.after(idx);
+        match err {
+            IcmpError::PathMtu(mtu) => {
+                let (min, ip_len) = if v6 {
+                    (MIN_PMTU_V6, 40)
+                } else {
+                    (MIN_PMTU_V4, 20)
+                };
+                // RFC 1191 §5: an MTU field of 0 (old routers) means "smaller": use the minimum.
+                let mtu = if mtu == 0 { min } else { mtu.max(min) }.min(self.config.mtu);
+                let mss = mtu.saturating_sub(ip_len + 20).min(u32::from(u16::MAX)) as u16;
+                slot.conn.set_path_mtu_mss(mss);
+                self.counters.pmtu_updates += 1;
+            }
+            IcmpError::Unreachable { hard } => slot.conn.handle_icmp_unreachable(hard),
         }
-        // Other errors are soft (RFC 5461 §4.1, RFC 1122 §4.2.3.9): nothing to do.
+        self.after(idx);
     }
 
     /// RFC 1122 §4.1.3.1 / RFC 4443 §3.1: port unreachable for a closed UDP

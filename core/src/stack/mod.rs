@@ -16,13 +16,15 @@
 //! - half-open connections per listener: `syn_backlog`, then SYN cookies
 //!   (RFC 4987 §3.6) that hold no state;
 //! - accept queue per listener: its backlog (clamped to 1..=65535); a SYN
-//!   meeting a full accept queue is dropped (the peer retries, like Linux), a
-//!   handshake completing into a full queue is reset;
+//!   meeting a full accept queue is dropped (the peer retries, like Linux);
+//!   so is the ACK that would complete a handshake into a full queue
+//!   (`listen_overflows`): the SYN-RECEIVED entry stays until there is room;
 //! - events: at most one pending per kind per handle (edge-triggered);
 //! - stack-originated packets (RSTs, cookies, ICMP, UDP): 4096; beyond, new
 //!   ones are dropped (`udp_send_to` returns `WouldBlock`);
 //! - UDP receive queue: 256 datagrams or 256 KiB per socket, then drop (counted);
-//! - fragment reassembly: 64 datagrams and 1 MiB, the oldest is evicted;
+//! - fragment reassembly: 64 datagrams and 1 MiB, the oldest is evicted
+//!   (`fragments_evicted`);
 //!   30 s timeout;
 //! - ICMP errors we send: token bucket, 100/s, burst 50.
 //!
@@ -634,10 +636,11 @@ impl Stack {
             proto: if dst.is_ipv6() { 0 } else { proto },
             v6: dst.is_ipv6(),
         };
-        match self
+        let outcome = self
             .frag
-            .insert(self.now, key, f.offset, f.more, proto, payload)
-        {
+            .insert(self.now, key, f.offset, f.more, proto, payload);
+        self.counters.fragments_evicted = self.frag.evicted;
+        match outcome {
             FragOutcome::Stored => Ok(()),
             FragOutcome::Dropped => {
                 self.counters.fragments_dropped += 1;

@@ -6,7 +6,7 @@ use core::net::{IpAddr, SocketAddr};
 use super::demux::FlowKey;
 use super::packet::{self, TcpIn, TcpOut};
 use super::syncookie::SynCookies;
-use super::{Outgoing, PacketError, Stack, F_ORPHAN, F_SYN_QUEUED, F_UNACCEPTED};
+use super::{Outgoing, PacketError, Stack, State, F_ORPHAN, F_SYN_QUEUED, F_UNACCEPTED};
 use crate::tcp::connection::{timestamp_clock, Connection, Segment, SegmentOutcome};
 use crate::tcp::options::window_shift_for;
 use crate::tcp::SeqNum;
@@ -54,6 +54,10 @@ impl Stack {
         self.counters.work_hash_lookups += 1;
         if let Some(idx) = self.lookup(&key) {
             let now = self.now;
+            if self.completes_into_full_accept_queue(idx, seg) {
+                self.counters.listen_overflows += 1;
+                return Ok(());
+            }
             let Some(slot) = self.conns.at_mut(idx) else {
                 return Ok(());
             };
@@ -79,6 +83,32 @@ impl Stack {
         Ok(())
     }
 
+    /// Linux's default (tcp_abort_on_overflow = 0): an ACK that would move a
+    /// passive connection out of SYN-RECEIVED while its listener's accept
+    /// queue is full is dropped, keeping the half-open entry; the peer's next
+    /// ACK (its data, or its answer to our SYN-ACK retransmission) completes
+    /// it once the application made room. Only an acceptable ACK
+    /// (SEG.ACK = ISS+1, RFC 9293 §3.10.7.4) counts; RST and SYN still go through.
+    fn completes_into_full_accept_queue(&self, idx: u32, seg: &TcpIn) -> bool {
+        let Some(slot) = self.conns.at(idx) else {
+            return false;
+        };
+        let f = seg.flags;
+        if slot.flags & F_SYN_QUEUED == 0
+            || slot.conn.state() != State::SynReceived
+            || !f.ack()
+            || f.rst()
+            || f.syn()
+            || SeqNum(seg.ack) != slot.snd_max
+        {
+            return false;
+        }
+        let (li, lg) = slot.listener;
+        self.listeners
+            .get(li, lg)
+            .is_some_and(|l| l.accept_queue.len() >= l.backlog as usize)
+    }
+
     /// A segment that matched no connection: listeners, cookies, or a RST.
     fn tcp_no_connection(&mut self, key: FlowKey, dst: IpAddr, seg: &TcpIn) {
         let flags = seg.flags;
@@ -87,8 +117,12 @@ impl Stack {
         }
         let listener = self.find_listener(dst, seg.dst_port);
         match (listener, flags.syn(), flags.ack()) {
+            // SYN+FIN is a scanner's probe, never a real open: dropped, like Linux.
+            (Some(_), true, false) if flags.fin() => {}
             (Some(li), true, false) => self.listener_syn(li, key, seg),
             (Some(li), false, true) if self.syn_cookie_ack(li, key, seg) => {}
+            // RFC 9293 §3.10.7.2 (LISTEN, "fourth"): neither SYN nor ACK (nor RST) is dropped.
+            (Some(_), false, false) => {}
             (None, true, false) => {
                 self.counters.dropped_no_listener += 1;
                 self.reset_stray(key, seg);
@@ -220,9 +254,14 @@ impl Stack {
             .listeners
             .at(li)
             .map_or(true, |l| l.accept_queue.len() >= l.backlog as usize);
-        if full || self.conns.len() >= self.config.max_connections as usize {
-            self.counters.dropped_listen_overflow += 1;
-            return true; // drop silently: the peer will retransmit
+        // Drop silently, as for a SYN-RECEIVED entry: the peer will retransmit.
+        if full {
+            self.counters.listen_overflows += 1;
+            return true;
+        }
+        if self.conns.len() >= self.config.max_connections as usize {
+            self.counters.dropped_connection_limit += 1;
+            return true;
         }
         let peer_syn = TcpOptions {
             mss: Some(p.mss),

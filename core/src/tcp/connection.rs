@@ -151,6 +151,10 @@ pub(super) struct Stats {
     pub spurious_recoveries: u32,
 }
 
+/// SYN-ACK retransmissions before a passive half-open connection is dropped
+/// (Linux's tcp_synack_retries default: about 63 s with a 1 s initial RTO).
+pub const SYNACK_RETRIES: u32 = 5;
+
 /// Options the application may change on a live connection.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct UserOptions {
@@ -243,6 +247,8 @@ pub struct Connection {
     pub(super) passive: bool,
     pub(super) read_starved: bool,
     pub(super) write_blocked: bool,
+    /// An ICMP soft error arrived during SYN-SENT (RFC 1122 §4.2.3.9).
+    pub(super) soft_error: bool,
     pub(super) events: u8,
     pub(super) events_emitted: u8,
     pub(super) close_reason: Option<CloseReason>,
@@ -332,6 +338,7 @@ impl Connection {
             passive: false,
             read_starved: true,
             write_blocked: false,
+            soft_error: false,
             events: 0,
             events_emitted: 0,
             close_reason: None,
@@ -723,6 +730,30 @@ impl Connection {
         self.events = 0;
     }
 
+    /// RFC 1122 §4.2.3.9 / RFC 5461 §4: an ICMP destination unreachable the
+    /// stack validated (RFC 5927). During the handshake a hard error (protocol
+    /// or port unreachable, administratively prohibited) ends the attempt with
+    /// REFUSED; a soft one (net or host unreachable) is only remembered and
+    /// turns a later handshake timeout into REFUSED, like Linux reporting
+    /// `sk_err_soft` instead of ETIMEDOUT. Synchronized states ignore both.
+    pub fn handle_icmp_unreachable(&mut self, hard: bool) {
+        match self.state {
+            State::SynSent | State::SynReceived if hard => self.enter_closed(CloseReason::Refused),
+            State::SynSent => self.soft_error = true,
+            _ => {}
+        }
+    }
+
+    /// Why a timeout ends the connection: TIMED_OUT, or REFUSED when an ICMP
+    /// soft error said the handshake's destination is unreachable.
+    fn timeout_reason(&self) -> CloseReason {
+        if self.soft_error && self.state == State::SynSent {
+            CloseReason::Refused
+        } else {
+            CloseReason::TimedOut
+        }
+    }
+
     /// The path MTU dropped (ICMP, RFC 1191 / RFC 8201): use the smaller MSS
     /// and resend what is in flight in smaller segments.
     pub fn set_path_mtu_mss(&mut self, mss: u16) {
@@ -965,7 +996,7 @@ impl Connection {
 
     /// Data unacknowledged for longer than the user timeout aborts (RFC 5482 §2, RFC 9293 §3.8.3).
     fn on_user_timeout(&mut self) {
-        self.enter_closed(CloseReason::TimedOut);
+        self.enter_closed(self.timeout_reason());
     }
 
     /// TIME-WAIT 2×MSL expiry or the orphan FIN-WAIT-2 timeout (RFC 9293 §3.10.8).
@@ -978,6 +1009,18 @@ impl Connection {
             }
             State::FinWait2 => self.enter_closed(CloseReason::TimedOut),
             _ => {}
+        }
+    }
+
+    /// Retransmissions allowed before the connection times out. A passive
+    /// half-open connection gives up after [`SYNACK_RETRIES`] SYN-ACKs, as
+    /// Linux does (tcp_synack_retries), so half-open entries cannot pile up
+    /// for the 15 minutes that `max_retries` backed-off RTOs would take.
+    fn retry_limit(&self) -> u32 {
+        if self.state == State::SynReceived && self.passive {
+            self.opts.max_retries.min(SYNACK_RETRIES)
+        } else {
+            self.opts.max_retries
         }
     }
 
@@ -996,8 +1039,8 @@ impl Connection {
         if !zero_window_peer_alive {
             self.retries = self.retries.saturating_add(1);
         }
-        if u32::from(self.retries) > self.opts.max_retries {
-            self.enter_closed(CloseReason::TimedOut);
+        if u32::from(self.retries) > self.retry_limit() {
+            self.enter_closed(self.timeout_reason());
             return;
         }
         if self.state.is_synchronized() {
