@@ -600,3 +600,108 @@ fn mss_option_carries_the_configured_mss() {
         assert_eq!(s.out()[0].options.mss, Some(mss));
     }
 }
+
+/// RFC 6298 §5.3: an ACK of new data restarts the retransmission timer.
+#[test]
+fn retransmission_timer_restarts_on_each_new_ack() {
+    let mut h = sending(&plain_cfg(), false, 3);
+    h.advance(ms(150));
+    h.feed(A, 1, seg(1), 65535, &[]);
+    h.out();
+    let rto = Duration::from_micros(h.conn.info().rto_us);
+    assert_eq!(h.conn.poll_timeout(), Some(h.now + rto));
+}
+
+/// RFC 5681 §4.2: data that fills a hole is acknowledged at once, even when
+/// it is small.
+#[test]
+fn hole_filling_data_is_acked_at_once() {
+    let mut h = Harness::established_client(&plain_cfg(), 100, 200, 65535);
+    let d = bytes(200);
+    h.feed(A, 101, 1, 65535, &d[100..]);
+    assert_eq!(h.out().len(), 1, "out-of-order: duplicate ACK");
+    h.feed(A, 1, 1, 65535, &d[..100]);
+    let a = h.out();
+    assert_eq!(a.len(), 1, "hole filled: ACK now, not delayed");
+    assert_eq!(a[0].ack, 201);
+}
+
+/// RFC 9293 §3.10.7.4: the send window is taken only from a segment newer
+/// than the last update (SND.WL1 < SEG.SEQ, or equal and SND.WL2 =< SEG.ACK).
+#[test]
+fn send_window_updates_only_from_newer_segments() {
+    let mut h = sending(&plain_cfg(), false, 3);
+    h.feed(A, 1, seg(2), 5000, &[]);
+    assert_eq!(h.conn.info().snd_wnd, 5000);
+    // An older ACK, reordered, with a bigger window: ignored for the window.
+    h.feed(A, 1, seg(1), 40000, &[]);
+    assert_eq!(h.conn.info().snd_wnd, 5000);
+    // A newer one updates it.
+    h.feed(A, 1, seg(3), 30000, &[]);
+    assert_eq!(h.conn.info().snd_wnd, 30000);
+}
+
+/// RFC 7323 §2.2: the window of a received SYN-ACK is not scaled, even when
+/// the peer offers a shift.
+#[test]
+fn received_syn_ack_window_is_not_scaled() {
+    let cfg = ConnConfig {
+        enable_window_scale: true,
+        ..plain_cfg()
+    };
+    let mut h = Harness::client(&cfg, 1, 2);
+    h.out();
+    h.feed_syn(S | A, 0, 1, 1000, syn_opts(1460, Some(7), false, None));
+    assert_eq!(h.conn.info().snd_wnd, 1000);
+    // Later windows are scaled by the peer's shift.
+    h.feed(A, 1, 1, 1000, &[]);
+    assert_eq!(h.conn.info().snd_wnd, 1000 << 7);
+}
+
+/// RFC 2883 §4: a duplicate of out-of-order data we hold is reported as a
+/// D-SACK block first, followed by the SACK block that contains it.
+#[test]
+fn duplicate_out_of_order_segment_is_reported_as_dsack() {
+    let cfg = ConnConfig {
+        enable_sack: true,
+        ..plain_cfg()
+    };
+    let mut h = Harness::client(&cfg, 100, 200);
+    h.out();
+    h.feed_syn(S | A, 0, 1, 65535, syn_opts(1460, None, true, None));
+    h.out();
+    let d = bytes(3000);
+    h.feed(A, 1001, 1, 65535, &d[1000..2000]);
+    let a = h.out();
+    assert_eq!(a[0].sack(200), vec![(1001, 2001)]);
+    h.feed(A, 1001, 1, 65535, &d[1000..2000]);
+    let a = h.out();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].sack(200), vec![(1001, 2001), (1001, 2001)]);
+}
+
+/// ConnInfo reports the state and counts every segment sent and received.
+#[test]
+fn info_reports_state_and_segment_counts() {
+    let mut h = Harness::client(&plain_cfg(), 100, 200);
+    let mut sent = h.out().len() as u64;
+    assert_eq!(h.conn.info().state, State::SynSent);
+    h.feed_syn(S | A, 0, 1, 65535, syn_opts(1460, None, false, None));
+    let mut received = 1u64;
+    sent += h.out().len() as u64;
+    assert_eq!(h.conn.info().state, State::Established);
+    h.conn.send(&bytes(5000)).unwrap();
+    sent += h.out().len() as u64;
+    for ack in [1461, 2921, 5001] {
+        h.feed(A, 1, ack, 65535, &[]);
+        received += 1;
+        sent += h.out().len() as u64;
+    }
+    h.feed(A, 1, 5001, 65535, b"reply");
+    received += 1;
+    h.advance(ms(500));
+    sent += h.out().len() as u64;
+    let i = h.conn.info();
+    assert_eq!((i.segs_sent, i.segs_received), (sent, received));
+    assert!(sent >= 6, "SYN, ACK, 4 data, delayed ACK: {sent}");
+}
