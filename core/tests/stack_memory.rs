@@ -34,6 +34,18 @@ fn idle_established_connection_costs_at_most_512_heap_bytes() {
         }
     }
     assert_eq!(servers.len(), n);
+    // Right after the handshakes, before any time passes: the in-flight part
+    // that served the handshake is already gone.
+    drain(&mut p.a);
+    drain(&mut p.b);
+    let fresh =
+        LIVE.load(Ordering::Relaxed) - base - (conns.capacity() + servers.capacity()) as isize * 8;
+    let fresh_per_end = fresh as f64 / (2 * n) as f64;
+    println!("heap bytes per connection end right after the handshake: {fresh_per_end:.0}");
+    assert!(
+        fresh_per_end <= 512.0,
+        "{fresh_per_end:.0} bytes per fresh connection end"
+    );
     // Send and read one byte each way so buffers have been used, then go idle.
     let mut buf = [0u8; 8];
     for c in &conns {

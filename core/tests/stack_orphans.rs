@@ -105,3 +105,57 @@ fn max_orphans_zero_makes_every_live_close_an_abort() {
     // Nothing is left to finish: every slot is free.
     assert_eq!(p.a.counters().connections_active, 0);
 }
+
+#[test]
+fn compact_time_wait_re_acks_a_retransmitted_fin_and_is_reaped_at_2msl() {
+    let mut p = Pair::new();
+    let l = p.b.listen(ListenAddr::Any, 80, 16).expect("listen");
+    let (c, s) = connections(&mut p, l, 1)[0];
+    // The client closes first, so it ends in TIME-WAIT, as an orphan.
+    p.a.close(c).expect("close");
+    p.settle();
+    p.b.close(s).expect("close");
+    let mut fin = [0u8; 2048];
+    let n =
+        p.b.poll_transmit(p.now, &mut fin)
+            .expect("the server's FIN");
+    let fin = &fin[..n];
+    p.a.feed(p.now, fin).expect("FIN in");
+    p.settle();
+    assert_eq!(p.a.counters().time_wait_active, 1);
+    assert_eq!(p.a.counters().orphans_active, 1);
+    assert_eq!(p.b.counters().connections_active, 0);
+    // 30 s later the FIN comes again (our ACK was lost): it is ACKed, the
+    // record stays, and 2×MSL restarts (RFC 9293 §3.10.7.4).
+    p.now += Duration::from_secs(30);
+    let refed = p.now;
+    p.a.feed(p.now, fin).expect("retransmitted FIN");
+    let mut ack = [0u8; 2048];
+    let n =
+        p.a.poll_transmit(p.now, &mut ack)
+            .expect("an ACK answers it");
+    let tcp = &ack[20..n];
+    let flags = tcp[13];
+    assert_eq!(flags & 0x10, 0x10, "ACK flag");
+    assert_eq!(flags & 0x07, 0, "no SYN, RST or FIN");
+    assert_eq!(p.a.poll_transmit(p.now, &mut ack), Err(Error::WouldBlock));
+    assert_eq!(p.a.counters().time_wait_active, 1, "compacted again");
+    assert_eq!(p.a.counters().orphans_active, 1);
+    // Reaped 2×MSL (60 s) after the retransmitted FIN, not before.
+    let gone = p.run_until(Duration::from_secs(120), |p| {
+        p.a.counters().time_wait_active == 0
+    });
+    assert!(gone);
+    assert!(
+        p.now - refed >= Duration::from_secs(60),
+        "{:?}",
+        p.now - refed
+    );
+    assert!(
+        p.now - refed <= Duration::from_secs(62),
+        "{:?}",
+        p.now - refed
+    );
+    let c = p.a.counters();
+    assert_eq!((c.orphans_active, c.connections_active), (0, 0));
+}

@@ -375,24 +375,28 @@ fn bench_idle(n: usize) {
             size_of::<tcp::rtt::RttEstimator>(),
         ),
         (
-            "  of which tcp::send::SendBuffer",
-            size_of::<tcp::send::SendBuffer>(),
-        ),
-        (
-            "  of which tcp::send::Scoreboard",
-            size_of::<tcp::send::Scoreboard>(),
-        ),
-        (
-            "  of which tcp::recv::RecvBuffer",
-            size_of::<tcp::recv::RecvBuffer>(),
-        ),
-        (
             "  of which tcp::options::Negotiated",
             size_of::<tcp::options::Negotiated>(),
         ),
         (
             "  of which tcp::options::Offer",
             size_of::<tcp::options::Offer>(),
+        ),
+        (
+            "boxed while in flight: tcp::send::SendBuffer",
+            size_of::<tcp::send::SendBuffer>(),
+        ),
+        (
+            "boxed while in flight: tcp::send::Scoreboard",
+            size_of::<tcp::send::Scoreboard>(),
+        ),
+        (
+            "boxed while in flight: tcp::recv::RecvBuffer",
+            size_of::<tcp::recv::RecvBuffer>(),
+        ),
+        (
+            "TIME-WAIT record tcp::time_wait::TimeWait",
+            size_of::<tcp::time_wait::TimeWait>(),
         ),
         (
             "stack::demux::FlowKey",

@@ -69,4 +69,7 @@ pub struct Counters {
     /// was full; the SYN-RECEIVED connection (or cookie) stays, and the peer's
     /// next ACK completes it once there is room (Linux tcp_abort_on_overflow=0).
     pub listen_overflows: u64,
+    /// Orphans in TIME-WAIT kept as compact records (a subset of
+    /// `orphans_active` and `connections_active`).
+    pub time_wait_active: u64,
 }

@@ -55,6 +55,7 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
 use crate::tcp::connection::{CloseReason, ConnConfig, ConnError, ConnEvent, Connection};
+use crate::tcp::time_wait::TimeWait;
 use crate::tcp::SeqNum;
 use crate::time::{Duration, Instant};
 
@@ -364,6 +365,28 @@ struct ConnSlot {
     snd_max: SeqNum,
 }
 
+/// An orphan in TIME-WAIT, compacted: its 4-tuple, the TCP record, and
+/// its timer entry (`armed`, as for connection slots).
+#[derive(Debug)]
+struct TwSlot {
+    key: FlowKey,
+    rec: TimeWait,
+    armed: Instant,
+}
+
+/// Demux and timer entries with this bit name a [`TwSlot`] (index without
+/// the bit), not a connection slot.
+const TW_BIT: u32 = 1 << 31;
+
+/// The 4-tuple of a demux entry: a connection slot or a TIME-WAIT record.
+fn entry_key(conns: &Slab<ConnSlot>, tw: &Slab<TwSlot>, i: u32) -> Option<FlowKey> {
+    if i & TW_BIT != 0 {
+        tw.at(i & !TW_BIT).map(|t| t.key)
+    } else {
+        conns.at(i).map(|s| s.key)
+    }
+}
+
 #[derive(Debug)]
 struct Listener {
     addr: ListenAddr,
@@ -397,6 +420,8 @@ pub struct Stack {
     now: Instant,
     addrs: Vec<IpAddr>,
     conns: Slab<ConnSlot>,
+    /// Orphans in TIME-WAIT, compacted (see [`TwSlot`]).
+    tw: Slab<TwSlot>,
     demux: Demux,
     listeners: Slab<Listener>,
     /// (address or unspecified, port) -> listener; exact addresses win over wildcards.
@@ -490,6 +515,7 @@ impl Stack {
             now: Instant::ZERO,
             addrs: Vec::new(),
             conns: Slab::new(),
+            tw: Slab::new(),
             demux: Demux::new(dk0, dk1),
             listeners: Slab::new(),
             listen_map: BTreeMap::new(),
@@ -911,6 +937,10 @@ impl Stack {
         self.release_idle_buffers(now);
         while let Some(e) = self.timers.pop_due(now) {
             self.counters.work_timer_ops += 1;
+            if e.index & TW_BIT != 0 {
+                self.expire_time_wait(e, now);
+                continue;
+            }
             let Some(slot) = self.conns.get_mut(e.index, e.generation) else {
                 continue;
             };
@@ -955,6 +985,7 @@ impl Stack {
     /// Heap bytes the stack's own tables use (slabs, demux, timer heap), for memory accounting.
     pub fn table_heap_bytes(&self) -> usize {
         self.conns.heap_bytes()
+            + self.tw.heap_bytes()
             + self.demux.heap_bytes()
             + self.timers.heap_bytes()
             + self.buffer_release.capacity() * core::mem::size_of::<(Instant, u32, u32)>()
@@ -1019,9 +1050,10 @@ impl Stack {
             slot.flags |= F_READY;
             self.ready.push_back(idx);
         }
-        // A box without buffers holding nothing goes now; empty buffers held
-        // are freed at the next release tick (1-2 s away) if they are empty
-        // then; a drain in between keeps them.
+        // A box that served only the handshake and holds nothing goes now;
+        // otherwise empty buffers (and an empty box) are freed at the next
+        // release tick (1-2 s away) if still empty then; a drain in between
+        // keeps them.
         slot.conn.release_unused_in_flight();
         if slot.release_at == u32::MAX && slot.conn.holds_idle_buffers() {
             let deadline = buffer_release_deadline(now);
@@ -1041,12 +1073,129 @@ impl Stack {
         // a finished connection reaping: test both on the slot at hand.
         let promote = slot.flags & F_SYN_QUEUED != 0 && slot.conn.state() != State::SynReceived;
         let finished = slot.conn.is_finished();
+        // An orphan in TIME-WAIT with nothing pending shrinks to a record.
+        let time_wait =
+            slot.flags & (F_ORPHAN | F_READY) == F_ORPHAN && slot.conn.state() == State::TimeWait;
         if promote {
             self.promote_passive(idx);
             self.reap_if_finished(idx);
         } else if finished {
             self.reap_if_finished(idx);
         }
+        if time_wait && !finished {
+            self.compact_time_wait(idx);
+        }
+    }
+
+    /// Connections in every state, TIME-WAIT records included (`max_connections` counts them all).
+    fn conn_count(&self) -> usize {
+        self.conns.len() + self.tw.len()
+    }
+
+    /// An orphan in TIME-WAIT with nothing left to send or report shrinks to
+    /// a [`TimeWait`] record under the same demux key, reaped by the timer
+    /// heap at 2×MSL. A segment for it rebuilds the connection
+    /// ([`Stack::revive_time_wait`]), so RFC 9293's TIME-WAIT rules still
+    /// apply in one place.
+    fn compact_time_wait(&mut self, idx: u32) {
+        let Some(slot) = self.conns.at(idx) else {
+            return;
+        };
+        if slot.flags & F_ORPHAN == 0 || slot.flags & F_READY != 0 {
+            return;
+        }
+        let Some(rec) = slot.conn.time_wait_record() else {
+            return;
+        };
+        let key = slot.key;
+        let Some((ti, tg)) = self.tw.insert(TwSlot {
+            key,
+            rec,
+            armed: Instant::MAX,
+        }) else {
+            return;
+        };
+        if ti & TW_BIT != 0 {
+            self.tw.remove(ti);
+            return;
+        }
+        self.conns.discard(idx);
+        self.demux.remove(&key, idx);
+        self.counters.time_wait_active = self.tw.len() as u64;
+        let (conns, tw) = (&self.conns, &self.tw);
+        self.demux
+            .insert(key, ti | TW_BIT, |i| entry_key(conns, tw, i));
+        if let Some(t) = self.tw.at_mut(ti) {
+            let before = self.timers.ops;
+            self.timers
+                .schedule(ti | TW_BIT, tg, Some(rec.expiry()), &mut t.armed);
+            self.counters.work_timer_ops += self.timers.ops - before;
+        }
+    }
+
+    /// A segment arrived for a TIME-WAIT record: rebuild the orphan
+    /// connection in a slot (same demux key) and return its index.
+    fn revive_time_wait(&mut self, ti: u32) -> Option<u32> {
+        let t = self.tw.at(ti)?;
+        let (key, rec) = (t.key, t.rec);
+        let cfg = if key.is_ipv6() {
+            &self.cfg_v6
+        } else {
+            &self.cfg_v4
+        };
+        let slot = ConnSlot {
+            conn: Connection::from_time_wait(cfg, &rec, self.now),
+            key,
+            user_data: 0,
+            armed: Instant::MAX,
+            release_at: u32::MAX,
+            listener: (u32::MAX, 0),
+            pending: 0,
+            deferred: 0,
+            flags: F_ORPHAN | F_OPENED,
+            deferred_reason: None,
+            snd_max: SeqNum(0),
+        };
+        let (idx, _) = self.conns.insert(slot)?;
+        if idx & TW_BIT != 0 {
+            self.conns.remove(idx);
+            return None;
+        }
+        self.tw.remove(ti);
+        self.demux.remove(&key, ti | TW_BIT);
+        self.counters.time_wait_active = self.tw.len() as u64;
+        let (conns, tw) = (&self.conns, &self.tw);
+        self.demux.insert(key, idx, |i| entry_key(conns, tw, i));
+        Some(idx)
+    }
+
+    /// A TIME-WAIT record's timer: 2×MSL is over, free it (RFC 9293 §3.10.7.4).
+    fn expire_time_wait(&mut self, e: timer::Entry, now: Instant) {
+        let ti = e.index & !TW_BIT;
+        let Some(t) = self.tw.get_mut(ti, e.generation) else {
+            return;
+        };
+        if t.armed != e.deadline {
+            return;
+        }
+        t.armed = Instant::MAX;
+        if t.rec.expiry() > now {
+            let (deadline, before) = (t.rec.expiry(), self.timers.ops);
+            self.timers
+                .schedule(e.index, e.generation, Some(deadline), &mut t.armed);
+            self.counters.work_timer_ops += self.timers.ops - before;
+            return;
+        }
+        let Some(t) = self.tw.remove(ti) else {
+            return;
+        };
+        self.demux.remove(&t.key, e.index);
+        self.counters.time_wait_active = self.tw.len() as u64;
+        self.counters.work_conn_visits += 1;
+        self.counters.connections_closed += 1;
+        self.counters.connections_active = self.conn_count() as u64;
+        self.counters.orphans_reaped += 1;
+        self.counters.orphans_active = self.counters.orphans_active.saturating_sub(1);
     }
 
     /// A passive connection that left SYN-RECEIVED joins its listener's accept
@@ -1155,7 +1304,7 @@ impl Stack {
         }
         self.demux.remove(&key, idx);
         self.counters.connections_closed += 1;
-        self.counters.connections_active = self.conns.len() as u64;
+        self.counters.connections_active = self.conn_count() as u64;
         if flags & F_ORPHAN != 0 {
             self.counters.orphans_reaped += 1;
             self.counters.orphans_active = self.counters.orphans_active.saturating_sub(1);
@@ -1173,7 +1322,7 @@ impl Stack {
         flags: u8,
         listener: (u32, u32),
     ) -> Result<u32, Error> {
-        if self.conns.len() >= self.config.max_connections as usize {
+        if self.conn_count() >= self.config.max_connections as usize {
             return Err(Error::Limit);
         }
         let slot = ConnSlot {
@@ -1190,19 +1339,24 @@ impl Stack {
             snd_max: SeqNum(0),
         };
         let (idx, _) = self.conns.insert(slot).ok_or(Error::Limit)?;
-        let conns = &self.conns;
-        if !self.demux.insert(key, idx, |i| conns.at(i).map(|s| s.key)) {
+        if idx & TW_BIT != 0 {
+            self.conns.remove(idx);
+            return Err(Error::Limit);
+        }
+        let (conns, tw) = (&self.conns, &self.tw);
+        if !self.demux.insert(key, idx, |i| entry_key(conns, tw, i)) {
             self.conns.remove(idx);
             return Err(Error::AddrInUse);
         }
-        self.counters.connections_active = self.conns.len() as u64;
+        self.counters.connections_active = self.conn_count() as u64;
         Ok(idx)
     }
 
     /// Demux: the slot of a 4-tuple.
+    /// A connection slot, or a TIME-WAIT record (index with [`TW_BIT`]).
     fn lookup(&mut self, key: &FlowKey) -> Option<u32> {
-        let conns = &self.conns;
-        self.demux.get(key, |i| conns.at(i).map(|s| s.key))
+        let (conns, tw) = (&self.conns, &self.tw);
+        self.demux.get(key, |i| entry_key(conns, tw, i))
     }
 
     /// The slot of an application-held connection handle.
@@ -1389,19 +1543,19 @@ impl Stack {
         if !is_unicast(remote.ip()) || remote.port() == 0 {
             return Err(Error::InvalidArgument);
         }
-        if self.conns.len() >= self.config.max_connections as usize {
+        if self.conn_count() >= self.config.max_connections as usize {
             return Err(Error::Limit);
         }
         let mut local = local;
         if local.port() == 0 {
             // The probe that finds the port free is the lookup of its 4-tuple.
             let demux = &mut self.demux;
-            let conns = &self.conns;
+            let (conns, tw) = (&self.conns, &self.tw);
             let probes = &mut self.counters.work_hash_lookups;
             let port = self.ports.pick(local.ip(), Some(remote), |p| {
                 *probes += 1;
                 let k = FlowKey::new(SocketAddr::new(local.ip(), p), remote);
-                demux.get(&k, |i| conns.at(i).map(|s| s.key)).is_some()
+                demux.get(&k, |i| entry_key(conns, tw, i)).is_some()
             })?;
             local.set_port(port);
         } else {

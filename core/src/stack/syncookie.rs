@@ -9,6 +9,7 @@
 
 use super::demux::FlowKey;
 use super::siphash::SipHasher24;
+use crate::tcp::SeqNum;
 use crate::time::Instant;
 use core::hash::Hasher;
 
@@ -79,9 +80,18 @@ impl SynCookies {
     }
 
     /// Our SYN-ACK TSval: `ts_clock` with the negotiated options in the low bits.
+    /// Never ahead of `ts_clock`: the connection's later TSvals come from the
+    /// clock itself, and a SYN-ACK TSval above them would make the peer's PAWS
+    /// (RFC 7323 §5) drop our next segments, so a value that the option bits
+    /// pushed ahead is moved one step back (as Linux's cookie_init_timestamp does).
     pub fn encode_tsval(ts_clock: u32, peer_wscale: Option<u8>, sack: bool) -> u32 {
         let ws = peer_wscale.map_or(WSCALE_NONE, |w| u32::from(w.min(14)));
-        (ts_clock & !TS_MASK) | ws | (u32::from(sack) << 4)
+        let ts = (ts_clock & !TS_MASK) | ws | (u32::from(sack) << 4);
+        if SeqNum(ts) > SeqNum(ts_clock) {
+            ts.wrapping_sub(TS_MASK + 1)
+        } else {
+            ts
+        }
     }
 
     /// Validates the ACK completing a cookie handshake: `peer_isn` = SEG.SEQ - 1,
@@ -139,6 +149,21 @@ mod tests {
             SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), 80),
             SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 40000),
         )
+    }
+
+    #[test]
+    fn cookie_tsval_is_never_ahead_of_the_timestamp_clock() {
+        for clock in [0u32, 1, 0x20, 0x3f, 0xdead_beef, 0xdead_bee0, u32::MAX, 5] {
+            for (ws, sack) in [(None, true), (Some(14), true), (Some(0), false)] {
+                let ts = SynCookies::encode_tsval(clock, ws, sack);
+                assert!(SeqNum(ts) <= SeqNum(clock), "{ts:#x} ahead of {clock:#x}");
+                assert!(clock.wrapping_sub(ts) <= TS_MASK, "{ts:#x} too far behind");
+                assert_eq!(
+                    ts & TS_MASK,
+                    SynCookies::encode_tsval(0, ws, sack) & TS_MASK
+                );
+            }
+        }
     }
 
     #[test]

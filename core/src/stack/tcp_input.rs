@@ -6,7 +6,7 @@ use core::net::{IpAddr, SocketAddr};
 use super::demux::FlowKey;
 use super::packet::{self, TcpIn, TcpOut};
 use super::syncookie::SynCookies;
-use super::{Outgoing, PacketError, Stack, State, F_ORPHAN, F_SYN_QUEUED, F_UNACCEPTED};
+use super::{Outgoing, PacketError, Stack, State, F_ORPHAN, F_SYN_QUEUED, F_UNACCEPTED, TW_BIT};
 use crate::tcp::connection::{timestamp_clock, Connection, Segment, SegmentOutcome};
 use crate::tcp::options::window_shift_for;
 use crate::tcp::SeqNum;
@@ -52,7 +52,16 @@ impl Stack {
             SocketAddr::new(src, seg.src_port),
         );
         self.counters.work_hash_lookups += 1;
-        if let Some(idx) = self.lookup(&key) {
+        if let Some(found) = self.lookup(&key) {
+            let idx = if found & TW_BIT != 0 {
+                // A compacted TIME-WAIT: rebuild it to apply the rules.
+                match self.revive_time_wait(found & !TW_BIT) {
+                    Some(idx) => idx,
+                    None => return Ok(()),
+                }
+            } else {
+                found
+            };
             let now = self.now;
             if self.completes_into_full_accept_queue(idx, seg) {
                 self.counters.listen_overflows += 1;
@@ -172,7 +181,7 @@ impl Stack {
             self.send_syn_cookie(key, seg);
             return;
         }
-        if self.conns.len() >= self.config.max_connections as usize {
+        if self.conn_count() >= self.config.max_connections as usize {
             self.counters.dropped_connection_limit += 1;
             return;
         }
@@ -259,7 +268,7 @@ impl Stack {
             self.counters.listen_overflows += 1;
             return true;
         }
-        if self.conns.len() >= self.config.max_connections as usize {
+        if self.conn_count() >= self.config.max_connections as usize {
             self.counters.dropped_connection_limit += 1;
             return true;
         }

@@ -134,6 +134,12 @@ pub(super) const EV_READABLE: u8 = 2;
 pub(super) const EV_WRITABLE: u8 = 4;
 pub(super) const EV_PEER_CLOSED: u8 = 8;
 pub(super) const EV_CLOSED: u8 = 16;
+/// Not an event: a flag kept in the spare top bit of `events_emitted` (so the
+/// compact part does not grow): the in-flight box has served only the
+/// handshake so far, so it is freed as soon as it is unused. Later idle
+/// periods wait for the stack's release tick, so segments to an idle
+/// connection rebuild the box at most once per tick, not per segment.
+pub(super) const HANDSHAKE_BOX: u8 = 128;
 
 /// Counters kept per connection.
 #[derive(Clone, Copy, Debug, Default)]
@@ -269,7 +275,7 @@ pub fn timestamp_clock(iss: SeqNum, now: Instant) -> u32 {
 }
 
 impl Connection {
-    fn new(cfg: &ConnConfig, iss: SeqNum, now: Instant, state: State) -> Connection {
+    pub(super) fn new(cfg: &ConnConfig, iss: SeqNum, now: Instant, state: State) -> Connection {
         let offer = Offer {
             mss: cfg.mss,
             sack: cfg.enable_sack,
@@ -340,7 +346,7 @@ impl Connection {
             write_blocked: false,
             soft_error: false,
             events: 0,
-            events_emitted: 0,
+            events_emitted: HANDSHAKE_BOX,
             close_reason: None,
             opts: UserOptions {
                 nodelay: cfg.nodelay,
@@ -1144,7 +1150,8 @@ impl Connection {
 }
 
 impl Connection {
-    /// Heap bytes held by this connection's buffers (for memory accounting).
+    /// Heap bytes held beyond the struct itself: the in-flight box and its
+    /// buffers (for memory accounting; 0 when idle).
     pub fn heap_bytes(&self) -> usize {
         self.fl.heap_bytes()
     }

@@ -43,6 +43,7 @@ pub mod segment;
 pub mod send;
 pub mod seq;
 pub mod state;
+pub mod time_wait;
 pub mod timers;
 
 pub use seq::SeqNum;

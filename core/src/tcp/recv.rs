@@ -12,7 +12,7 @@
 
 use alloc::vec::Vec;
 
-use super::connection::Connection;
+use super::connection::{Connection, HANDSHAKE_BOX};
 
 /// Most out-of-order ranges tracked. A segment that would need one more is
 /// dropped (`write` returns 0); the sender retransmits it later.
@@ -393,12 +393,20 @@ impl Connection {
             || self.fl.scoreboard.holds_idle_memory()
     }
 
-    /// Free the in-flight box at once if it holds nothing, not even buffer
-    /// memory (e.g. right after a handshake): a box without buffers is cheap
-    /// to rebuild, so it does not wait for the idle release tick.
+    /// Free the in-flight box at once if it has served only the handshake and
+    /// holds nothing, not even buffer memory, so a burst of new idle
+    /// connections holds no boxes. After that, boxes wait for the stack's
+    /// idle release tick (at most one rebuild per connection per tick).
     pub fn release_unused_in_flight(&mut self) {
-        if self.fl.is_allocated() && !self.fl.holds_buffer_memory() && self.in_flight_releasable() {
+        if self.events_emitted & HANDSHAKE_BOX != 0
+            && self.fl.is_allocated()
+            && !self.fl.holds_buffer_memory()
+            && self.in_flight_releasable()
+            // Not while an ACK waits: sending it would rebuild the box.
+            && !self.wants_transmit()
+        {
             self.fl.release();
+            self.events_emitted &= !HANDSHAKE_BOX;
         }
     }
 
@@ -410,6 +418,7 @@ impl Connection {
         if self.in_flight_releasable() {
             // Nothing buffered or in flight: the whole box goes.
             self.fl.release();
+            self.events_emitted &= !HANDSHAKE_BOX;
             return;
         }
         self.fl.recvbuf.release_if_empty();
