@@ -57,6 +57,8 @@ pub struct Config {
     pub initial_cwnd_segments: u32,
     /// Congestion controller. Default Cubic (RFC 9438).
     pub congestion: Congestion,
+    /// HyStart++ (RFC 9406): leave the initial slow start on an RTT increase. Default on.
+    pub hystart: bool,
     /// Offer and accept SACK (RFC 2018). Default on.
     pub enable_sack: bool,
     /// Offer and accept timestamps (RFC 7323). Default on.
@@ -93,6 +95,7 @@ impl Default for Config {
             delayed_ack: Duration::from_millis(40),
             initial_cwnd_segments: 10,
             congestion: Congestion::Cubic,
+            hystart: true,
             enable_sack: true,
             enable_timestamps: true,
             enable_window_scale: true,

@@ -557,6 +557,7 @@ impl Stack {
             delayed_ack: config.delayed_ack,
             initial_cwnd_segments: config.initial_cwnd_segments,
             congestion: config.congestion,
+            hystart: config.hystart,
             enable_sack: config.enable_sack,
             enable_timestamps: config.enable_timestamps,
             enable_window_scale: config.enable_window_scale,

@@ -33,7 +33,11 @@ pub struct ConnConfig {
     pub delayed_ack: Duration,
     pub initial_cwnd_segments: u32,
     pub congestion: Congestion,
+    /// HyStart++ (RFC 9406) in the initial slow start. Default on.
+    pub hystart: bool,
     pub enable_sack: bool,
+    /// RACK-TLP loss detection (RFC 8985) on SACK connections; off = RFC 6675 DupThresh only.
+    pub enable_rack: bool,
     pub enable_timestamps: bool,
     pub enable_window_scale: bool,
     pub nodelay: bool,
@@ -60,7 +64,9 @@ impl Default for ConnConfig {
             delayed_ack: Duration::from_millis(40),
             initial_cwnd_segments: 10,
             congestion: Congestion::Cubic,
+            hystart: true,
             enable_sack: true,
+            enable_rack: true,
             enable_timestamps: true,
             enable_window_scale: true,
             nodelay: false,
@@ -177,8 +183,12 @@ pub(super) struct UserOptions {
     pub fin_wait2_timeout: Dur32,
     pub max_rto: Dur32,
     pub congestion: Congestion,
+    /// HyStart++ (RFC 9406) for the controllers this connection creates.
+    pub hystart: bool,
     /// At most 1000 (the stack's config bound); clamped to u16.
     pub initial_cwnd_segments: u16,
+    /// RACK-TLP on SACK connections (RFC 8985).
+    pub rack: bool,
 }
 
 /// One TCP connection (RFC 9293 TCB plus extensions).
@@ -316,10 +326,11 @@ impl Connection {
             last_ack_sent: SeqNum(0),
             fl: InFlightBox::new(cfg.send_buffer, cfg.recv_buffer),
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
-            cc: Controller::new(
+            cc: Controller::with_hystart(
                 cfg.congestion,
                 u32::from(eff_mss),
                 cfg.initial_cwnd_segments,
+                cfg.hystart,
             ),
             timers: Timers::default(),
             retries: 0,
@@ -359,8 +370,10 @@ impl Connection {
                 time_wait: Dur32::new(cfg.time_wait),
                 fin_wait2_timeout: Dur32::new(cfg.fin_wait2_timeout),
                 congestion: cfg.congestion,
+                hystart: cfg.hystart,
                 initial_cwnd_segments: u16::try_from(cfg.initial_cwnd_segments).unwrap_or(u16::MAX),
                 max_rto: Dur32::new(cfg.max_rto),
+                rack: cfg.enable_rack,
             },
             stats: Stats::default(),
         }
@@ -430,10 +443,11 @@ impl Connection {
         self.neg = options::negotiate(&self.offer, peer);
         self.update_effective_mss();
         // The initial window depends on the negotiated MSS (RFC 6928 §2).
-        self.cc = Controller::new(
+        self.cc = Controller::with_hystart(
             self.opts.congestion,
             u32::from(self.eff_mss),
             u32::from(self.opts.initial_cwnd_segments),
+            self.opts.hystart,
         );
     }
 
@@ -899,10 +913,11 @@ impl Connection {
             return;
         }
         let cwnd = self.cc.cwnd();
-        self.cc = Controller::new(
+        self.cc = Controller::with_hystart(
             kind,
             u32::from(self.eff_mss),
             u32::from(self.opts.initial_cwnd_segments),
+            self.opts.hystart,
         );
         self.cc.set_cwnd(cwnd);
         self.opts.congestion = kind;
@@ -927,6 +942,10 @@ impl Connection {
     /// A valid RTT measurement updates the estimator and ends the backoff (RFC 6298 §5.7).
     pub(super) fn take_rtt_sample(&mut self, rtt: Duration) {
         self.rtt.on_sample(rtt);
+        self.cc.on_rtt_sample(rtt);
+        if self.fl.is_allocated() {
+            self.fl.rack.on_rtt_sample(rtt);
+        }
         self.rto_backoff = 0;
     }
 
@@ -979,6 +998,14 @@ impl Connection {
             if self.state == State::Closed {
                 return;
             }
+        }
+        if timers::due(self.fl.rack.reo_timer, now) {
+            self.fl.rack.reo_timer = Instant::MAX;
+            self.on_rack_timeout(now);
+        }
+        if timers::due(self.fl.rack.pto, now) {
+            self.fl.rack.pto = Instant::MAX;
+            self.on_probe_timeout(now);
         }
         if timers::due(self.fl.persist, now) {
             self.fl.persist = Instant::MAX;

@@ -14,6 +14,7 @@ use alloc::boxed::Box;
 use core::ops::{Deref, DerefMut};
 
 use crate::tcp::cc::Controller;
+use crate::tcp::rack::Rack;
 use crate::tcp::recv::RecvBuffer;
 use crate::tcp::send::{Scoreboard, SendBuffer};
 use crate::tcp::SeqNum;
@@ -58,6 +59,8 @@ pub(crate) struct InFlight {
     pub peer_fin_seq: Option<SeqNum>,
     /// An RST to send: (seq, ack, with ACK flag).
     pub pending_rst: Option<(SeqNum, SeqNum, bool)>,
+    /// RACK-TLP state with its two timers (RFC 8985).
+    pub rack: Rack,
 }
 
 impl InFlight {
@@ -82,6 +85,7 @@ impl InFlight {
             unacked_rcv_bytes: 0,
             peer_fin_seq: None,
             pending_rst: None,
+            rack: Rack::new(),
         }
     }
 
@@ -98,6 +102,7 @@ impl InFlight {
             && self.recvbuf.readable() == 0
             && !self.recvbuf.has_out_of_order()
             && self.scoreboard.range_count() == 0
+            && self.rack.is_idle()
     }
 }
 
@@ -153,14 +158,18 @@ impl InFlightBox {
             b.rexmit = Instant::MAX;
             b.persist = Instant::MAX;
             b.delack = Instant::MAX;
+            b.rack.clear_timers();
         }
     }
 
     /// The earliest timer kept in the box.
     pub fn earliest_timer(&self) -> Instant {
-        self.inner
-            .as_ref()
-            .map_or(Instant::MAX, |b| b.rexmit.min(b.persist).min(b.delack))
+        self.inner.as_ref().map_or(Instant::MAX, |b| {
+            b.rexmit
+                .min(b.persist)
+                .min(b.delack)
+                .min(b.rack.earliest_timer())
+        })
     }
 
     /// Whether the box holds no data (true when released).
@@ -243,6 +252,7 @@ impl InFlightBox {
                 + b.sendbuf.heap_bytes()
                 + b.recvbuf.heap_bytes()
                 + b.scoreboard.heap_bytes()
+                + b.rack.heap_bytes()
                 + b.cc_before_recovery
                     .as_ref()
                     .map_or(0, |_| core::mem::size_of::<Controller>())

@@ -1,5 +1,6 @@
 //! SEGMENT ARRIVES (RFC 9293 §3.10.7) with RFC 5961, RFC 7323 and RFC 2018.
 
+use crate::tcp::cc::CongestionControl;
 use crate::tcp::connection::{CloseReason, Connection, EV_CONNECTED, EV_PEER_CLOSED};
 use crate::tcp::segment::{Segment, SegmentOutcome};
 use crate::tcp::state::State;
@@ -356,13 +357,18 @@ impl Connection {
             0
         };
         if self.neg.sack {
-            let newly_sacked = self.update_scoreboard(seg);
+            let newly_sacked = self.update_scoreboard(now, seg);
             let tsecr = seg.options.timestamps.map(|(_, ecr)| ecr);
             self.sack_recovery_on_ack(now, advanced, duplicate, data_acked, newly_sacked, tsecr);
         } else if advanced {
             self.recovery_on_new_ack(now, seg, data_acked);
         } else if duplicate {
             self.on_duplicate_ack(now, seg);
+        }
+        if advanced || self.in_recovery {
+            // A cumulative ACK restarts the tail loss probe (RFC 8985 §7.2);
+            // in recovery any ACK does: the probe is for feedback that stopped.
+            self.schedule_loss_probe(now);
         }
         // An emptied send ring is kept for the next send; the stack frees it once idle.
         self.ack_state_transitions(now)
@@ -409,6 +415,7 @@ impl Connection {
         if self.snd_nxt < self.snd_una {
             self.snd_nxt = self.snd_una;
         }
+        self.cc.on_ack_round(seg.ack, self.snd_nxt);
         let end = self.fl.send_end_offset();
         let data_acked = self
             .snd_una_off

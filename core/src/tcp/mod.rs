@@ -5,7 +5,8 @@
 //!
 //! [`Connection`] is split by responsibility: `connection.rs` (state, API,
 //! events, timers), `input.rs` (SEGMENT ARRIVES), `output.rs` (what to send),
-//! `recovery.rs` (fast retransmit, NewReno, SACK recovery with PRR).
+//! `recovery.rs` (fast retransmit, NewReno, SACK recovery with PRR),
+//! `rack.rs` (RACK-TLP loss detection).
 //!
 //! Deliberate choices and deviations, as facts:
 //! - LISTEN lives in the stack: [`Connection::accept`] starts in SYN-RECEIVED,
@@ -18,6 +19,9 @@
 //!   answering probes is never timed out, a silent one after `max_retries`.
 //! - RTO retransmission goes back to SND.UNA (go-back-N, slow start); the SACK
 //!   scoreboard is cleared on RTO (RFC 6675 §5.1 allows this).
+//! - On SACK connections loss detection is RACK-TLP (RFC 8985, `rack.rs`;
+//!   choices and deviations in docs/DESIGN.md); DupThresh alone no longer
+//!   starts recovery there.
 //! - PRR (RFC 6937) is used in SACK recovery; without SACK, NewReno (RFC 6582)
 //!   inflates and deflates cwnd the classic way.
 //! - The FIN-WAIT-2 timeout applies only after `close` (an orphan); after
@@ -36,6 +40,7 @@ mod inflight;
 mod input;
 pub mod options;
 mod output;
+pub mod rack;
 mod recovery;
 pub mod recv;
 pub mod rtt;

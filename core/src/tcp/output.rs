@@ -117,6 +117,11 @@ impl Connection {
     /// Synchronized states: retransmission, new data, FIN, probe, or ACK.
     fn plan_synchronized(&mut self, now: Instant, _max_payload: usize) -> Option<Plan> {
         let limit = self.segment_limit();
+        if self.probe_due() {
+            if let Some(plan) = self.plan_loss_probe(now, limit) {
+                return Some(plan);
+            }
+        }
         if let Some(seq) = self.fl.rexmit_seq.take() {
             if let Some(plan) = self.plan_resend(now, seq, limit) {
                 return Some(plan);
@@ -124,6 +129,11 @@ impl Connection {
         }
         if let Some(plan) = self.plan_sack_recovery(now, limit) {
             return Some(plan);
+        }
+        if let Some((seq, len)) = self.rack_rto_retransmission() {
+            if let Some(plan) = self.plan_resend(now, seq, limit.min(len as usize)) {
+                return Some(plan);
+            }
         }
         if let Some(plan) = self.plan_new_data(now, limit) {
             return Some(plan);
@@ -133,6 +143,41 @@ impl Connection {
             return Some(self.plan_window_probe());
         }
         self.plan_pure_ack()
+    }
+
+    /// Tail loss probe: one segment of new data if the receive window allows,
+    /// else the last segment sent, again (RFC 8985 §7.3); in recovery, the
+    /// segment at SND.UNA instead.
+    fn plan_loss_probe(&mut self, now: Instant, limit: usize) -> Option<Plan> {
+        self.begin_probe();
+        let unsent = self.unsent_bytes();
+        let rwnd_room = self.snd_wnd.saturating_sub(self.snd_nxt - self.snd_una) > 0;
+        let fresh = (unsent > 0 || self.fin_pending()) && rwnd_room;
+        if fresh && self.snd_nxt == self.snd_max {
+            let force = self.force_send;
+            self.force_send = true;
+            if let Some(plan) = self.plan_new_data(now, limit) {
+                self.end_probe(now, true, false);
+                return Some(plan);
+            }
+            self.force_send = force;
+        }
+        let outstanding = self.snd_max - self.snd_una;
+        let back = outstanding.min(u32::try_from(limit).unwrap_or(u32::MAX));
+        // In recovery the silence most likely means the retransmission at
+        // SND.UNA (or its ACK) was lost: probe with it rather than with the tail.
+        let seq = if self.in_recovery {
+            self.snd_una
+        } else {
+            self.snd_max - back
+        };
+        let plan = if back == 0 {
+            None
+        } else {
+            self.plan_resend(now, seq, limit)
+        };
+        self.end_probe(now, plan.is_some(), true);
+        plan
     }
 
     /// In SACK recovery, while pipe < cwnd: NextSeg rule 1 (a lost hole), then
@@ -189,6 +234,7 @@ impl Connection {
         self.stats.segs_retransmitted += 1;
         // The FIN counts as one byte of sequence space, so HighRxt moves past it.
         self.note_recovery_send(off, len + usize::from(fin), true);
+        self.rack_on_send(now, off, (len + usize::from(fin)) as u64, true);
         let mut flags = TcpFlags::ACK;
         if fin {
             flags |= TcpFlags::FIN;
@@ -247,6 +293,7 @@ impl Connection {
         }
         let off = self.seq_to_send_off(seq);
         self.note_recovery_send(off, len, retransmission);
+        self.rack_on_send(now, off, u64::from(seq_len), retransmission);
         if nothing_outstanding {
             self.unacked_since = now;
         }
@@ -272,7 +319,11 @@ impl Connection {
             .cc
             .cwnd()
             .saturating_add(self.limited_transmit_allowance());
-        let cwnd_room = cwnd.saturating_sub(self.cwnd_flight());
+        let mut cwnd_room = cwnd.saturating_sub(self.cwnd_flight());
+        if self.probe_ignores_cwnd() {
+            // The loss probe's one segment goes regardless of cwnd (RFC 8985 §7.3).
+            cwnd_room = cwnd_room.max(u32::try_from(limit).unwrap_or(u32::MAX));
+        }
         let rwnd_room = self.snd_wnd.saturating_sub(in_flight);
         let usable = cwnd_room.min(rwnd_room) as usize;
         let mut len = unsent.min(usable).min(limit);
@@ -535,10 +586,14 @@ impl Connection {
             State::SynSent => self.snd_nxt == self.iss,
             State::SynReceived => self.snd_nxt == self.iss || self.ack_now,
             _ => {
-                if self.ack_now || self.fl.rexmit_seq.is_some() || self.probe_pending {
+                if self.ack_now
+                    || self.fl.rexmit_seq.is_some()
+                    || self.probe_pending
+                    || self.probe_due()
+                {
                     return true;
                 }
-                if self.sack_recovery_would_send() {
+                if self.sack_recovery_would_send() || self.rack_rto_retransmission().is_some() {
                     return true;
                 }
                 let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);

@@ -1,11 +1,14 @@
 //! Loss recovery: fast retransmit and NewReno fast recovery (RFC 5681 §3.2,
-//! RFC 6582), limited transmit (RFC 3042).
+//! RFC 6582), limited transmit (RFC 3042), SACK recovery (RFC 6675) with PRR
+//! (RFC 6937), and RACK-TLP (RFC 8985, `rack.rs`) as its loss detector.
 
 use alloc::boxed::Box;
 
 use crate::tcp::cc::CongestionControl;
 use crate::tcp::connection::Connection;
+use crate::tcp::rack::AckInfo;
 use crate::tcp::segment::Segment;
+use crate::tcp::send::SackUpdate;
 use crate::tcp::SeqNum;
 use crate::time::Instant;
 
@@ -109,6 +112,9 @@ impl Connection {
     pub(super) fn on_rto_scoreboard(&mut self) {
         self.fl.scoreboard.clear();
         self.fl.high_rxt = 0;
+        self.fl.rack.on_rto();
+        self.fl.rack.reo_timer = Instant::MAX;
+        self.fl.rack.pto = Instant::MAX;
     }
 
     /// Stream offset of a sequence number that may lie below SND.UNA (D-SACK), clamped at 0.
@@ -121,8 +127,10 @@ impl Connection {
         }
     }
 
-    /// Record the ACK's SACK blocks; returns bytes newly SACKed (RFC 2018 §5, RFC 2883 D-SACK ignored).
-    pub(super) fn update_scoreboard(&mut self, seg: &Segment) -> u32 {
+    /// Record the ACK's SACK blocks; returns bytes newly SACKed (RFC 2018 §5).
+    /// RACK sees the cumulative ACK and the blocks first (it needs the
+    /// scoreboard as it was), then the D-SACK and TLP outcome (RFC 8985 §6.2, §7.4).
+    pub(super) fn update_scoreboard(&mut self, now: Instant, seg: &Segment) -> u32 {
         if self.snd_una_off == u64::MAX {
             return 0;
         }
@@ -137,21 +145,53 @@ impl Connection {
                 n += 1;
             }
         }
-        if n == 0 && self.fl.scoreboard.range_count() == 0 {
-            return 0;
+        let blocks = blocks.get(..n).unwrap_or(&[]);
+        let rack = self.rack_active();
+        if rack {
+            let ack = AckInfo {
+                now,
+                una: self.snd_una_off,
+                ecr: seg.options.timestamps.map(|(_, ecr)| ecr),
+                ts_offset: self.neg.timestamps.then_some(self.ts_offset),
+            };
+            let fl = &mut *self.fl;
+            fl.rack.on_ack(&ack, blocks, fl.scoreboard.ranges());
         }
         let max_off = self.seq_to_send_off(self.snd_max);
-        let upd =
-            self.fl
-                .scoreboard
-                .on_ack(self.snd_una_off, blocks.get(..n).unwrap_or(&[]), max_off);
+        let upd = if n == 0 && self.fl.scoreboard.range_count() == 0 {
+            SackUpdate::default()
+        } else {
+            self.fl.scoreboard.on_ack(self.snd_una_off, blocks, max_off)
+        };
+        if rack {
+            self.fl.rack.on_dsack(upd.dsack, self.snd_una_off, max_off);
+            if self.fl.rack.tlp_on_ack(self.snd_una_off, upd.dsack) {
+                self.tlp_loss_response(now);
+            }
+        }
         u32::try_from(upd.newly_sacked).unwrap_or(u32::MAX)
+    }
+
+    /// A tail loss probe repaired a loss: reduce cwnd once as for a fast
+    /// recovery that already ended (RFC 8985 §7.4.2).
+    fn tlp_loss_response(&mut self, now: Instant) {
+        if self.in_recovery {
+            return;
+        }
+        let flight = self.flight_size();
+        self.cc.on_congestion_event(now, flight);
+        let ssthresh = self.cc.ssthresh();
+        self.cc.set_cwnd(ssthresh.max(u32::from(self.eff_mss)));
     }
 
     /// RFC 6675 pipe over the scoreboard.
     pub(super) fn sack_pipe(&self) -> u32 {
         let una = self.snd_una_off;
         let max = self.seq_to_send_off(self.snd_max);
+        if self.rack_active() {
+            let pipe = self.fl.rack.pipe(max.saturating_sub(una));
+            return u32::try_from(pipe).unwrap_or(u32::MAX);
+        }
         let pipe =
             self.fl
                 .scoreboard
@@ -174,15 +214,20 @@ impl Connection {
             self.undo_spurious_recovery();
             return;
         }
+        let rack = self.rack_active();
+        let rack_lost = rack && self.rack_detect_loss(now);
         if self.in_recovery {
             if self.snd_una >= self.recover {
                 self.exit_sack_recovery();
             } else {
-                if advanced {
+                if advanced && !rack {
                     // A partial ACK: the next hole is lost too (RFC 6675 §5 step C).
                     self.fl.high_rxt = self.fl.high_rxt.max(self.snd_una_off);
                 }
                 self.prr_on_ack(data_acked.saturating_add(newly_sacked));
+            }
+            if !self.in_recovery && rack_lost {
+                self.start_recovery_on_rack_loss(now);
             }
             return;
         }
@@ -197,6 +242,13 @@ impl Connection {
             // Only a duplicate ACK bringing new SACK information counts (RFC 6675 §5).
             self.dupacks = self.dupacks.saturating_add(1);
         }
+        if rack {
+            // RACK replaces DupThresh: recovery starts when it marks a loss (RFC 8985 §2, §6).
+            if self.fl.rack.lost_bytes() > 0 {
+                self.start_recovery_on_rack_loss(now);
+            }
+            return;
+        }
         let lost = self.fl.scoreboard.range_count() > 0
             && self
                 .fl
@@ -207,6 +259,15 @@ impl Connection {
         if (self.dupacks >= DUP_THRESH || lost) && self.snd_una >= self.recover {
             self.enter_sack_recovery(now, newly_sacked);
         }
+    }
+
+    /// RACK marked a segment lost outside recovery: start fast recovery,
+    /// unless the current recovery point is not reached yet (RFC 8985 §6.2, RFC 6675 §5).
+    pub(super) fn start_recovery_on_rack_loss(&mut self, now: Instant) {
+        if self.in_recovery || self.snd_una < self.recover || self.fl.rack.lost_bytes() == 0 {
+            return;
+        }
+        self.enter_sack_recovery(now, 0);
     }
 
     /// Start SACK recovery: RecoveryPoint = HighData, ssthresh from FlightSize,
@@ -228,9 +289,13 @@ impl Connection {
         self.fl.prr_delivered = 0;
         self.fl.prr_out = 0;
         self.fl.high_rxt = self.snd_una_off;
-        self.fl.rexmit_seq = Some(self.snd_una);
+        if !self.rack_active() {
+            // With RACK the segments marked lost are resent through NextSeg instead.
+            self.fl.rexmit_seq = Some(self.snd_una);
+        }
         self.fl.rtt_probe = None;
         self.prr_on_ack(delivered);
+        self.schedule_loss_probe(now);
     }
 
     /// Eifel detection: the first ACK advancing SND.UNA in recovery echoes a
@@ -278,6 +343,13 @@ impl Connection {
                 .saturating_add(mss);
             ssthresh.saturating_sub(pipe).min(limit)
         };
+        // With RACK no forced fast retransmit precedes PRR: let the first
+        // segment of the episode go (Linux does the same).
+        let sndcnt = if self.fl.prr_out == 0 && self.rack_active() {
+            sndcnt.max(mss)
+        } else {
+            sndcnt
+        };
         self.cc.set_cwnd(pipe.saturating_add(sndcnt));
     }
 
@@ -287,6 +359,7 @@ impl Connection {
         let ssthresh = self.cc.ssthresh();
         self.cc.set_cwnd(ssthresh.max(u32::from(self.eff_mss)));
         self.dupacks = 0;
+        self.fl.rack.on_recovery_exit();
     }
 
     /// Count a segment sent during recovery (RFC 6937 prr_out).
@@ -305,9 +378,37 @@ impl Connection {
     pub(super) fn cwnd_flight(&self) -> u32 {
         if self.in_recovery && self.neg.sack {
             self.sack_pipe()
+        } else if self.rack_rto_recovery() {
+            // After an RTO, segments RACK found lost again leave the pipe (RFC 8985 §6.2 step 5).
+            let una = self.snd_una_off;
+            let nxt = self.seq_to_send_off(self.snd_nxt);
+            u32::try_from(self.fl.rack.pipe(nxt.saturating_sub(una))).unwrap_or(u32::MAX)
         } else {
             self.snd_nxt - self.snd_una
         }
+    }
+
+    /// The go-back-N after an RTO is still under way (SND.UNA below the
+    /// recovery point RFC 6582 §3.2 step 4 set) on a RACK connection.
+    pub(super) fn rack_rto_recovery(&self) -> bool {
+        !self.in_recovery && self.rack_active() && self.snd_una < self.recover
+    }
+
+    /// A segment resent after an RTO that RACK found lost again goes out
+    /// again within cwnd, without another cwnd reduction (RFC 8985 §6.2, Linux's Loss state).
+    pub(super) fn rack_rto_retransmission(&self) -> Option<(SeqNum, u32)> {
+        if !self.rack_rto_recovery() || self.cwnd_flight() >= self.cc.cwnd() {
+            return None;
+        }
+        let una = self.snd_una_off;
+        let nxt = self.seq_to_send_off(self.snd_nxt);
+        let (off, len) = self.fl.rack.next_lost()?;
+        if off < una || off >= nxt {
+            return None;
+        }
+        let seq = self.snd_una + u32::try_from(off - una).unwrap_or(0);
+        let mss = u32::from(self.eff_mss);
+        Some((seq, u32::try_from(len).unwrap_or(mss).min(mss)))
     }
 
     /// NextSeg rules 1 and 3 when pipe allows (RFC 6675 §4-5); rule 2 (new data) is
@@ -319,6 +420,18 @@ impl Connection {
         let una = self.snd_una_off;
         let max = self.seq_to_send_off(self.snd_max);
         let mss = u32::from(self.eff_mss);
+        if self.rack_active() {
+            // RACK's lost segments are rule 1; rule 3 is left to the TLP (RFC 8985 §7).
+            if rule3 {
+                return None;
+            }
+            let (off, len) = self.fl.rack.next_lost()?;
+            if off < una || off >= max {
+                return None;
+            }
+            let seq = self.snd_una + u32::try_from(off - una).unwrap_or(0);
+            return Some((seq, u32::try_from(len).unwrap_or(mss).min(mss)));
+        }
         let high = self.fl.high_rxt.max(una);
         let hole = if rule3 {
             self.fl.scoreboard.next_seg(una, max, high, mss)

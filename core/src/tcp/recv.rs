@@ -391,6 +391,7 @@ impl Connection {
             || self.fl.recvbuf.holds_idle_memory()
             || (self.fl.sendbuf.is_empty() && self.fl.sendbuf.heap_bytes() > 0)
             || self.fl.scoreboard.holds_idle_memory()
+            || self.fl.rack.holds_idle_memory()
     }
 
     /// Free the in-flight box at once if it has served only the handshake and
@@ -424,6 +425,7 @@ impl Connection {
         self.fl.recvbuf.release_if_empty();
         self.fl.sendbuf.release_if_empty();
         self.fl.scoreboard.release_if_empty();
+        self.fl.rack.release_if_empty();
     }
 }
 

@@ -4,7 +4,9 @@
 //! segments and seconds as in the RFC, in `f64`. `core` has no `cbrt`, so
 //! [`cube_root`] is a Newton iteration.
 
-use super::{initial_window, restart_window, slow_start_increase, CongestionControl};
+use super::hystart::{HyStart, Phase, RoundOutcome};
+use super::{initial_window, restart_window, CongestionControl};
+use crate::tcp::seq::SeqNum;
 use crate::time::{Duration, Instant};
 
 /// C (RFC 9438 §5.1), segments / s^3.
@@ -35,11 +37,24 @@ pub fn cube_root(x: f64) -> f64 {
 /// The current congestion-avoidance epoch (RFC 9438 §4.2).
 #[derive(Clone, Copy, Debug)]
 struct Epoch {
+    /// [`NO_EPOCH`] when none runs (a sentinel, not `Option`: saves 8 bytes
+    /// of the always-present connection state).
     start: Instant,
     /// K in seconds.
     k: f64,
     /// W_est in segments (RFC 9438 §4.3).
     w_est: f64,
+}
+
+/// `Epoch::start` while no epoch runs.
+const NO_EPOCH: Instant = Instant::MAX;
+
+impl Epoch {
+    const NONE: Epoch = Epoch {
+        start: NO_EPOCH,
+        k: 0.0,
+        w_est: 0.0,
+    };
 }
 
 /// RFC 9438 CUBIC state.
@@ -51,15 +66,23 @@ pub struct Cubic {
     ssthresh: u32,
     /// W_max in segments: window just before the last reduction (after fast convergence).
     w_max: f64,
-    /// cwnd_prior in segments (RFC 9438 §4.3: alpha becomes 1 once W_est reaches it).
-    cwnd_prior: f64,
-    epoch: Option<Epoch>,
-    /// Sub-byte growth carried between ACKs.
-    carry: f64,
+    /// cwnd_prior in segments (RFC 9438 §4.3: alpha becomes 1 once W_est
+    /// reaches it); only compared, so f32 (keeps the controller at 72 bytes).
+    cwnd_prior: f32,
+    epoch: Epoch,
+    /// Sub-byte growth carried between ACKs (f32: below one byte, packs with the u32s).
+    carry: f32,
+    /// Initial slow start exit (RFC 9406).
+    hystart: HyStart,
 }
 
 impl Cubic {
     pub fn new(mss: u32, initial_window_segments: u32) -> Self {
+        Self::with_hystart(mss, initial_window_segments, true)
+    }
+
+    /// As [`Cubic::new`], with HyStart++ (RFC 9406) on or off.
+    pub fn with_hystart(mss: u32, initial_window_segments: u32, hystart: bool) -> Self {
         let mss = mss.max(1);
         Cubic {
             mss,
@@ -68,9 +91,19 @@ impl Cubic {
             ssthresh: u32::MAX,
             w_max: 0.0,
             cwnd_prior: 0.0,
-            epoch: None,
+            epoch: Epoch::NONE,
             carry: 0.0,
+            hystart: HyStart::new(hystart),
         }
+    }
+
+    pub fn hystart_phase(&self) -> Phase {
+        self.hystart.phase()
+    }
+
+    /// The running epoch, if any.
+    fn epoch(&self) -> Option<Epoch> {
+        (self.epoch.start != NO_EPOCH).then_some(self.epoch)
     }
 
     /// Whether cwnd < ssthresh (RFC 9438 §4.10 uses standard slow start).
@@ -85,7 +118,7 @@ impl Cubic {
 
     /// K in seconds of the running epoch, if congestion avoidance has started.
     pub fn k_seconds(&self) -> Option<f64> {
-        self.epoch.map(|e| e.k)
+        self.epoch().map(|e| e.k)
     }
 
     fn segments(&self, bytes: u32) -> f64 {
@@ -114,20 +147,21 @@ impl Cubic {
             // Convex start: no known saturation point above us.
             self.w_max = cwnd;
         }
-        self.epoch = Some(Epoch {
+        self.epoch = Epoch {
             start: now,
             k: Self::compute_k(self.w_max, cwnd),
             w_est: cwnd,
-        });
+        };
         self.carry = 0.0;
     }
 
     /// Congestion avoidance per ACK: grow toward W_cubic(t + RTT), or W_est in the Reno-friendly region (RFC 9438 §4.2-4.5).
     fn grow_congestion_avoidance(&mut self, now: Instant, acked: u32, srtt: Option<Duration>) {
-        if self.epoch.is_none() {
+        if self.epoch().is_none() {
             self.start_epoch(now);
         }
-        let Some(mut ep) = self.epoch else {
+        // An epoch starting at Instant::MAX reads as none: nothing to grow.
+        let Some(mut ep) = self.epoch() else {
             return;
         };
         let cwnd = self.segments(self.cwnd);
@@ -136,7 +170,7 @@ impl Cubic {
         let rtt = srtt.map_or(0.0, |d| d.as_micros() as f64 / 1e6);
 
         // §4.3: W_est grows like Reno with alpha_cubic, alpha = 1 past cwnd_prior.
-        let alpha = if ep.w_est >= self.cwnd_prior {
+        let alpha = if ep.w_est >= f64::from(self.cwnd_prior) {
             1.0
         } else {
             ALPHA_RENO_FRIENDLY
@@ -144,7 +178,7 @@ impl Cubic {
         if cwnd > 0.0 {
             ep.w_est += alpha * acked_seg / cwnd;
         }
-        self.epoch = Some(ep);
+        self.epoch = ep;
 
         // §4.2: target = W_cubic(t + RTT) clamped to [cwnd, 1.5 cwnd].
         let mut target = self.w_cubic(t + rtt, ep.k);
@@ -179,15 +213,15 @@ impl Cubic {
 
     /// Convert a window in segments back to bytes, carrying fractions.
     fn apply_growth(&mut self, new_seg: f64) {
-        let grow = (new_seg * self.mss as f64 - self.cwnd as f64) + self.carry;
+        let grow = (new_seg * self.mss as f64 - self.cwnd as f64) + f64::from(self.carry);
         if grow >= 1.0 {
             // Saturating cast: `as` clamps out-of-range floats.
             let whole = grow as u64;
-            self.carry = grow - whole as f64;
+            self.carry = (grow - whole as f64) as f32;
             let add = u32::try_from(whole).unwrap_or(u32::MAX);
             self.cwnd = self.cwnd.saturating_add(add);
         } else if grow > 0.0 {
-            self.carry = grow;
+            self.carry = grow as f32;
         }
     }
 
@@ -199,7 +233,7 @@ impl Cubic {
         } else {
             cwnd
         };
-        self.cwnd_prior = cwnd;
+        self.cwnd_prior = cwnd as f32;
     }
 
     /// ssthresh = max(cwnd * beta_cubic, 2 SMSS) (RFC 9438 §4.6).
@@ -213,10 +247,11 @@ impl Cubic {
 impl CongestionControl for Cubic {
     fn on_ack(&mut self, now: Instant, acked_bytes: u32, srtt: Option<Duration>) {
         if self.in_slow_start() {
-            // RFC 9438 §4.10: standard slow start (RFC 5681, RFC 3465 L = 2).
+            // RFC 9438 §4.10: standard slow start (RFC 5681, RFC 3465 L = 2),
+            // or HyStart++ (RFC 9406 §4.2) in the initial one.
             self.cwnd = self
                 .cwnd
-                .saturating_add(slow_start_increase(acked_bytes, self.mss));
+                .saturating_add(self.hystart.slow_start_increase(acked_bytes, self.mss));
         } else {
             self.grow_congestion_avoidance(now, acked_bytes, srtt);
         }
@@ -224,34 +259,37 @@ impl CongestionControl for Cubic {
 
     /// W_max (fast convergence), ssthresh = cwnd = cwnd * beta_cubic, new epoch at `now` (RFC 9438 §4.6, §4.7).
     fn on_congestion_event(&mut self, now: Instant, _flight_size: u32) {
+        self.hystart.on_congestion();
         self.update_w_max();
         self.ssthresh = self.beta_ssthresh();
         self.cwnd = self.ssthresh;
         let cwnd = self.segments(self.cwnd);
-        self.epoch = Some(Epoch {
+        self.epoch = Epoch {
             start: now,
             k: Self::compute_k(self.w_max, cwnd),
             w_est: cwnd,
-        });
+        };
         self.carry = 0.0;
     }
 
     /// cwnd = 1 SMSS as in RFC 5681, ssthresh via beta_cubic; the next CA epoch starts with W_max = cwnd, K = 0 (RFC 9438 §4.8).
     fn on_retransmission_timeout(&mut self, _now: Instant, _flight_size: u32) {
+        self.hystart.on_congestion();
         self.update_w_max();
         self.ssthresh = self.beta_ssthresh();
         self.cwnd = self.mss;
         // §4.8: W_max is the window at the start of the next CA stage.
         self.w_max = 0.0;
-        self.epoch = None;
+        self.epoch = Epoch::NONE;
         self.carry = 0.0;
     }
 
     /// cwnd = min(cwnd, IW) (RFC 5681 §4.1); the epoch restarts so idle time does not count as growth time.
     fn on_idle_restart(&mut self, _now: Instant, _rto: Duration) {
         self.cwnd = restart_window(self.cwnd, initial_window(self.mss, self.iw_segments));
-        self.epoch = None;
+        self.epoch = Epoch::NONE;
         self.carry = 0.0;
+        self.hystart.on_idle_restart();
     }
 
     fn set_mss(&mut self, mss: u32) {
@@ -259,8 +297,8 @@ impl CongestionControl for Cubic {
         // W_max and friends are in segments: rescale so they keep meaning the same bytes.
         let scale = self.mss as f64 / mss as f64;
         self.w_max *= scale;
-        self.cwnd_prior *= scale;
-        self.epoch = None;
+        self.cwnd_prior = (f64::from(self.cwnd_prior) * scale) as f32;
+        self.epoch = Epoch::NONE;
         self.mss = mss;
     }
 
@@ -275,6 +313,18 @@ impl CongestionControl for Cubic {
     fn set_cwnd(&mut self, cwnd: u32) {
         self.cwnd = cwnd;
         self.carry = 0.0;
+    }
+
+    fn on_rtt_sample(&mut self, rtt: Duration) {
+        self.hystart.on_rtt_sample(rtt);
+    }
+
+    /// After CSS_ROUNDS of CSS, ssthresh = cwnd: congestion avoidance, whose
+    /// first epoch starts at W_max = cwnd (RFC 9406 §4.2, RFC 9438 §4.10).
+    fn on_ack_round(&mut self, ack: SeqNum, snd_nxt: SeqNum) {
+        if self.hystart.on_ack_round(ack, snd_nxt) == RoundOutcome::EnterCongestionAvoidance {
+            self.ssthresh = self.cwnd;
+        }
     }
 }
 
@@ -454,9 +504,14 @@ mod tests {
 
     #[test]
     fn slow_start_uses_byte_counting() {
-        let mut c = Cubic::new(MSS, 10);
+        // Standard slow start: L = 2 (RFC 3465).
+        let mut c = Cubic::with_hystart(MSS, 10, false);
         c.on_ack(at_ms(1), 10 * MSS, None);
         assert_eq!(c.cwnd(), 12 * MSS);
+        // HyStart++ without pacing: L = 8 (RFC 9406 §4.2).
+        let mut c = Cubic::new(MSS, 10);
+        c.on_ack(at_ms(1), 10 * MSS, None);
+        assert_eq!(c.cwnd(), 18 * MSS);
     }
 
     #[test]

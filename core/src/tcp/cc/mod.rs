@@ -1,13 +1,16 @@
 //! Congestion control behind one small trait, dispatched through an enum
-//! (no `Box`, no vtable): NewReno (RFC 5681) and CUBIC (RFC 9438).
+//! (no `Box`, no vtable): NewReno (RFC 5681) and CUBIC (RFC 9438), both
+//! with HyStart++ (RFC 9406) in the initial slow start unless configured off.
 //!
 //! Windows are in bytes. The connection owns loss detection and recovery; it
 //! tells the controller what happened and may override `cwnd` during
 //! recovery (RFC 6582 / RFC 6937) through [`CongestionControl::set_cwnd`].
 
+use crate::tcp::seq::SeqNum;
 use crate::time::{Duration, Instant};
 
 pub mod cubic;
+pub mod hystart;
 pub mod newreno;
 pub mod prr;
 
@@ -30,6 +33,11 @@ pub trait CongestionControl {
     fn ssthresh(&self) -> u32;
     /// Overwrite cwnd (used by fast recovery / PRR).
     fn set_cwnd(&mut self, cwnd: u32);
+    /// Every RTT measurement, not only SRTT: HyStart++ tracks per-round minima (RFC 9406 §4.2).
+    fn on_rtt_sample(&mut self, _rtt: Duration) {}
+    /// The cumulative ACK advanced to `ack` with `snd_nxt` sent, before
+    /// `on_ack`: marks HyStart++ rounds (RFC 9406 §4.2).
+    fn on_ack_round(&mut self, _ack: SeqNum, _snd_nxt: SeqNum) {}
 }
 
 /// Which algorithm a connection uses. Values equal the C ABI's `TCPKIT_CC_*`.
@@ -61,12 +69,37 @@ pub enum Controller {
 
 impl Controller {
     /// A controller with the initial window for `initial_window_segments` (RFC 6928 when 10).
+    /// HyStart++ is on (see [`Controller::with_hystart`]).
     pub fn new(kind: Congestion, mss: u32, initial_window_segments: u32) -> Self {
+        Self::with_hystart(kind, mss, initial_window_segments, true)
+    }
+
+    /// As [`Controller::new`], with HyStart++ (RFC 9406) on or off.
+    pub fn with_hystart(
+        kind: Congestion,
+        mss: u32,
+        initial_window_segments: u32,
+        hystart: bool,
+    ) -> Self {
         match kind {
-            Congestion::NewReno => {
-                Controller::NewReno(newreno::NewReno::new(mss, initial_window_segments))
-            }
-            Congestion::Cubic => Controller::Cubic(cubic::Cubic::new(mss, initial_window_segments)),
+            Congestion::NewReno => Controller::NewReno(newreno::NewReno::with_hystart(
+                mss,
+                initial_window_segments,
+                hystart,
+            )),
+            Congestion::Cubic => Controller::Cubic(cubic::Cubic::with_hystart(
+                mss,
+                initial_window_segments,
+                hystart,
+            )),
+        }
+    }
+
+    /// Where HyStart++ is (for diagnostics and tests).
+    pub fn hystart_phase(&self) -> hystart::Phase {
+        match self {
+            Controller::NewReno(c) => c.hystart_phase(),
+            Controller::Cubic(c) => c.hystart_phase(),
         }
     }
 
@@ -126,6 +159,18 @@ impl CongestionControl for Controller {
         match self {
             Controller::NewReno(c) => c.set_cwnd(cwnd),
             Controller::Cubic(c) => c.set_cwnd(cwnd),
+        }
+    }
+    fn on_rtt_sample(&mut self, rtt: Duration) {
+        match self {
+            Controller::NewReno(c) => c.on_rtt_sample(rtt),
+            Controller::Cubic(c) => c.on_rtt_sample(rtt),
+        }
+    }
+    fn on_ack_round(&mut self, ack: SeqNum, snd_nxt: SeqNum) {
+        match self {
+            Controller::NewReno(c) => c.on_ack_round(ack, snd_nxt),
+            Controller::Cubic(c) => c.on_ack_round(ack, snd_nxt),
         }
     }
 }

@@ -3,9 +3,9 @@
 //! Fast recovery itself (RFC 6582) lives in the connection, which uses
 //! `set_cwnd`; this type only decides the window outside recovery.
 
-use super::{
-    initial_window, reno_ssthresh, restart_window, slow_start_increase, CongestionControl,
-};
+use super::hystart::{HyStart, Phase, RoundOutcome};
+use super::{initial_window, reno_ssthresh, restart_window, CongestionControl};
+use crate::tcp::seq::SeqNum;
 use crate::time::{Duration, Instant};
 
 /// RFC 5681 congestion window state, in bytes.
@@ -17,11 +17,18 @@ pub struct NewReno {
     ssthresh: u32,
     /// Bytes acknowledged in congestion avoidance since cwnd last grew (RFC 3465 §2.1).
     bytes_acked: u32,
+    /// Initial slow start exit (RFC 9406).
+    hystart: HyStart,
 }
 
 impl NewReno {
     /// Initial window per RFC 6928 / RFC 5681 §3.1; ssthresh starts "arbitrarily high".
     pub fn new(mss: u32, initial_window_segments: u32) -> Self {
+        Self::with_hystart(mss, initial_window_segments, true)
+    }
+
+    /// As [`NewReno::new`], with HyStart++ (RFC 9406) on or off.
+    pub fn with_hystart(mss: u32, initial_window_segments: u32, hystart: bool) -> Self {
         let mss = mss.max(1);
         NewReno {
             mss,
@@ -29,7 +36,12 @@ impl NewReno {
             cwnd: initial_window(mss, initial_window_segments),
             ssthresh: u32::MAX,
             bytes_acked: 0,
+            hystart: HyStart::new(hystart),
         }
+    }
+
+    pub fn hystart_phase(&self) -> Phase {
+        self.hystart.phase()
     }
 
     /// Whether cwnd < ssthresh (RFC 5681 §3.1).
@@ -37,11 +49,12 @@ impl NewReno {
         self.cwnd < self.ssthresh
     }
 
-    /// Slow start: cwnd += min(N, 2*SMSS) per ACK (RFC 3465 §2.2, L = 2).
+    /// Slow start: cwnd += min(N, L*SMSS) per ACK, L = 2 (RFC 3465 §2.2) or
+    /// under HyStart++ L = 8 and a quarter of that in CSS (RFC 9406 §4.2).
     fn grow_slow_start(&mut self, acked: u32) {
         self.cwnd = self
             .cwnd
-            .saturating_add(slow_start_increase(acked, self.mss));
+            .saturating_add(self.hystart.slow_start_increase(acked, self.mss));
     }
 
     /// Congestion avoidance: cwnd += SMSS once a full cwnd of bytes is ACKed (RFC 3465 §2.1, RFC 5681 §3.1).
@@ -65,6 +78,7 @@ impl CongestionControl for NewReno {
 
     /// ssthresh = max(FlightSize/2, 2*SMSS); cwnd = ssthresh (RFC 5681 §3.2 steps 2-3, without the +3 inflation the caller applies).
     fn on_congestion_event(&mut self, _now: Instant, flight_size: u32) {
+        self.hystart.on_congestion();
         self.ssthresh = reno_ssthresh(flight_size, self.mss);
         self.cwnd = self.ssthresh;
         self.bytes_acked = 0;
@@ -72,6 +86,7 @@ impl CongestionControl for NewReno {
 
     /// ssthresh = max(FlightSize/2, 2*SMSS); cwnd = LW = 1 SMSS (RFC 5681 §3.1 eq. 4 and following).
     fn on_retransmission_timeout(&mut self, _now: Instant, flight_size: u32) {
+        self.hystart.on_congestion();
         self.ssthresh = reno_ssthresh(flight_size, self.mss);
         self.cwnd = self.mss;
         self.bytes_acked = 0;
@@ -81,6 +96,7 @@ impl CongestionControl for NewReno {
     fn on_idle_restart(&mut self, _now: Instant, _rto: Duration) {
         self.cwnd = restart_window(self.cwnd, initial_window(self.mss, self.iw_segments));
         self.bytes_acked = 0;
+        self.hystart.on_idle_restart();
     }
 
     fn set_mss(&mut self, mss: u32) {
@@ -99,6 +115,18 @@ impl CongestionControl for NewReno {
         self.cwnd = cwnd;
         self.bytes_acked = 0;
     }
+
+    fn on_rtt_sample(&mut self, rtt: Duration) {
+        self.hystart.on_rtt_sample(rtt);
+    }
+
+    /// After CSS_ROUNDS of CSS, ssthresh = cwnd: congestion avoidance (RFC 9406 §4.2).
+    fn on_ack_round(&mut self, ack: SeqNum, snd_nxt: SeqNum) {
+        if self.hystart.on_ack_round(ack, snd_nxt) == RoundOutcome::EnterCongestionAvoidance {
+            self.ssthresh = self.cwnd;
+            self.bytes_acked = 0;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -110,7 +138,7 @@ mod tests {
 
     #[test]
     fn slow_start_grows_by_acked_bytes_capped_at_two_mss() {
-        let mut c = NewReno::new(MSS, 10);
+        let mut c = NewReno::with_hystart(MSS, 10, false);
         let w0 = c.cwnd();
         c.on_ack(T, 500, None);
         assert_eq!(c.cwnd(), w0 + 500);

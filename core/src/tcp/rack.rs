@@ -1,0 +1,830 @@
+//! RACK-TLP loss detection (RFC 8985) for SACK connections: per-segment
+//! transmit times, time-based loss marking, the reordering window with
+//! D-SACK adaptation, and the tail loss probe.
+//!
+//! Bookkeeping, all bounded and without per-packet allocation:
+//! - `segs`: one entry per transmitted segment in sequence order (stream
+//!   offsets, like the send ring), appended as new data goes out and updated
+//!   in place on retransmission, popped as the cumulative ACK passes.
+//! - Segments sent once are in time order already (new data leaves in
+//!   sequence order), so loss detection walks them with a cursor that only
+//!   moves forward. Retransmitted segments leave that order; each
+//!   retransmission is queued in `rexmits`, which is in time order by
+//!   construction. Both walks stop at the first segment that is not yet
+//!   due, so each segment is passed O(1) times: no rescan of the window per ACK.
+//! - `lost`: segments marked lost that wait for their retransmission.
+//!
+//! Pipe is counted as Linux does (RFC 6675 §4 in spirit):
+//! in flight = outstanding - SACKed - lost + retransmitted-in-flight.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+
+use crate::tcp::connection::Connection;
+use crate::time::{Duration, Instant};
+
+/// SACKed by the peer.
+const SACKED: u8 = 1;
+/// Marked lost and not SACKed since.
+const LOST: u8 = 2;
+/// A retransmission of it is in flight (counts in pipe).
+const RETRANS: u8 = 4;
+/// Its transmit time was updated in place: it is walked through `rexmits`.
+const MOVED: u8 = 8;
+/// Sent more than once: an ACK of it gives an ambiguous RTT (RFC 8985 §6.2 step 2).
+const AMBIGUOUS: u8 = 16;
+
+/// Most segments tracked per connection; beyond that, segments go untracked
+/// (counted in flight, repaired by RFC 6675 rules or the RTO, never wrong).
+pub const MAX_TRACKED: usize = 1024;
+/// DupThresh, for the reordering window rule (RFC 8985 §6.2 step 4).
+const DUP_THRESH: u32 = 3;
+/// Recoveries without D-SACK before the reordering window multiplier resets (RFC 8985 §6.2 step 4).
+const REO_WND_PERSIST: u8 = 16;
+/// Largest reordering window multiplier; reo_wnd is capped by SRTT anyway.
+const MAX_REO_WND_MULT: u8 = 64;
+/// Worst-case delayed ACK time added to the PTO when one segment is in flight (RFC 8985 §7.2).
+const WC_DEL_ACK_T: Duration = Duration::from_millis(200);
+/// PTO before any RTT sample (RFC 8985 §7.2).
+const PTO_WITHOUT_SRTT: Duration = Duration::from_secs(1);
+
+/// One transmitted segment: stream offsets `[start, end)` (a FIN counts one).
+#[derive(Clone, Copy, Debug)]
+struct TxSeg {
+    start: u64,
+    end: u64,
+    xmit: Instant,
+    /// Transmission order: breaks ties between equal times exactly (RFC 8985
+    /// uses end_seq for that, which misorders a retransmission sent in the
+    /// same clock tick as higher new data).
+    order: u64,
+    flags: u8,
+}
+
+impl TxSeg {
+    fn len(&self) -> u64 {
+        self.end - self.start
+    }
+    fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+}
+
+/// What the loss detection of one ACK or timer found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Detection {
+    /// Segments were newly marked lost.
+    pub newly_lost: bool,
+    /// When the reordering timer must run detection again, if ever.
+    pub timer: Option<Instant>,
+}
+
+/// RACK-TLP state of one connection (RFC 8985 §6.1, §7.1), kept in one
+/// struct so it can move with the in-flight part of a connection. What
+/// outlives a flight (min_RTT, reordering knowledge) is inline and small;
+/// the per-segment log is boxed, allocated on the first send and freed when
+/// the connection is idle.
+#[derive(Clone, Debug)]
+pub struct Rack {
+    /// RACK reordering timer (RFC 8985 §6.3); `Instant::MAX` when not armed.
+    pub reo_timer: Instant,
+    /// Tail loss probe timeout, PTO (RFC 8985 §7.2).
+    pub pto: Instant,
+    /// RACK.reordering_seen.
+    reord: bool,
+    reo_wnd_mult: u8,
+    reo_wnd_persist: u8,
+    /// The PTO fired: the next transmission is the probe.
+    probe_due: bool,
+    /// The probe is being sent: new data may ignore cwnd (RFC 8985 §7.3).
+    probe_sending: bool,
+    /// RACK.min_RTT (Duration::MAX until a sample).
+    min_rtt: Duration,
+    flight: Option<Box<Flight>>,
+}
+
+/// Per-flight RACK state: the transmission log and RACK.xmit_ts & co.
+#[derive(Clone, Debug, Default)]
+struct Flight {
+    segs: VecDeque<TxSeg>,
+    /// Retransmissions in time order: (start offset, order).
+    rexmits: VecDeque<(u64, u64)>,
+    lost: VecDeque<u64>,
+    /// Segments sent once and ending at or below this offset need no more detection.
+    cursor: u64,
+    next_order: u64,
+    sacked_bytes: u64,
+    lost_bytes: u64,
+    retrans_bytes: u64,
+    segs_sacked: u32,
+    /// Order of the most recently sent segment delivered (RACK.xmit_ts / RACK.end_seq).
+    rack_order: Option<u64>,
+    /// RACK.rtt: the RTT of that delivery.
+    rtt: Duration,
+    /// RACK.fack: highest end of a delivered segment.
+    fack: u64,
+    /// D-SACK round: ends once SND.UNA reaches this offset.
+    dsack_round: Option<u64>,
+    /// TLP.end_seq as an offset, while a probe is outstanding.
+    tlp_end: Option<u64>,
+    tlp_is_retrans: bool,
+}
+
+impl Flight {
+    fn uncount(&mut self, s: &TxSeg) {
+        if s.has(SACKED) {
+            self.sacked_bytes -= s.len();
+            self.segs_sacked -= 1;
+            return;
+        }
+        if s.has(LOST) {
+            self.lost_bytes -= s.len();
+        }
+        if s.has(RETRANS) {
+            self.retrans_bytes -= s.len();
+        }
+    }
+
+    fn count(&mut self, s: &TxSeg) {
+        if s.has(SACKED) {
+            self.sacked_bytes += s.len();
+            self.segs_sacked += 1;
+            return;
+        }
+        if s.has(LOST) {
+            self.lost_bytes += s.len();
+        }
+        if s.has(RETRANS) {
+            self.retrans_bytes += s.len();
+        }
+    }
+
+    /// Change one tracked segment, keeping the byte counters exact.
+    fn update(&mut self, i: usize, f: impl FnOnce(&mut TxSeg)) {
+        let Some(old) = self.segs.get(i).copied() else {
+            return;
+        };
+        self.uncount(&old);
+        let mut new = old;
+        f(&mut new);
+        self.count(&new);
+        if let Some(slot) = self.segs.get_mut(i) {
+            *slot = new;
+        }
+    }
+
+    /// Record a transmission of `[start, end)` at `now`: new segments are
+    /// appended, resent ones get the new time (RFC 8985 §6.1 per-segment state).
+    fn on_send(&mut self, now: Instant, start: u64, end: u64, retransmission: bool) {
+        let log_end = self.segs.back().map_or(0, |s| s.end);
+        if self.segs.is_empty() || start >= log_end {
+            self.append(now, start, end, retransmission);
+            return;
+        }
+        let mut i = self.segs.partition_point(|s| s.end <= start);
+        while let Some(s) = self.segs.get(i).copied() {
+            if s.start >= end {
+                break;
+            }
+            if !s.has(SACKED) {
+                let order = self.next_order;
+                self.next_order += 1;
+                self.update(i, |s| {
+                    s.xmit = now;
+                    s.order = order;
+                    s.flags |= RETRANS | MOVED | AMBIGUOUS;
+                });
+                if self.rexmits.len() < MAX_TRACKED {
+                    self.rexmits.push_back((s.start, order));
+                }
+            }
+            i += 1;
+        }
+        if end > log_end {
+            self.append(now, log_end, end, retransmission);
+        }
+        self.prune_lost();
+    }
+
+    fn append(&mut self, now: Instant, start: u64, end: u64, retransmission: bool) {
+        if self.segs.len() >= MAX_TRACKED {
+            return;
+        }
+        if self.segs.capacity() == 0 {
+            // One allocation sized for a typical window, not one per segment.
+            self.segs.reserve(64);
+        }
+        let flags = if retransmission { AMBIGUOUS } else { 0 };
+        let order = self.next_order;
+        self.next_order += 1;
+        self.segs.push_back(TxSeg {
+            start,
+            end,
+            xmit: now,
+            order,
+            flags,
+        });
+    }
+
+    /// One segment newly delivered (cumulatively or selectively): RACK.fack
+    /// and reordering (RFC 8985 §6.2 step 3), then the RTT candidate (step 2).
+    fn deliver(&mut self, ack: &AckInfo, s: &TxSeg, ctx: &mut DeliveryCtx) {
+        if s.end > self.fack {
+            self.fack = s.end;
+        } else if s.end < self.fack && !s.has(AMBIGUOUS) {
+            ctx.reordering = true;
+        }
+        let rtt = ack.now.saturating_duration_since(s.xmit);
+        if s.has(AMBIGUOUS) {
+            // A retransmitted segment counts only if the ACK is surely for this transmission.
+            let echo_older = match (ack.ecr, ack.ts_offset) {
+                (Some(ecr), Some(off)) => {
+                    let sent = (s.xmit.as_millis() as u32).wrapping_add(off);
+                    (ecr.wrapping_sub(sent) as i32) < 0
+                }
+                _ => false,
+            };
+            if echo_older || rtt < ctx.min_rtt {
+                return;
+            }
+        }
+        if ctx.latest.map_or(true, |(o, _)| s.order > o) {
+            ctx.latest = Some((s.order, s.xmit));
+        }
+    }
+
+    /// RACK_update (RFC 8985 §6.2 step 2) once per ACK: RACK.rtt from the
+    /// most recently sent segment delivered, and RACK.xmit_ts.
+    fn finish_deliveries(&mut self, now: Instant, latest: Option<(u64, Instant)>) {
+        let Some((order, t)) = latest else {
+            return;
+        };
+        self.rtt = now.saturating_duration_since(t);
+        if self.rack_order.map_or(true, |o| order > o) {
+            self.rack_order = Some(order);
+        }
+    }
+
+    /// Pop the segments the cumulative ACK covers; trim a partly acked one.
+    fn on_cumulative_ack(&mut self, ack: &AckInfo, ctx: &mut DeliveryCtx) {
+        while let Some(front) = self.segs.front().copied() {
+            if front.end <= ack.una {
+                self.segs.pop_front();
+                self.uncount(&front);
+                if !front.has(SACKED) {
+                    self.deliver(ack, &front, ctx);
+                }
+                continue;
+            }
+            if front.start < ack.una {
+                self.update(0, |s| s.start = ack.una);
+            }
+            break;
+        }
+        if self.segs.is_empty() {
+            self.rexmits.clear();
+            self.lost.clear();
+        }
+    }
+
+    /// Mark tracked segments inside `[start, end)` SACKed, visiting only the
+    /// gaps between ranges SACKed before (RFC 2018 §3 blocks, RFC 8985 §6.2).
+    fn on_sack_block(
+        &mut self,
+        ack: &AckInfo,
+        block: (u64, u64),
+        known: &[(u64, u64)],
+        ctx: &mut DeliveryCtx,
+    ) {
+        let (start, end) = block;
+        let mut cur = start;
+        let first = known.partition_point(|r| r.1 <= start);
+        for r in known.iter().skip(first) {
+            if r.0 >= end {
+                break;
+            }
+            if r.0 > cur {
+                self.sack_gap(ack, (cur, r.0), block, ctx);
+            }
+            cur = cur.max(r.1);
+        }
+        if cur < end {
+            self.sack_gap(ack, (cur, end), block, ctx);
+        }
+    }
+
+    /// Segments overlapping `gap` and inside `block` become SACKed.
+    fn sack_gap(
+        &mut self,
+        ack: &AckInfo,
+        gap: (u64, u64),
+        block: (u64, u64),
+        ctx: &mut DeliveryCtx,
+    ) {
+        let mut i = self.segs.partition_point(|s| s.end <= gap.0);
+        while let Some(s) = self.segs.get(i).copied() {
+            if s.start >= gap.1 {
+                break;
+            }
+            if !s.has(SACKED) && block.0 <= s.start && s.end <= block.1 {
+                self.update(i, |s| s.flags = (s.flags | SACKED) & !(LOST | RETRANS));
+                self.deliver(ack, &s, ctx);
+            }
+            i += 1;
+        }
+    }
+
+    /// Segments sent once, in sequence (= time) order from the cursor.
+    fn detect_in_first_transmissions(&mut self, now: Instant, wait: Duration, d: &mut Detection) {
+        let Some(rack_order) = self.rack_order else {
+            return;
+        };
+        let mut i = self.segs.partition_point(|s| s.end <= self.cursor);
+        while let Some(s) = self.segs.get(i).copied() {
+            if s.has(SACKED | LOST | MOVED) {
+                self.cursor = s.end;
+                i += 1;
+                continue;
+            }
+            if s.order >= rack_order {
+                return;
+            }
+            let due = s.xmit + wait;
+            if due > now {
+                d.timer = Some(d.timer.map_or(due, |t| t.min(due)));
+                return;
+            }
+            self.mark_lost(i, d);
+            self.cursor = s.end;
+            i += 1;
+        }
+    }
+
+    /// Retransmissions, in the time order they were queued.
+    fn detect_in_retransmissions(&mut self, now: Instant, wait: Duration, d: &mut Detection) {
+        let Some(rack_order) = self.rack_order else {
+            return;
+        };
+        while let Some(&(start, order)) = self.rexmits.front() {
+            let i = self.segs.partition_point(|s| s.end <= start);
+            let seg = self
+                .segs
+                .get(i)
+                .copied()
+                .filter(|s| s.order == order && s.has(RETRANS) && !s.has(SACKED));
+            let Some(s) = seg else {
+                self.rexmits.pop_front();
+                continue;
+            };
+            if s.order >= rack_order {
+                return;
+            }
+            let due = s.xmit + wait;
+            if due > now {
+                d.timer = Some(d.timer.map_or(due, |t| t.min(due)));
+                return;
+            }
+            self.rexmits.pop_front();
+            self.mark_lost(i, d);
+        }
+    }
+
+    /// Segment.lost = TRUE (RFC 8985 §6.2 step 5); it waits in `lost` for its retransmission.
+    fn mark_lost(&mut self, i: usize, d: &mut Detection) {
+        let Some(start) = self.segs.get(i).map(|s| s.start) else {
+            return;
+        };
+        self.update(i, |s| s.flags = (s.flags | LOST) & !RETRANS);
+        if self.lost.len() < MAX_TRACKED {
+            self.lost.push_back(start);
+        }
+        d.newly_lost = true;
+    }
+
+    /// The tracked segment containing `start`, if it still waits for a retransmission.
+    fn pending_lost(&self, start: u64) -> Option<TxSeg> {
+        let i = self.segs.partition_point(|s| s.end <= start);
+        self.segs
+            .get(i)
+            .copied()
+            .filter(|s| s.has(LOST) && !s.has(RETRANS) && !s.has(SACKED))
+    }
+
+    /// Drop queue heads that were retransmitted, SACKed or acknowledged meanwhile.
+    fn prune_lost(&mut self) {
+        while let Some(&start) = self.lost.front() {
+            if self.pending_lost(start).is_some() {
+                return;
+            }
+            self.lost.pop_front();
+        }
+    }
+}
+
+/// Inputs and outputs of the deliveries of one ACK.
+struct DeliveryCtx {
+    min_rtt: Duration,
+    reordering: bool,
+    /// (order, xmit) of the most recently sent segment delivered.
+    latest: Option<(u64, Instant)>,
+}
+
+impl Default for Rack {
+    fn default() -> Self {
+        Rack::new()
+    }
+}
+
+impl Rack {
+    /// Fresh state; nothing allocated until the first segment is logged.
+    pub const fn new() -> Rack {
+        Rack {
+            reo_timer: Instant::MAX,
+            pto: Instant::MAX,
+            reord: false,
+            reo_wnd_mult: 1,
+            reo_wnd_persist: REO_WND_PERSIST,
+            probe_due: false,
+            probe_sending: false,
+            min_rtt: Duration::MAX,
+            flight: None,
+        }
+    }
+
+    /// Nothing tracked and no timer armed (the in-flight box may go).
+    pub fn is_idle(&self) -> bool {
+        self.reo_timer == Instant::MAX
+            && self.pto == Instant::MAX
+            && self.flight.as_ref().map_or(true, |f| f.segs.is_empty())
+    }
+
+    pub fn clear_timers(&mut self) {
+        self.reo_timer = Instant::MAX;
+        self.pto = Instant::MAX;
+    }
+
+    pub fn earliest_timer(&self) -> Instant {
+        self.reo_timer.min(self.pto)
+    }
+
+    /// The reordering window multiplier (grows with D-SACK rounds).
+    pub fn reo_wnd_mult(&self) -> u32 {
+        u32::from(self.reo_wnd_mult)
+    }
+
+    /// Whether reordering was observed on this connection.
+    pub fn reordering_seen(&self) -> bool {
+        self.reord
+    }
+
+    /// RACK.min_RTT, if known.
+    pub fn min_rtt(&self) -> Option<Duration> {
+        (self.min_rtt != Duration::MAX).then_some(self.min_rtt)
+    }
+
+    /// Bytes marked lost and not yet retransmitted or SACKed.
+    pub fn lost_bytes(&self) -> u64 {
+        self.flight.as_ref().map_or(0, |f| f.lost_bytes)
+    }
+
+    /// Record a transmission of `[start, end)` at `now` (RFC 8985 §6.1).
+    pub(super) fn on_send(&mut self, now: Instant, start: u64, end: u64, retransmission: bool) {
+        if start >= end {
+            return;
+        }
+        self.flight
+            .get_or_insert_with(Box::default)
+            .on_send(now, start, end, retransmission);
+    }
+
+    /// A connection RTT sample (RFC 6298 / RFC 7323) updates RACK.min_RTT (RFC 8985 §6.2 step 1).
+    pub(super) fn on_rtt_sample(&mut self, rtt: Duration) {
+        self.min_rtt = self.min_rtt.min(rtt);
+    }
+
+    /// Process one ACK's delivery information: the cumulative ACK `una` and
+    /// the SACK `blocks` (offsets), given the scoreboard's ranges before this
+    /// ACK so that only newly SACKed segments are visited (RFC 8985 §6.2 steps 2-3).
+    pub(super) fn on_ack(&mut self, ack: &AckInfo, blocks: &[(u64, u64)], known: &[(u64, u64)]) {
+        let Some(f) = self.flight.as_deref_mut() else {
+            return;
+        };
+        let mut ctx = DeliveryCtx {
+            min_rtt: self.min_rtt,
+            reordering: false,
+            latest: None,
+        };
+        f.on_cumulative_ack(ack, &mut ctx);
+        let mut sorted = [(0u64, 0u64); 4];
+        let n = blocks.len().min(sorted.len());
+        for (slot, b) in sorted.iter_mut().zip(blocks) {
+            *slot = *b;
+        }
+        let sorted = sorted.get_mut(..n).unwrap_or(&mut []);
+        // Ascending order, as RFC 8985 §6.2 step 3 processes deliveries.
+        sorted.sort_unstable();
+        for &(s, e) in sorted.iter() {
+            if s < e && e > ack.una {
+                f.on_sack_block(ack, (s.max(ack.una), e), known, &mut ctx);
+            }
+        }
+        f.finish_deliveries(ack.now, ctx.latest);
+        f.prune_lost();
+        self.reord |= ctx.reordering;
+    }
+
+    /// D-SACK adaptation of the reordering window (RFC 8985 §6.2 step 4):
+    /// one step per round trip that sees a D-SACK.
+    pub(super) fn on_dsack(&mut self, dsack: bool, una: u64, snd_max: u64) {
+        let Some(f) = self.flight.as_deref_mut() else {
+            return;
+        };
+        if f.dsack_round.is_some_and(|r| una >= r) {
+            f.dsack_round = None;
+        }
+        if dsack {
+            // A D-SACK shows a spurious retransmission: reordering exists (Linux does the same).
+            self.reord = true;
+            if f.dsack_round.is_none() {
+                f.dsack_round = Some(snd_max);
+                self.reo_wnd_mult = self.reo_wnd_mult.saturating_add(1).min(MAX_REO_WND_MULT);
+                self.reo_wnd_persist = REO_WND_PERSIST;
+            }
+        }
+    }
+
+    /// Leaving recovery without D-SACKs: after 16 of them the multiplier resets (RFC 8985 §6.2 step 4).
+    pub(super) fn on_recovery_exit(&mut self) {
+        self.reo_wnd_persist = self.reo_wnd_persist.saturating_sub(1);
+        if self.reo_wnd_persist == 0 {
+            self.reo_wnd_mult = 1;
+            self.reo_wnd_persist = REO_WND_PERSIST;
+        }
+    }
+
+    /// RACK.reo_wnd (RFC 8985 §6.2 step 4): zero while no reordering was seen
+    /// and DupThresh logic would already call it a loss, else
+    /// min(mult · min_RTT / 4, SRTT).
+    pub fn reo_wnd(&self, in_recovery: bool, srtt: Option<Duration>) -> Duration {
+        let sacked = self.flight.as_ref().map_or(0, |f| f.segs_sacked);
+        if !self.reord && (in_recovery || sacked >= DUP_THRESH) {
+            return Duration::ZERO;
+        }
+        // Without a sample since the in-flight state was rebuilt, SRTT stands in.
+        let Some(min_rtt) = self.min_rtt().or(srtt) else {
+            return Duration::ZERO;
+        };
+        let wnd = Duration::from_micros(
+            min_rtt
+                .as_micros()
+                .saturating_mul(u64::from(self.reo_wnd_mult))
+                / 4,
+        );
+        srtt.map_or(wnd, |s| wnd.min(s))
+    }
+
+    /// RACK_detect_loss (RFC 8985 §6.2 step 5): a segment sent before the
+    /// most recently delivered one is lost once RACK.rtt + reo_wnd has passed
+    /// since it was sent; otherwise the reordering timer waits for it.
+    pub(super) fn detect_loss(&mut self, now: Instant, reo_wnd: Duration) -> Detection {
+        let mut d = Detection::default();
+        let Some(f) = self.flight.as_deref_mut() else {
+            return d;
+        };
+        let wait = f.rtt.saturating_add(reo_wnd);
+        f.detect_in_first_transmissions(now, wait, &mut d);
+        f.detect_in_retransmissions(now, wait, &mut d);
+        f.prune_lost();
+        d
+    }
+
+    /// The first segment marked lost and not retransmitted since, as
+    /// (offset, length) (RFC 6675 NextSeg rule 1 with RACK's notion of lost).
+    pub(super) fn next_lost(&self) -> Option<(u64, u64)> {
+        let f = self.flight.as_deref()?;
+        let start = *f.lost.front()?;
+        let s = f.pending_lost(start)?;
+        Some((s.start, s.len()))
+    }
+
+    /// Bytes in flight: outstanding - SACKed - lost + retransmitted and not lost again.
+    pub(super) fn pipe(&self, outstanding: u64) -> u64 {
+        let Some(f) = self.flight.as_deref() else {
+            return outstanding;
+        };
+        outstanding
+            .saturating_sub(f.sacked_bytes)
+            .saturating_sub(f.lost_bytes)
+            .saturating_add(f.retrans_bytes)
+    }
+
+    /// After an RTO everything is resent from SND.UNA: forget the per-segment
+    /// state (the SACK scoreboard is cleared too), keep RTT and reordering knowledge.
+    pub(super) fn on_rto(&mut self) {
+        if let Some(f) = self.flight.as_deref_mut() {
+            f.segs.clear();
+            f.rexmits.clear();
+            f.lost.clear();
+            // Keep the queues' allocations and the transmission order.
+            *f = Flight {
+                segs: core::mem::take(&mut f.segs),
+                rexmits: core::mem::take(&mut f.rexmits),
+                lost: core::mem::take(&mut f.lost),
+                next_order: f.next_order,
+                ..Flight::default()
+            };
+        }
+        self.probe_due = false;
+        self.probe_sending = false;
+    }
+
+    /// Free the log when nothing is tracked (idle connections hold no memory for it).
+    pub fn release_if_empty(&mut self) {
+        if self.flight.as_ref().is_some_and(|f| f.segs.is_empty()) {
+            self.flight = None;
+        }
+    }
+
+    /// The log is allocated but tracks nothing.
+    pub fn holds_idle_memory(&self) -> bool {
+        self.flight.as_ref().is_some_and(|f| f.segs.is_empty())
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.flight.as_deref().map_or(0, |f| {
+            core::mem::size_of::<Flight>()
+                + f.segs.capacity() * core::mem::size_of::<TxSeg>()
+                + f.rexmits.capacity() * core::mem::size_of::<(u64, u64)>()
+                + f.lost.capacity() * core::mem::size_of::<u64>()
+        })
+    }
+
+    /// PTO (RFC 8985 §7.2): 2·SRTT, plus the worst-case delayed ACK when one
+    /// segment is in flight, 1 s before any sample; never past the RTO.
+    pub fn pto(srtt: Option<Duration>, one_segment: bool, rto_left: Duration) -> Duration {
+        let pto = match srtt {
+            Some(s) if one_segment => s.saturating_mul(2).saturating_add(WC_DEL_ACK_T),
+            Some(s) => s.saturating_mul(2),
+            None => PTO_WITHOUT_SRTT,
+        };
+        pto.min(rto_left)
+    }
+
+    /// Whether a probe was sent and its outcome is not known yet.
+    fn tlp_outstanding(&self) -> bool {
+        self.flight.as_ref().is_some_and(|f| f.tlp_end.is_some())
+    }
+
+    /// TLP_process_ack (RFC 8985 §7.4): returns true when the probe repaired
+    /// a loss (the ACK passed TLP.end_seq without a D-SACK for the probe),
+    /// which calls for a congestion response.
+    pub(super) fn tlp_on_ack(&mut self, ack: u64, dsack: bool) -> bool {
+        let Some(f) = self.flight.as_deref_mut() else {
+            return false;
+        };
+        let Some(end) = f.tlp_end else {
+            return false;
+        };
+        if ack < end {
+            return false;
+        }
+        if !f.tlp_is_retrans || dsack {
+            f.tlp_end = None;
+            return false;
+        }
+        if ack > end {
+            f.tlp_end = None;
+            return true;
+        }
+        false
+    }
+
+    /// The probe went out: TLP.end_seq and TLP.is_retrans (RFC 8985 §7.3).
+    fn tlp_sent(&mut self, end: u64, retransmission: bool) {
+        if let Some(f) = self.flight.as_deref_mut() {
+            f.tlp_end = Some(end);
+            f.tlp_is_retrans = retransmission;
+        }
+    }
+}
+
+/// What RACK needs of one ACK.
+pub(super) struct AckInfo {
+    pub now: Instant,
+    /// SND.UNA as a stream offset after this ACK.
+    pub una: u64,
+    /// TSecr of the ACK, and our timestamp clock offset, when timestamps are on.
+    pub ecr: Option<u32>,
+    pub ts_offset: Option<u32>,
+}
+
+impl Connection {
+    /// RACK-TLP runs on SACK connections when configured (RFC 8985 §2 needs SACK).
+    pub(super) fn rack_active(&self) -> bool {
+        self.opts.rack && self.neg.sack
+    }
+
+    /// Record a data transmission for RACK (new data, retransmission or probe).
+    pub(super) fn rack_on_send(
+        &mut self,
+        now: Instant,
+        off: u64,
+        seq_len: u64,
+        retransmission: bool,
+    ) {
+        if !self.rack_active() {
+            return;
+        }
+        self.fl
+            .rack
+            .on_send(now, off, off.saturating_add(seq_len), retransmission);
+        // Armed by the first send of a flight and restarted by ACKs only:
+        // moving the deadline on every send would churn the stack's timer
+        // queue (each earlier deadline is a new heap entry).
+        if !retransmission && !self.fl.rack.probe_sending && self.fl.rack.pto == Instant::MAX {
+            self.schedule_loss_probe(now);
+        }
+    }
+
+    /// Start or restart the PTO when the connection is in the open state with
+    /// data in flight and no probe outstanding (RFC 8985 §7.2).
+    pub(super) fn schedule_loss_probe(&mut self, now: Instant) {
+        let outstanding = self.snd_max - self.snd_una;
+        // In recovery too (a deviation): a retransmission that is the last
+        // segment in flight, or whose ACK is lost, otherwise waits for the RTO.
+        let open = self.in_recovery || self.fl.scoreboard.range_count() == 0;
+        if outstanding == 0 {
+            self.fl.rack.probe_due = false;
+        }
+        if !self.rack_active() || outstanding == 0 || !open || self.fl.rack.tlp_outstanding() {
+            self.fl.rack.pto = Instant::MAX;
+            return;
+        }
+        let rto_left = if self.fl.rexmit == Instant::MAX {
+            self.rto()
+        } else {
+            self.fl.rexmit.saturating_duration_since(now)
+        };
+        // The delayed-ACK allowance is for a lone tail segment; with more data
+        // queued the flight grows before the probe would matter.
+        let one_segment = outstanding <= u32::from(self.eff_mss) && self.unsent_bytes() == 0;
+        let pto = Rack::pto(self.rtt.srtt(), one_segment, rto_left);
+        self.fl.rack.pto = now + pto;
+    }
+
+    /// The PTO fired: the next transmission is a probe (RFC 8985 §7.3).
+    pub(super) fn on_probe_timeout(&mut self, _now: Instant) {
+        if !self.rack_active() || self.snd_max == self.snd_una {
+            return;
+        }
+        self.fl.rack.probe_due = true;
+    }
+
+    /// Whether a probe waits to be sent.
+    pub(super) fn probe_due(&self) -> bool {
+        self.fl.rack.probe_due && self.snd_max != self.snd_una
+    }
+
+    /// The probe is being planned: new data may exceed cwnd by this one segment.
+    pub(super) fn begin_probe(&mut self) {
+        self.fl.rack.probe_due = false;
+        self.fl.rack.probe_sending = true;
+    }
+
+    /// The probe went out (or could not): remember TLP.end_seq, re-arm the RTO (RFC 8985 §7.3).
+    pub(super) fn end_probe(&mut self, now: Instant, sent: bool, retransmission: bool) {
+        self.fl.rack.probe_sending = false;
+        if !sent {
+            return;
+        }
+        let end = self.seq_to_send_off(self.snd_max);
+        self.fl.rack.tlp_sent(end, retransmission);
+        self.fl.rack.pto = Instant::MAX;
+        self.fl.rexmit = now + self.rto();
+    }
+
+    /// Whether cwnd is waived for the probe's one segment of new data.
+    pub(super) fn probe_ignores_cwnd(&self) -> bool {
+        self.fl.rack.probe_sending
+    }
+
+    /// RACK_detect_loss_and_arm_timer (RFC 8985 §6.2 step 5, §6.3); true when
+    /// something was newly marked lost.
+    pub(super) fn rack_detect_loss(&mut self, now: Instant) -> bool {
+        if !self.rack_active() {
+            return false;
+        }
+        let reo_wnd = self.fl.rack.reo_wnd(self.in_recovery, self.rtt.srtt());
+        let d = self.fl.rack.detect_loss(now, reo_wnd);
+        self.fl.rack.reo_timer = d.timer.unwrap_or(Instant::MAX);
+        d.newly_lost
+    }
+
+    /// The reordering timer fired: detect again, and start recovery if that
+    /// finds a loss (RFC 8985 §6.3).
+    pub(super) fn on_rack_timeout(&mut self, now: Instant) {
+        if self.rack_detect_loss(now) {
+            self.start_recovery_on_rack_loss(now);
+        }
+    }
+}
