@@ -347,8 +347,10 @@ fn no_new_fast_recovery_below_recover_point() {
 /// segments are not all resent at once.
 #[test]
 fn sack_recovery_sends_only_what_pipe_and_prr_allow() {
+    // RFC 6675 loss detection alone (RACK-TLP has its own tests in tcp_rack.rs).
     let cfg = ConnConfig {
         enable_sack: true,
+        enable_rack: false,
         ..plain_cfg()
     };
     let mut h = sending(&cfg, true, 10);
@@ -373,8 +375,10 @@ fn sack_recovery_sends_only_what_pipe_and_prr_allow() {
 /// rescan of everything in flight): many SACK holes do not grow its memory.
 #[test]
 fn sack_scoreboard_stays_within_its_range_cap() {
+    // RACK's per-segment record (bounded separately) is off so heap_bytes shows the scoreboard.
     let cfg = ConnConfig {
         enable_sack: true,
+        enable_rack: false,
         initial_cwnd_segments: 200,
         ..plain_cfg()
     };
@@ -409,25 +413,29 @@ fn sack_scoreboard_stays_within_its_range_cap() {
 /// resends nothing and leaves cwnd alone.
 #[test]
 fn dsack_received_does_no_harm() {
-    let cfg = ConnConfig {
-        enable_sack: true,
-        ..plain_cfg()
-    };
-    let mut h = sending(&cfg, true, 10);
-    let iss = h.iss;
-    // Segment 0 acknowledged; then D-SACKs for it (below SND.UNA) repeat the ACK.
-    h.feed(A, 1, seg(1), 65535, &[]);
-    h.out();
-    let before = h.conn.info();
-    for _ in 0..4 {
-        h.feed_opts(A, 1, seg(1), 65535, sack_segs(iss, &[(0, 1)]), &[]);
+    // With RFC 6675 loss detection alone and with RACK-TLP (the default).
+    for enable_rack in [false, true] {
+        let cfg = ConnConfig {
+            enable_sack: true,
+            enable_rack,
+            ..plain_cfg()
+        };
+        let mut h = sending(&cfg, true, 10);
+        let iss = h.iss;
+        // Segment 0 acknowledged; then D-SACKs for it (below SND.UNA) repeat the ACK.
+        h.feed(A, 1, seg(1), 65535, &[]);
+        h.out();
+        let before = h.conn.info();
+        for _ in 0..4 {
+            h.feed_opts(A, 1, seg(1), 65535, sack_segs(iss, &[(0, 1)]), &[]);
+        }
+        let out = h.out();
+        let after = h.conn.info();
+        assert_eq!(after.sack_recoveries, 0, "rack {enable_rack}");
+        assert_eq!(after.segs_retransmitted, 0, "rack {enable_rack}: {out:?}");
+        assert_eq!(after.cwnd, before.cwnd);
+        assert_eq!(after.ssthresh, before.ssthresh);
     }
-    let out = h.out();
-    let after = h.conn.info();
-    assert_eq!(after.sack_recoveries, 0);
-    assert_eq!(after.segs_retransmitted, 0, "{out:?}");
-    assert_eq!(after.cwnd, before.cwnd);
-    assert_eq!(after.ssthresh, before.ssthresh);
 }
 
 /// CUBIC (RFC 9438) is the default: a loss sets ssthresh = cwnd × beta_cubic
@@ -451,10 +459,19 @@ fn cubic_is_the_default_congestion_control() {
 /// Client with a 1 MB send buffer that has queued `segs` full segments and
 /// sent its initial window.
 fn bulk(congestion: tcpkit::tcp::Congestion, segs: u32) -> Harness {
+    bulk_cfg(
+        ConnConfig {
+            congestion,
+            ..plain_cfg()
+        },
+        segs,
+    )
+}
+
+fn bulk_cfg(cfg: ConnConfig, segs: u32) -> Harness {
     let cfg = ConnConfig {
-        congestion,
         send_buffer: 1 << 20,
-        ..plain_cfg()
+        ..cfg
     };
     sending(&cfg, false, segs)
 }
@@ -477,7 +494,15 @@ fn ack_segments(h: &mut Harness, next: &mut u32, n: u32, per_ack: u32) -> Vec<u6
 /// covers, at most L = 2 SMSS per ACK.
 #[test]
 fn slow_start_counts_acked_bytes_up_to_two_smss() {
-    let mut h = bulk(tcpkit::tcp::Congestion::NewReno, 100);
+    // HyStart++ (RFC 9406 §4.2) uses L = 8 instead; this is the RFC 3465 rule.
+    let mut h = bulk_cfg(
+        ConnConfig {
+            congestion: tcpkit::tcp::Congestion::NewReno,
+            hystart: false,
+            ..plain_cfg()
+        },
+        100,
+    );
     let mss = u64::from(h.conn.info().mss);
     let mut next = 0;
     let cwnd0 = h.conn.info().cwnd;
