@@ -466,3 +466,90 @@ fn new_syn_reuses_a_time_wait_tuple_once_the_handle_is_closed() {
     let s2 = p.b.accept(l).expect("new connection on the old tuple");
     assert_eq!(p.b.remote_endpoint(s2), Ok(local));
 }
+
+/// The receive path verifies a data segment's checksum while copying it into
+/// the ring (fused): a corrupted in-order segment must still be counted and
+/// dropped with nothing changed (no data, no ACK effect, same connection
+/// info), and the good copy that follows must deliver the original bytes,
+/// not what the bad one left in the ring's free space.
+#[test]
+fn corrupted_in_order_data_is_dropped_with_nothing_changed() {
+    let mut p = Pair::new();
+    let (c, s, _) = connect_pair(&mut p, B4, 80);
+    // Each small segment goes out at once (no Nagle wait for the delayed ACK).
+    p.a.set_option(c, tcpkit::stack::ConnOption::NoDelay, 1)
+        .expect("nodelay");
+    let mut buf = vec![0u8; 65536];
+    // Each round sends one segment that the receiver would take in order; the
+    // corrupted byte moves through the payload, and through the ring's wrap.
+    let mut got = Vec::new();
+    let mut want = Vec::new();
+    for round in 0..200usize {
+        let data = pattern(700 + round * 37 % 800, round as u32);
+        assert_eq!(p.a.send(c, &data), Ok(data.len()));
+        want.extend_from_slice(&data);
+        let len = p.a.poll_transmit(p.now, &mut buf).expect("a data segment");
+        let pkt = buf[..len].to_vec();
+        let before = p.b.info(s).expect("info");
+        let dropped_before = p.b.counters().dropped_checksum;
+        let mut bad = pkt.clone();
+        let at = len - 1 - (round * 13) % data.len();
+        bad[at] ^= 0x5a;
+        assert_eq!(p.b.feed(p.now, &bad), Err(PacketError::Checksum));
+        assert_eq!(p.b.counters().dropped_checksum, dropped_before + 1);
+        assert_eq!(p.b.info(s).expect("info"), before, "nothing changed");
+        assert_eq!(
+            p.b.poll_transmit(p.now, &mut buf),
+            Err(Error::WouldBlock),
+            "no ACK for a bad segment"
+        );
+        p.b.feed(p.now, &pkt).expect("the good copy is taken");
+        p.settle();
+        // Read only every third round, so the ring fills, wraps, and
+        // corrupted bytes land at odd and even positions.
+        if round % 3 == 2 {
+            read_all(&mut p.b, s, &mut got);
+        }
+    }
+    read_all(&mut p.b, s, &mut got);
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "bytes delivered intact");
+}
+
+/// A compacted TIME-WAIT connection is rebuilt for a segment that matches
+/// it, but only once the segment's checksum verified: a corrupted one is
+/// counted and changes nothing (the checksum is otherwise verified inside
+/// the connection, after the demux).
+#[test]
+fn corrupted_segment_does_not_revive_a_time_wait_record() {
+    let mut p = Pair::new();
+    let (c, s, _) = connect_pair(&mut p, B4, 80);
+    let client = p.a.local_endpoint(c).expect("local");
+    p.a.close(c).expect("close client");
+    p.settle();
+    p.b.close(s).expect("close server");
+    p.settle();
+    drain(&mut p.a);
+    assert_eq!(
+        p.a.counters().time_wait_active,
+        1,
+        "client in compact TIME-WAIT"
+    );
+    let seg = tcp4(B4, 80, A4, client.port(), 12345, 0, 0x18, b"late data");
+    let good = ipv4_packet(B4, A4, 6, &seg, None);
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x40;
+    let before = (
+        p.a.counters().connections_active,
+        p.a.counters().dropped_checksum,
+    );
+    assert_eq!(p.a.feed(p.now, &bad), Err(PacketError::Checksum));
+    let c2 = p.a.counters();
+    assert_eq!(c2.time_wait_active, 1, "record not rebuilt");
+    assert_eq!(
+        (c2.connections_active, c2.dropped_checksum),
+        (before.0, before.1 + 1)
+    );
+    p.a.feed(p.now, &good).expect("an intact segment is taken");
+}

@@ -132,6 +132,28 @@ fn tcp_options_unknown_skipped_eol_stops() {
     assert_eq!(opts(&[]), Ok(TcpOptions::default()));
 }
 
+/// The 12-byte NOP NOP TS layout (read at once) gives what the general
+/// walk gives; near misses of it take the walk (and its errors).
+#[test]
+fn tcp_options_timestamp_layout_matches_the_general_walk() {
+    let ts = [1, 1, 8, 10, 0, 0, 1, 2, 0xff, 0, 0, 3];
+    let o = opts(&ts).expect("valid");
+    assert_eq!(o.timestamps, Some((0x0102, 0xff00_0003)));
+    assert_eq!(
+        o,
+        TcpOptions {
+            timestamps: Some((0x0102, 0xff00_0003)),
+            ..TcpOptions::default()
+        }
+    );
+    // Same option in another legal layout: TS first, then NOP padding.
+    let moved = [8, 10, 0, 0, 1, 2, 0xff, 0, 0, 3, 1, 1];
+    assert_eq!(opts(&moved), Ok(o));
+    // Wrong timestamp length inside the same 12 bytes: an error, not a fast-path read.
+    let bad = [1, 1, 8, 9, 0, 0, 1, 2, 0xff, 0, 0, 3];
+    assert_eq!(opts(&bad), Err(WireError::BadOption));
+}
+
 #[test]
 fn tcp_options_malformed_are_bad_option() {
     let cases: &[&[u8]] = &[

@@ -445,6 +445,10 @@ pub struct Stack {
     frag: Reassembler,
     icmp_limiter: icmp::RateLimiter,
     ip_id: u16,
+    /// Slot of the last demux hit: consecutive packets mostly belong to one
+    /// flow, so `lookup` compares this slot's key before hashing (set by
+    /// `feed_tcp` on each hit).
+    last_lookup: u32,
 }
 
 /// Listener map key: exact address, any IPv4, or any address.
@@ -534,6 +538,7 @@ impl Stack {
             frag: Reassembler::new(FRAG_MAX_DATAGRAMS, FRAG_MAX_BYTES, FRAG_TIMEOUT),
             icmp_limiter: icmp::RateLimiter::new(),
             ip_id: 0,
+            last_lookup: 0,
             config,
         })
     }
@@ -1355,7 +1360,13 @@ impl Stack {
 
     /// Demux: the slot of a 4-tuple.
     /// A connection slot, or a TIME-WAIT record (index with [`TW_BIT`]).
+    /// A live connection slot's key is in the demux table (and keys are
+    /// unique there), so the last hit's slot, if its key matches, is the answer.
     fn lookup(&mut self, key: &FlowKey) -> Option<u32> {
+        let last = self.last_lookup;
+        if self.conns.at(last).is_some_and(|s| s.key == *key) {
+            return Some(last);
+        }
         let (conns, tw) = (&self.conns, &self.tw);
         self.demux.get(key, |i| entry_key(conns, tw, i))
     }

@@ -51,6 +51,7 @@ pub struct IpIn<'a> {
 
 /// RFC 791 §3.1 / RFC 8200 §3-4: validate the IP header (IPv4 header checksum
 /// included) and find the upper-layer payload; IPv6 extension headers are walked.
+#[inline]
 pub fn parse_ip(packet: &[u8]) -> Result<IpIn<'_>, PacketError> {
     match packet.first().map(|b| b >> 4) {
         Some(4) => {
@@ -114,26 +115,59 @@ pub struct TcpIn<'a> {
 
 /// RFC 9293 §3.1: parse a TCP segment and verify its checksum over the pseudo-header.
 pub fn parse_tcp(src: IpAddr, dst: IpAddr, bytes: &[u8]) -> Result<TcpIn<'_>, PacketError> {
-    let p = TcpPacket::new_checked(bytes).map_err(wire_error)?;
-    let ok = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => p.verify_checksum_v4(s, d),
-        (IpAddr::V6(s), IpAddr::V6(d)) => p.verify_checksum_v6(&s, &d),
-        _ => false,
-    };
-    if !ok {
+    let (seg, partial) = parse_tcp_deferred(src, dst, bytes)?;
+    if !payload_checksum_ok(partial, seg.payload) {
         return Err(PacketError::Checksum);
     }
-    let r = TcpRepr::parse(&p).map_err(wire_error)?;
-    Ok(TcpIn {
-        src_port: r.src_port,
-        dst_port: r.dst_port,
-        seq: r.seq,
-        ack: r.ack,
-        flags: r.flags,
-        window: r.window,
-        options: r.options,
-        payload: r.payload,
-    })
+    Ok(seg)
+}
+
+/// Parses a TCP segment and sums its pseudo-header and header (checksum
+/// field included), leaving the payload unsummed: the caller verifies it with
+/// [`payload_checksum_ok`], or fused with its copy into the receive ring
+/// (`Connection::handle_segment_unverified`), so each received byte is read
+/// once. A header that does not parse counts as a checksum error when the
+/// whole segment's checksum fails too (corruption), else as malformed.
+// Always: the C ABI build did not inline it on the hint, and reading its
+// Result back from memory stalls (wide loads of fresh narrow stores).
+#[inline(always)]
+pub fn parse_tcp_deferred(
+    src: IpAddr,
+    dst: IpAddr,
+    bytes: &[u8],
+) -> Result<(TcpIn<'_>, u32), PacketError> {
+    let p = TcpPacket::new_checked(bytes).map_err(wire_error)?;
+    let Some(pseudo) = pseudo_header(&src, &dst, IpProtocol::Tcp, bytes.len() as u32) else {
+        return Err(PacketError::Checksum);
+    };
+    let h = usize::from(p.header_len());
+    let (head, payload) = bytes.split_at(h.min(bytes.len()));
+    // The header is a whole number of 32-bit words, so the payload's sum chains on.
+    let partial = checksum::ones_complement_sum(head, pseudo);
+    let r = match TcpRepr::parse(&p) {
+        Ok(r) => r,
+        Err(e) if payload_checksum_ok(partial, payload) => return Err(wire_error(e)),
+        Err(_) => return Err(PacketError::Checksum),
+    };
+    Ok((
+        TcpIn {
+            src_port: r.src_port,
+            dst_port: r.dst_port,
+            seq: r.seq,
+            ack: r.ack,
+            flags: r.flags,
+            window: r.window,
+            options: r.options,
+            payload: r.payload,
+        },
+        partial,
+    ))
+}
+
+/// RFC 9293 §3.1: the payload completes a checksum whose pseudo-header and
+/// header part is `partial`.
+pub fn payload_checksum_ok(partial: u32, payload: &[u8]) -> bool {
+    checksum::verifies(checksum::ones_complement_sum(payload, partial))
 }
 
 /// The header fields of a TCP segment to send.
@@ -207,17 +241,6 @@ fn emit_ip(
     }
 }
 
-/// Adds the ones'-complement sum of bytes that start at an odd offset (RFC 1071 §2(B): byte swap).
-fn add_at_offset(sum: u32, part: u32, odd: bool) -> u32 {
-    let folded = u32::from(checksum::fold(part));
-    let folded = if odd {
-        u32::from((folded as u16).swap_bytes())
-    } else {
-        folded
-    };
-    sum + folded
-}
-
 /// Writes IP + TCP header + payload (two slices, copied with the fused
 /// copy-and-checksum). The caller made sure `buf` holds
 /// [`tcp_packet_len`] bytes; returns the packet length (0 if it did not).
@@ -257,14 +280,20 @@ pub fn emit_tcp(
     };
     let th = repr.emit_header(seg);
     let (head, body) = seg.split_at_mut(th.min(seg.len()));
-    let mut sum = checksum::ones_complement_sum(head, pseudo);
     let (b0, b1) = body.split_at_mut(payload.0.len().min(body.len()));
-    sum = add_at_offset(sum, checksum::copy_with_checksum(b0, payload.0, 0), false);
-    sum = add_at_offset(
-        sum,
-        checksum::copy_with_checksum(b1, payload.1, 0),
-        payload.0.len() % 2 == 1,
-    );
+    let mut sum = checksum::copy_with_checksum(b0, payload.0, pseudo);
+    if !payload.1.is_empty() {
+        // The send ring wrapped inside this segment.
+        sum = checksum::add_at_offset(
+            sum,
+            checksum::copy_with_checksum(b1, payload.1, 0),
+            payload.0.len() % 2 == 1,
+        );
+    }
+    // The header is summed after the payload copy, by when its just-written
+    // bytes have left the store buffer (wide loads of fresh narrow stores
+    // stall); it is a whole number of 32-bit words, so the order is free.
+    sum = checksum::ones_complement_sum(head, sum);
     let c = checksum::finish(sum);
     if let Some(f) = head.get_mut(16..18) {
         f.copy_from_slice(&c.to_be_bytes());

@@ -37,15 +37,20 @@ impl Stack {
         dst: IpAddr,
         bytes: &[u8],
     ) -> Result<(), PacketError> {
+        // The payload's checksum is verified by the connection (fused with
+        // its copy into the receive ring) or below, before anything else.
         // Used in place: moving the parsed segment out of the Result copies
         // it with wide loads of just-written narrow stores (a stall per packet).
-        let parsed = packet::parse_tcp(src, dst, bytes);
-        let seg = match &parsed {
-            Ok(seg) => seg,
+        let parsed = packet::parse_tcp_deferred(src, dst, bytes);
+        let (seg, partial) = match &parsed {
+            Ok((seg, partial)) => (seg, *partial),
             Err(e) => return Err(*e),
         };
         if seg.src_port == 0 || seg.dst_port == 0 {
-            return Err(PacketError::Malformed);
+            return Err(match packet::payload_checksum_ok(partial, seg.payload) {
+                true => PacketError::Malformed,
+                false => PacketError::Checksum,
+            });
         }
         let key = FlowKey::new(
             SocketAddr::new(dst, seg.dst_port),
@@ -54,16 +59,27 @@ impl Stack {
         self.counters.work_hash_lookups += 1;
         if let Some(found) = self.lookup(&key) {
             let idx = if found & TW_BIT != 0 {
+                // Verified first: a segment failing its checksum must not
+                // rebuild the connection.
+                if !packet::payload_checksum_ok(partial, seg.payload) {
+                    return Err(PacketError::Checksum);
+                }
                 // A compacted TIME-WAIT: rebuild it to apply the rules.
                 match self.revive_time_wait(found & !TW_BIT) {
                     Some(idx) => idx,
                     None => return Ok(()),
                 }
             } else {
+                self.last_lookup = found;
                 found
             };
             let now = self.now;
             if self.completes_into_full_accept_queue(idx, seg) {
+                // Counted only for an intact segment (the connection verifies
+                // the others' checksums itself).
+                if !packet::payload_checksum_ok(partial, seg.payload) {
+                    return Err(PacketError::Checksum);
+                }
                 self.counters.listen_overflows += 1;
                 return Ok(());
             }
@@ -72,7 +88,12 @@ impl Stack {
             };
             self.counters.work_conn_visits += 1;
             let challenges_before = slot.conn.challenge_acks_sent();
-            let outcome = slot.conn.handle_segment(now, &segment(seg));
+            let Ok(outcome) = slot
+                .conn
+                .handle_segment_unverified(now, &segment(seg), partial)
+            else {
+                return Err(PacketError::Checksum);
+            };
             // RFC 5961 challenge ACKs are decided inside the connection.
             self.counters.challenge_acks_sent += slot
                 .conn
@@ -87,6 +108,8 @@ impl Stack {
             }
             // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN may reuse a TIME-WAIT 4-tuple.
             self.free_slot(idx);
+        } else if !packet::payload_checksum_ok(partial, seg.payload) {
+            return Err(PacketError::Checksum);
         }
         self.tcp_no_connection(key, dst, seg);
         Ok(())

@@ -136,20 +136,40 @@ impl InFlightBox {
         }
     }
 
+    #[inline]
     pub fn is_allocated(&self) -> bool {
         self.inner.is_some()
     }
 
     /// The box, allocated (from the saved offsets and limits) if released.
+    /// Small and inlined (every buffer, timer and SACK access of the data
+    /// path comes here); the allocation is out of line.
+    #[inline]
     pub fn ensure(&mut self) -> &mut InFlight {
-        let (sl, ss, rl, rn) = (
+        if self.inner.is_none() {
+            self.rebuild();
+        }
+        // Some by now; the fallback only satisfies the type.
+        self.inner.get_or_insert_with(Self::released_box)
+    }
+
+    /// Allocates the box from the saved offsets and limits.
+    #[cold]
+    #[inline(never)]
+    fn rebuild(&mut self) {
+        let b = InFlight::resumed(
             self.send_limit,
             self.send_start,
             self.recv_limit,
             self.recv_next,
         );
-        self.inner
-            .get_or_insert_with(|| Box::new(InFlight::resumed(sl, ss, rl, rn)))
+        self.inner = Some(Box::new(b));
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn released_box() -> Box<InFlight> {
+        Box::new(InFlight::resumed(0, 0, 0, 0))
     }
 
     /// Disarm the timers kept in the box (a released box has none).
@@ -242,7 +262,13 @@ impl InFlightBox {
 
     /// Whether the box's buffers hold memory (beyond the box itself).
     pub fn holds_buffer_memory(&self) -> bool {
-        self.heap_bytes() > core::mem::size_of::<InFlight>()
+        // Asked after every segment: the ring capacities decide at once while data flows.
+        self.inner.as_ref().is_some_and(|b| {
+            b.sendbuf.heap_bytes() > 0
+                || b.recvbuf.heap_bytes() > 0
+                || b.scoreboard.heap_bytes() > 0
+                || b.cc_before_recovery.is_some()
+        })
     }
 
     /// Heap bytes: the box and what its buffers hold.
@@ -262,12 +288,14 @@ impl InFlightBox {
 
 impl Deref for InFlightBox {
     type Target = InFlight;
+    #[inline]
     fn deref(&self) -> &InFlight {
         self.inner.as_deref().unwrap_or(&RELEASED)
     }
 }
 
 impl DerefMut for InFlightBox {
+    #[inline]
     fn deref_mut(&mut self) -> &mut InFlight {
         self.ensure()
     }

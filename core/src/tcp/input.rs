@@ -2,11 +2,12 @@
 
 use crate::tcp::cc::CongestionControl;
 use crate::tcp::connection::{CloseReason, Connection, EV_CONNECTED, EV_PEER_CLOSED};
-use crate::tcp::segment::{Segment, SegmentOutcome};
+use crate::tcp::segment::{BadChecksum, Segment, SegmentOutcome};
 use crate::tcp::state::State;
 use crate::tcp::timers::{Dur32, Ms32};
 use crate::tcp::SeqNum;
 use crate::time::{Duration, Instant};
+use crate::wire::checksum;
 
 /// TS.Recent older than this is invalid for PAWS (RFC 7323 §5.5: 24 days).
 const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
@@ -26,6 +27,53 @@ impl Connection {
         // persist timer must start here, not in the output path.
         self.arm_persist_if_window_stalled(now);
         outcome
+    }
+
+    /// `handle_segment` for a segment whose checksum is summed over the
+    /// pseudo-header and TCP header only (`partial`, RFC 9293 §3.1): the
+    /// payload is verified here, fused with its copy into the receive ring
+    /// when it is the next in-order data, so each received byte is read once.
+    /// A segment failing its checksum changes nothing: `Err(BadChecksum)`.
+    pub fn handle_segment_unverified(
+        &mut self,
+        now: Instant,
+        seg: &Segment,
+        partial: u32,
+    ) -> Result<SegmentOutcome, BadChecksum> {
+        // A released in-flight box holds no ring to place into (and touching
+        // it mutably would allocate it for a segment that may fail).
+        let placed = if self.fl.is_allocated() && self.payload_is_next_in_order(seg) {
+            self.fl.recvbuf.place_in_order(seg.payload, partial)
+        } else {
+            None
+        };
+        let sum = placed.unwrap_or_else(|| checksum::ones_complement_sum(seg.payload, partial));
+        if !checksum::verifies(sum) {
+            self.forget_placed();
+            return Err(BadChecksum);
+        }
+        let outcome = self.handle_segment(now, seg);
+        self.forget_placed();
+        Ok(outcome)
+    }
+
+    /// Bytes placed by `place_in_order` are free space again (no allocation).
+    fn forget_placed(&mut self) {
+        if self.fl.is_allocated() {
+            self.fl.recvbuf.forget_placed();
+        }
+    }
+
+    /// Whether the segment's text would go to RCV.NXT of a connection that
+    /// takes data (the common case of a bulk transfer), so it can be placed
+    /// into the ring while its checksum is verified.
+    fn payload_is_next_in_order(&self, seg: &Segment) -> bool {
+        !seg.payload.is_empty()
+            && seg.seq == self.rcv_nxt
+            && !seg.flags.syn()
+            && !seg.flags.rst()
+            && self.state.can_receive_data()
+            && !self.app_closed
     }
 
     /// SYN-SENT: check ACK, RST, then SYN (RFC 9293 §3.10.7.3).

@@ -55,5 +55,5 @@ pub use seq::SeqNum;
 
 pub use cc::Congestion;
 pub use connection::{CloseReason, ConnConfig, ConnError, ConnEvent, ConnInfo, Connection};
-pub use segment::{OutSegment, Segment, SegmentOutcome};
+pub use segment::{BadChecksum, OutSegment, Segment, SegmentOutcome};
 pub use state::State;

@@ -13,6 +13,7 @@
 use alloc::vec::Vec;
 
 use super::connection::{Connection, HANDSHAKE_BOX};
+use crate::wire::checksum;
 
 /// Most out-of-order ranges tracked. A segment that would need one more is
 /// dropped (`write` returns 0); the sender retransmits it later.
@@ -28,6 +29,21 @@ pub(super) fn grown_capacity(cap: usize, need: usize, limit: usize) -> usize {
     let want = need.max(cap.saturating_mul(2));
     let rounded = want.div_ceil(ALLOC_UNIT).saturating_mul(ALLOC_UNIT);
     rounded.min(limit.max(need))
+}
+
+/// Index `head + rel` of a ring of capacity `cap` (> 0), wrapped. Ring
+/// positions are below `2 * cap`, so one subtraction does it without the
+/// division of `%` on the per-segment path.
+#[inline]
+pub(super) fn ring_index(head: usize, rel: usize, cap: usize) -> usize {
+    let p = head.saturating_add(rel);
+    if p < cap {
+        p
+    } else if p - cap < cap {
+        p - cap
+    } else {
+        p % cap
+    }
 }
 
 /// Write `bytes` at index `pos` of a ring whose first `buf.len()` bytes are
@@ -46,6 +62,20 @@ pub(super) fn put(buf: &mut Vec<u8>, pos: usize, bytes: &[u8]) {
         dst.copy_from_slice(a);
     }
     buf.extend_from_slice(b);
+}
+
+/// [`put`] with the copy fused with the ones'-complement sum of `bytes`,
+/// added to `initial` (RFC 1071 §4.1). Positions not yet initialised are
+/// zeroed first (only while the ring fills for the first time).
+fn put_with_checksum(buf: &mut Vec<u8>, pos: usize, bytes: &[u8], initial: u32) -> u32 {
+    let end = pos.saturating_add(bytes.len());
+    if end > buf.len() {
+        buf.resize(end, 0);
+    }
+    match buf.get_mut(pos..end) {
+        Some(dst) => checksum::copy_with_checksum(dst, bytes, initial),
+        None => checksum::ones_complement_sum(bytes, initial),
+    }
 }
 
 /// One out-of-order range `[start, end)` with the time it last changed.
@@ -71,7 +101,12 @@ pub struct RecvBuffer {
     read_off: u64,
     /// In-order bytes at `[read_off, read_off + readable)`.
     readable: usize,
-    limit: usize,
+    /// The window: most bytes held beyond `read_off` (u32: windows are < 2^30).
+    limit: u32,
+    /// Length of in-order bytes copied to RCV.NXT by `place_in_order` and
+    /// not yet made readable (0: none); the next `write` of exactly them
+    /// commits them without copying again.
+    placed: u32,
     /// Out-of-order ranges above RCV.NXT: sorted, disjoint, non-adjacent.
     ooo: Vec<OooRange>,
     stamp: u64,
@@ -111,7 +146,13 @@ impl RecvBuffer {
             head: 0,
             read_off: next,
             readable: 0,
-            limit,
+            // Saturating, in a const fn (`u32::try_from` is not const).
+            limit: if limit > u32::MAX as usize {
+                u32::MAX
+            } else {
+                limit as u32
+            },
+            placed: 0,
             ooo: Vec::new(),
             stamp: 0,
             dsack: None,
@@ -121,11 +162,11 @@ impl RecvBuffer {
     /// Change the window size. Data already stored beyond a lowered limit is
     /// kept; only new writes are bounded by the new limit.
     pub fn set_limit(&mut self, limit: usize) {
-        self.limit = limit;
+        self.limit = u32::try_from(limit).unwrap_or(u32::MAX);
     }
 
     pub fn limit(&self) -> usize {
-        self.limit
+        self.limit as usize
     }
 
     /// RCV.NXT as a stream offset.
@@ -140,7 +181,7 @@ impl RecvBuffer {
 
     /// Room to advertise: limit minus unread in-order bytes.
     pub fn window(&self) -> usize {
-        self.limit.saturating_sub(self.readable)
+        self.limit().saturating_sub(self.readable)
     }
 
     /// Store the in-window part of a segment at its place (RFC 9293 §3.10.7.4
@@ -148,7 +189,14 @@ impl RecvBuffer {
     /// Returns how far RCV.NXT advanced. Out-of-order data returns 0; a
     /// segment that would need more than [`MAX_RANGES`] ranges is dropped.
     pub fn write(&mut self, offset: u64, data: &[u8]) -> usize {
+        let placed = core::mem::take(&mut self.placed) as usize;
         let rcv_nxt = self.next_offset();
+        if placed != 0 && placed == data.len() && offset == rcv_nxt && self.ooo.is_empty() {
+            // Copied by `place_in_order`, which checked the window and that no
+            // out-of-order data is held: nothing to trim, track or copy.
+            self.readable += placed;
+            return placed;
+        }
         self.note_duplicate(offset, data.len(), rcv_nxt);
         let Some((s, e)) = self.trim_to_window(offset, data.len()) else {
             return 0;
@@ -179,6 +227,37 @@ impl RecvBuffer {
         }
         let advanced = self.next_offset() - rcv_nxt;
         usize::try_from(advanced).unwrap_or(usize::MAX)
+    }
+
+    /// Copies `data`, the next in-order bytes (at RCV.NXT), into the ring's
+    /// free space with its ones'-complement sum fused into the copy
+    /// (RFC 1071 §4.1), without making them readable; returns that sum added
+    /// to `initial`. `write` of the same bytes at RCV.NXT, before any other
+    /// call, then only commits them. None (nothing copied) when this does
+    /// not apply: out-of-order data held (its bytes must not be
+    /// overwritten), the data not wholly inside the window, or the ring
+    /// would have to grow (a segment failing its checksum allocates nothing).
+    pub fn place_in_order(&mut self, data: &[u8], initial: u32) -> Option<u32> {
+        self.placed = 0;
+        let len = u32::try_from(data.len()).ok()?;
+        let cap = self.buf.capacity();
+        let end = self.readable.checked_add(data.len())?;
+        if len == 0 || !self.ooo.is_empty() || end > self.limit() || end > cap {
+            return None;
+        }
+        let pos = ring_index(self.head, self.readable, cap);
+        let (a, b) = data.split_at(data.len().min(cap - pos));
+        let sum = put_with_checksum(&mut self.buf, pos, a, initial);
+        let wrapped = put_with_checksum(&mut self.buf, 0, b, 0);
+        self.placed = len;
+        // A part starting at an odd stream position sums byte-swapped (RFC 1071 §2(B)).
+        Some(checksum::add_at_offset(sum, wrapped, a.len() % 2 == 1))
+    }
+
+    /// Drops the note of bytes placed by `place_in_order` (the segment was
+    /// not taken, or was taken otherwise): they stay free space.
+    pub fn forget_placed(&mut self) {
+        self.placed = 0;
     }
 
     /// Remember data we already hold: the part below RCV.NXT, or a segment
@@ -230,7 +309,7 @@ impl RecvBuffer {
         if need <= cap {
             return true;
         }
-        let new_cap = grown_capacity(cap, need, self.limit);
+        let new_cap = grown_capacity(cap, need, self.limit());
         let mut new_buf = Vec::with_capacity(new_cap);
         if self.readable > 0 || !self.ooo.is_empty() {
             // Positions never written (a ring not yet wrapped) must keep their place.
@@ -251,7 +330,7 @@ impl RecvBuffer {
         if cap == 0 || bytes.is_empty() {
             return;
         }
-        let pos = (self.head + rel) % cap;
+        let pos = ring_index(self.head, rel, cap);
         let first = bytes.len().min(cap - pos);
         let (a, b) = bytes.split_at(first);
         put(&mut self.buf, pos, a);
@@ -312,7 +391,7 @@ impl RecvBuffer {
         let first = n.min(cap - self.head);
         buf[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
         buf[first..n].copy_from_slice(&self.buf[..n - first]);
-        self.head = (self.head + n) % cap;
+        self.head = ring_index(self.head, n, cap);
         self.readable -= n;
         self.read_off += n as u64;
         n
@@ -457,6 +536,37 @@ mod tests {
         assert_eq!(b.next_offset(), 3);
         assert_eq!(b.write(3, b"de"), 2);
         assert_eq!(read_all(&mut b), b"de");
+    }
+
+    #[test]
+    fn placed_bytes_are_summed_and_committed_by_the_next_write_only() {
+        let mut b = RecvBuffer::new(4096);
+        // No ring yet: placing would have to allocate, so it declines.
+        assert_eq!(b.place_in_order(b"abcd", 0), None);
+        assert_eq!(b.write(0, b"0123"), 4);
+        let data = [7u8, 1, 2, 3, 4];
+        let sum = b.place_in_order(&data, 0x10).expect("fits the ring");
+        assert_eq!(sum, checksum::ones_complement_sum(&data, 0x10));
+        assert_eq!(b.readable(), 4, "placed bytes are not readable yet");
+        assert_eq!(b.write(4, &data), 5);
+        let mut out = [0u8; 9];
+        assert_eq!(b.read(&mut out), 9);
+        assert_eq!(&out, b"0123\x07\x01\x02\x03\x04");
+        // Forgotten placements are copied again by `write`.
+        assert!(b.place_in_order(b"zz", 0).is_some());
+        b.forget_placed();
+        assert_eq!(b.write(9, b"ok"), 2);
+        let mut out = [0u8; 2];
+        assert_eq!(b.read(&mut out), 2);
+        assert_eq!(&out, b"ok");
+        // Out-of-order bytes held: placing could overwrite them, so it declines.
+        assert_eq!(b.write(20, b"later"), 0);
+        assert!(b.has_out_of_order());
+        assert_eq!(b.place_in_order(b"x", 0), None);
+        // Beyond the window: declines.
+        let mut small = RecvBuffer::new(8);
+        assert_eq!(small.write(0, b"abcdef"), 6);
+        assert_eq!(small.place_in_order(b"xyz", 0), None);
     }
 
     #[test]

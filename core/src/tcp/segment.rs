@@ -44,6 +44,11 @@ impl OutSegment<'_> {
     }
 }
 
+/// The segment's checksum did not verify; it was dropped with no effect
+/// (`Connection::handle_segment_unverified`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadChecksum;
+
 /// What `handle_segment` did with a segment, for the stack's counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SegmentOutcome {

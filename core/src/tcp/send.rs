@@ -7,7 +7,7 @@
 
 use alloc::vec::Vec;
 
-use super::recv::{clone_ring, grown_capacity, put};
+use super::recv::{clone_ring, grown_capacity, put, ring_index};
 
 /// Ring buffer of unacknowledged and unsent bytes.
 ///
@@ -101,7 +101,7 @@ impl SendBuffer {
         if cap == 0 {
             return 0;
         }
-        let tail = (self.head + self.len) % cap;
+        let tail = ring_index(self.head, self.len, cap);
         let first = n.min(cap - tail);
         let (a, b) = data[..n].split_at(first);
         put(&mut self.buf, tail, a);
@@ -133,7 +133,7 @@ impl SendBuffer {
             return (&[], &[]);
         }
         let n = len.min(self.len - rel);
-        let pos = (self.head + rel) % cap;
+        let pos = ring_index(self.head, rel, cap);
         let first = n.min(cap - pos);
         (&self.buf[pos..pos + first], &self.buf[..n - first])
     }
@@ -160,7 +160,11 @@ impl SendBuffer {
             return 0;
         }
         let cap = self.buf.capacity();
-        self.head = if cap == 0 { 0 } else { (self.head + n) % cap };
+        self.head = if cap == 0 {
+            0
+        } else {
+            ring_index(self.head, n, cap)
+        };
         self.len -= n;
         self.start += n as u64;
         if self.len == 0 {

@@ -13,44 +13,14 @@
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-/// Bytes summed between folds of the `u64` accumulator; 4-byte words of at
-/// most `u32::MAX` each cannot overflow it within this many bytes.
-const BLOCK: usize = 1 << 20;
-
 /// Folds a 64-bit native-order accumulator to a 16-bit native-order sum.
 #[inline]
-fn fold64(mut acc: u64) -> u16 {
-    // RFC 1071 §2(C): end-around carries, repeated until none is left.
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc as u16
-}
-
-/// Sums whole 4-byte words of `data` (native order) into a `u64`; returns the
-/// accumulator and the unsummed tail (fewer than 4 bytes).
-#[inline]
-fn sum_words(data: &[u8]) -> (u64, &[u8]) {
-    let mut acc = 0u64;
-    let mut words = data.chunks_exact(4);
-    for w in &mut words {
-        if let [a, b, c, d] = *w {
-            acc += u64::from(u32::from_ne_bytes([a, b, c, d]));
-        }
-    }
-    (acc, words.remainder())
-}
-
-/// Adds a tail of fewer than 4 bytes (native order, zero padded at the end).
-#[inline]
-fn tail_native(tail: &[u8]) -> u64 {
-    let mut w = [0u8; 4];
-    for (d, s) in w.iter_mut().zip(tail) {
-        *d = *s;
-    }
-    u64::from(u32::from_ne_bytes(w))
+fn fold64(acc: u64) -> u16 {
+    // RFC 1071 §2(C): end-around carries. Adding the halves with the carry
+    // fed back cannot carry again (with a carry out the sum is at most
+    // 2^n - 2), so two steps do it: a short dependency chain per header.
+    let (s, c) = (acc as u32).overflowing_add((acc >> 32) as u32);
+    fold(s.wrapping_add(u32::from(c)))
 }
 
 /// Converts a folded native-order sum to the network-order value.
@@ -61,24 +31,131 @@ fn native_to_be(sum: u16) -> u16 {
     u16::from_be(sum)
 }
 
+/// Native-order 8-byte word at `at` (the caller keeps `at + 8 <= b.len()`).
+#[inline(always)]
+fn word64(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(s) = b.get(at..at + 8) {
+        w.copy_from_slice(s);
+    }
+    u64::from_ne_bytes(w)
+}
+
+/// Folds a 128-bit accumulator of 64-bit words to 64 bits with end-around carry.
+#[inline]
+fn fold128(acc: u128) -> u64 {
+    let (s, carry) = (acc as u64).overflowing_add((acc >> 64) as u64);
+    // With a carry out, `s` is at most 2^64 - 2, so adding it back cannot wrap.
+    s + u64::from(carry)
+}
+
+/// Sum of fewer than 8 trailing bytes as native-order 16-bit words, an odd
+/// last byte zero padded (RFC 1071 §4.1). The same value, once folded, as
+/// the zero-padded 64-bit word, without copying the bytes to a buffer first
+/// (a variable-length copy is a libc call, and a wide load of its narrow
+/// stores stalls).
+#[inline]
+fn tail_sum(tail: &[u8]) -> u64 {
+    let mut sum = 0u64;
+    let mut pairs = tail.chunks_exact(2);
+    for p in &mut pairs {
+        if let [a, b] = *p {
+            sum += u64::from(u16::from_ne_bytes([a, b]));
+        }
+    }
+    if let [x] = *pairs.remainder() {
+        sum += u64::from(u16::from_ne_bytes([x, 0]));
+    }
+    sum
+}
+
+/// Inputs up to this many bytes (IP and TCP headers) take [`sum_short`].
+const SHORT: usize = 64;
+
+/// Sum of a short input as native-order 32-bit words into a `u64` (at most
+/// 16 words: no carry can leave it) plus the tail as 16-bit words: no
+/// 128-bit accumulators to fold for a 20- or 32-byte header.
+#[inline]
+fn sum_short(data: &[u8]) -> u64 {
+    let mut acc = 0u64;
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        if let [a, b, c, d] = *w {
+            acc += u64::from(u32::from_ne_bytes([a, b, c, d]));
+        }
+    }
+    acc + tail_sum(words.remainder())
+}
+
+/// Sums `data` as native-order 64-bit words into two 128-bit accumulators
+/// (add + add-with-carry per word, two independent chains), returned folded
+/// to a native-order 64-bit ones'-complement sum. A tail of fewer than 8
+/// bytes is zero padded at the end. No block limit: a 128-bit accumulator of
+/// 64-bit words cannot overflow for any slice length.
+#[inline]
+fn sum64(data: &[u8]) -> u64 {
+    let (mut a, mut b) = (0u128, 0u128);
+    let mut chunks = data.chunks_exact(32);
+    for c in &mut chunks {
+        a += u128::from(word64(c, 0));
+        b += u128::from(word64(c, 8));
+        a += u128::from(word64(c, 16));
+        b += u128::from(word64(c, 24));
+    }
+    let rest = chunks.remainder();
+    let mut words = rest.chunks_exact(8);
+    for w in &mut words {
+        a += u128::from(word64(w, 0));
+    }
+    b += u128::from(tail_sum(words.remainder()));
+    let (s, carry) = fold128(a).overflowing_add(fold128(b));
+    s.wrapping_add(u64::from(carry))
+}
+
 /// RFC 1071 §4.1: ones'-complement sum of `data` added to `initial`; the
 /// result is folded to 16 bits (not complemented).
 pub fn ones_complement_sum(data: &[u8], initial: u32) -> u32 {
-    let mut acc = 0u64;
-    for block in data.chunks(BLOCK) {
-        let (s, tail) = sum_words(block);
-        acc = u64::from(fold64(acc + s + tail_native(tail)));
-    }
-    let data_sum = native_to_be(fold64(acc));
-    u32::from(fold(u32::from(fold(initial)) + u32::from(data_sum)))
+    let acc = if data.len() <= SHORT {
+        sum_short(data)
+    } else {
+        sum64(data)
+    };
+    u32::from(native_to_be(fold64(add_end_around(
+        acc,
+        native_initial(initial),
+    ))))
+}
+
+/// Ones'-complement addition of two 64-bit native-order sums (RFC 1071
+/// §2(C)): with a carry out the sum is at most 2^64 - 2, so feeding the
+/// carry back cannot carry again.
+#[inline]
+fn add_end_around(a: u64, b: u64) -> u64 {
+    let (s, carry) = a.overflowing_add(b);
+    s.wrapping_add(u64::from(carry))
+}
+
+/// `initial` (network order, possibly unfolded) as a native-order term of
+/// the accumulator, so the whole sum is folded once.
+#[inline]
+fn native_initial(initial: u32) -> u64 {
+    // The inverse of `native_to_be`: a 16-bit byte swap on little-endian.
+    u64::from(fold(initial).to_be())
+}
+
+/// RFC 1071 §4.1 / RFC 9293 §3.1: a received segment is intact when the
+/// folded sum over pseudo-header, header and data (checksum field included)
+/// is all ones.
+#[inline]
+pub fn verifies(sum: u32) -> bool {
+    fold(sum) == 0xffff
 }
 
 /// RFC 1071 §4.1: folds carries of a 32-bit sum into 16 bits (no complement).
 #[inline]
 pub fn fold(sum: u32) -> u16 {
-    let s = (sum & 0xffff) + (sum >> 16);
-    let s = (s & 0xffff) + (s >> 16);
-    s as u16
+    let (s, c) = (sum as u16).overflowing_add((sum >> 16) as u16);
+    s.wrapping_add(u16::from(c))
 }
 
 /// RFC 1071 §4.1: the checksum field value, the complement of the folded sum.
@@ -113,30 +190,42 @@ pub fn pseudo_header_v6(src: &Ipv6Addr, dst: &Ipv6Addr, proto: u8, len: u32) -> 
 
 /// RFC 1071 §4.1 fused with a copy: copies `src` into the front of `dst` and
 /// returns the folded sum of the copied bytes added to `initial`. If `dst` is
-/// shorter than `src`, only `dst.len()` bytes are copied and summed.
+/// shorter than `src`, only `dst.len()` bytes are copied and summed. Each
+/// 32-byte block is summed from the source while it is copied, as 64-bit
+/// words into two 128-bit accumulators (see [`sum64`]).
 pub fn copy_with_checksum(dst: &mut [u8], src: &[u8], initial: u32) -> u32 {
     let n = dst.len().min(src.len());
     let (dst, src) = match (dst.get_mut(..n), src.get(..n)) {
-        (Some(d), Some(s)) => (d, s),
+        // Nothing to copy (ACKs): no accumulators to set up and fold.
+        (Some(d), Some(s)) if n > 0 => (d, s),
         _ => return u32::from(fold(initial)),
     };
-    let mut acc = 0u64;
-    for (db, sb) in dst.chunks_mut(BLOCK).zip(src.chunks(BLOCK)) {
-        let mut part = 0u64;
-        let mut dc = db.chunks_exact_mut(32);
-        let mut sc = sb.chunks_exact(32);
-        for (d, s) in (&mut dc).zip(&mut sc) {
-            d.copy_from_slice(s);
-            part += sum_words(s).0;
-        }
-        let (dr, sr) = (dc.into_remainder(), sc.remainder());
-        dr.copy_from_slice(sr);
-        let (s, tail) = sum_words(sr);
-        part += s + tail_native(tail);
-        acc = u64::from(fold64(acc + part));
+    let (mut a, mut b) = (0u128, 0u128);
+    let mut dc = dst.chunks_exact_mut(32);
+    let mut sc = src.chunks_exact(32);
+    for (d, s) in (&mut dc).zip(&mut sc) {
+        d.copy_from_slice(s);
+        a += u128::from(word64(s, 0));
+        b += u128::from(word64(s, 8));
+        a += u128::from(word64(s, 16));
+        b += u128::from(word64(s, 24));
     }
-    let data_sum = native_to_be(fold64(acc));
-    u32::from(fold(u32::from(fold(initial)) + u32::from(data_sum)))
+    let (dr, sr) = (dc.into_remainder(), sc.remainder());
+    dr.copy_from_slice(sr);
+    let (s, carry) = fold128(a).overflowing_add(fold128(b));
+    let head = s.wrapping_add(u64::from(carry));
+    // The remainder (< 32 bytes) starts at a multiple of 32, so it chains on.
+    let (s, carry) = head.overflowing_add(sum64(sr));
+    let acc = add_end_around(s.wrapping_add(u64::from(carry)), native_initial(initial));
+    u32::from(native_to_be(fold64(acc)))
+}
+
+/// Adds `part`, the sum of bytes that start at an odd offset of the summed
+/// data, to `sum` (RFC 1071 §2(B): such a sum is byte-swapped).
+pub fn add_at_offset(sum: u32, part: u32, odd: bool) -> u32 {
+    let folded = fold(part);
+    let folded = if odd { folded.swap_bytes() } else { folded };
+    u32::from(fold(sum + u32::from(folded)))
 }
 
 /// RFC 1624 §3 (eqn. 3): HC' = ~(~HC + ~m + m') after a 16-bit field changes
@@ -223,6 +312,51 @@ mod tests {
         let s = copy_with_checksum(&mut short, &src, 0);
         assert_eq!(short, src[..4]);
         assert_eq!(fold(s), naive(&src[..4], 0));
+    }
+
+    #[test]
+    fn copy_with_checksum_matches_naive_for_all_lengths_and_carries() {
+        let mut inputs: alloc::vec::Vec<alloc::vec::Vec<u8>> =
+            (0..300).map(|n| bytes(n, 7 * n as u32)).collect();
+        // All ones: every 64-bit add carries, so end-around carries are exercised.
+        inputs.push(alloc::vec![0xffu8; 5000]);
+        inputs.push(alloc::vec![0xffu8; 70_001]);
+        inputs.push(bytes(70_000, 11));
+        for src in &inputs {
+            let mut dst = alloc::vec![0u8; src.len()];
+            for init in [0u32, 0xffff, u32::MAX] {
+                let s = copy_with_checksum(&mut dst, src, init);
+                assert_eq!(&dst, src);
+                assert_eq!(fold(s), naive(src, init), "n={}", src.len());
+                assert_eq!(fold(ones_complement_sum(src, init)), naive(src, init));
+            }
+        }
+    }
+
+    #[test]
+    fn a_segment_with_its_checksum_verifies_and_a_flipped_bit_does_not() {
+        let mut seg = bytes(1001, 5);
+        seg[16] = 0;
+        seg[17] = 0;
+        let c = checksum(&seg);
+        seg[16..18].copy_from_slice(&c.to_be_bytes());
+        assert!(verifies(ones_complement_sum(&seg, 0)));
+        seg[500] ^= 0x10;
+        assert!(!verifies(ones_complement_sum(&seg, 0)));
+    }
+
+    #[test]
+    fn odd_offset_parts_combine_to_the_whole_sum() {
+        let d = bytes(999, 9);
+        for cut in [0usize, 1, 2, 333, 998, 999] {
+            let (a, b) = d.split_at(cut);
+            let sum = add_at_offset(
+                ones_complement_sum(a, 0x4321),
+                ones_complement_sum(b, 0),
+                cut % 2 == 1,
+            );
+            assert_eq!(fold(sum), naive(&d, 0x4321), "cut={cut}");
+        }
     }
 
     #[test]

@@ -286,6 +286,30 @@ impl Ipv4Repr {
     /// Writes the header (no options) with total length and checksum. Fails
     /// without writing if the buffer is shorter than [`Self::buffer_len`] or
     /// the total length does not fit in 16 bits.
+    /// RFC 791 §3.1 / RFC 1071: the header checksum computed from the field
+    /// values rather than read back from the bytes just written (reading
+    /// fresh narrow stores with wide loads stalls store forwarding).
+    fn header_checksum(&self, total: u16) -> u16 {
+        let mut frag = (self.frag_offset >> 3) & 0x1fff;
+        if self.dont_frag {
+            frag |= 0x4000;
+        }
+        if self.more_frags {
+            frag |= 0x2000;
+        }
+        let (s, d) = (u32::from(self.src), u32::from(self.dst));
+        let sum = (0x4500 | u32::from(self.dscp_ecn))
+            + u32::from(total)
+            + u32::from(self.ident)
+            + u32::from(frag)
+            + (u32::from(self.ttl) << 8 | u32::from(self.protocol.number()))
+            + (s >> 16)
+            + (s & 0xffff)
+            + (d >> 16)
+            + (d & 0xffff);
+        checksum::finish(sum)
+    }
+
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
         &self,
         packet: &mut Ipv4Packet<T>,
@@ -304,7 +328,7 @@ impl Ipv4Repr {
         packet.set_protocol(self.protocol);
         packet.set_src_addr(self.src);
         packet.set_dst_addr(self.dst);
-        packet.fill_checksum();
+        packet.set_checksum(self.header_checksum(total));
         Ok(())
     }
 }
