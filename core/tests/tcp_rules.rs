@@ -366,9 +366,11 @@ fn sack_recovery_sends_only_what_pipe_and_prr_allow() {
         !r.is_empty() && r[0].seq == seg(0),
         "first hole first: {r:?}"
     );
-    // pipe = segment 9 (not lost) + retransmissions; one SMSS was delivered,
-    // so PRR-SSRB allows at most delivered + 1 SMSS: two segments.
-    assert!(r.len() <= 2, "{} segments sent: {r:?}", r.len());
+    // Segments 0-5 are lost (more than 2 SMSS SACKed above them), so pipe =
+    // segment 9 + retransmissions. pipe < ssthresh, so PRR-SSRB allows
+    // delivered (1 SMSS) + 1 SMSS: exactly two segments, 0 and 1.
+    let seqs: Vec<u32> = r.iter().map(|s| s.seq).collect();
+    assert_eq!(seqs, vec![seg(0), seg(1)]);
 }
 
 /// RFC 6675 scoreboard kept in a capped range set (O(cap) per ACK, never a
@@ -729,4 +731,23 @@ fn info_reports_state_and_segment_counts() {
     let i = h.conn.info();
     assert_eq!((i.segs_sent, i.segs_received), (sent, received));
     assert!(sent >= 6, "SYN, ACK, 4 data, delayed ACK: {sent}");
+}
+
+/// RFC 6675 §4 IsLost: a hole with more than (DupThresh - 1) SMSS SACKed
+/// above it is lost, so recovery starts on the first such ACK without
+/// waiting for three duplicate ACKs.
+#[test]
+fn sack_hole_is_lost_once_more_than_two_smss_are_sacked_above() {
+    let cfg = ConnConfig {
+        enable_sack: true,
+        enable_rack: false,
+        ..plain_cfg()
+    };
+    let mut h = sending(&cfg, true, 10);
+    let iss = h.iss;
+    // One ACK: segments 1-3 (3 SMSS) SACKed above the hole at segment 0.
+    h.feed_opts(A, 1, 1, 65535, sack_segs(iss, &[(1, 4)]), &[]);
+    let r = h.out();
+    assert_eq!(h.conn.info().sack_recoveries, 1);
+    assert_eq!(r.first().map(|s| s.seq), Some(seg(0)), "{r:?}");
 }
