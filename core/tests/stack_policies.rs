@@ -5,8 +5,6 @@
 #[path = "stack_util.rs"]
 mod util;
 
-use std::net::IpAddr;
-
 use tcpkit::stack::{Config, ConnHandle, Error, EventKind, ListenAddr, State};
 use tcpkit::{Duration, Instant};
 use util::*;
@@ -105,25 +103,9 @@ fn icmp4_error_to(dst: &str, ty: u8, code: u8, quoted: &[u8]) -> Vec<u8> {
 
 /// An ICMPv6 error from a router (2001:db8:1::1) quoting `quoted`'s first 48 bytes.
 fn icmp6_error(ty: u8, code: u8, quoted: &[u8]) -> Vec<u8> {
-    let (IpAddr::V6(src), IpAddr::V6(dst)) = (ip("2001:db8:1::1"), ip(A6)) else {
-        panic!("v6 addresses")
-    };
     let mut icmp = vec![ty, code, 0, 0, 0, 0, 0, 0];
     icmp.extend_from_slice(&quoted[..48]);
-    let mut sum = 0u32;
-    for c in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    sum += 58 + icmp.len() as u32;
-    let ck = csum(&icmp, sum);
-    icmp[2..4].copy_from_slice(&ck.to_be_bytes());
-    let mut pkt = vec![0x60, 0, 0, 0];
-    pkt.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
-    pkt.extend_from_slice(&[58, 64]);
-    pkt.extend_from_slice(&src.octets());
-    pkt.extend_from_slice(&dst.octets());
-    pkt.extend_from_slice(&icmp);
-    pkt
+    ipv6_packet("2001:db8:1::1", A6, 58, &icmp, Some(2))
 }
 
 fn closed_reason(s: &mut tcpkit::stack::Stack, c: ConnHandle) -> Option<Option<Error>> {

@@ -201,6 +201,45 @@ pub fn ipv4_packet(
     p
 }
 
+/// An IPv6 packet (hop limit 64) around `payload`, whose checksum field at
+/// `csum_at` (if any) is filled in with the pseudo-header of RFC 8200 §8.1.
+pub fn ipv6_packet(
+    src: &str,
+    dst: &str,
+    next: u8,
+    payload: &[u8],
+    csum_at: Option<usize>,
+) -> Vec<u8> {
+    let (IpAddr::V6(s), IpAddr::V6(d)) = (ip(src), ip(dst)) else {
+        panic!("v6 only")
+    };
+    let mut body = payload.to_vec();
+    if let Some(at) = csum_at {
+        body[at..at + 2].copy_from_slice(&[0, 0]);
+        let c = csum(&body, pseudo6(src, dst, next, body.len()));
+        body[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    }
+    let mut pkt = vec![0x60, 0, 0, 0];
+    pkt.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    pkt.extend_from_slice(&[next, 64]);
+    pkt.extend_from_slice(&s.octets());
+    pkt.extend_from_slice(&d.octets());
+    pkt.extend_from_slice(&body);
+    pkt
+}
+
+/// IPv6 pseudo-header sum (RFC 8200 §8.1).
+pub fn pseudo6(src: &str, dst: &str, next: u8, len: usize) -> u32 {
+    let (IpAddr::V6(s), IpAddr::V6(d)) = (ip(src), ip(dst)) else {
+        panic!("v6 only")
+    };
+    let mut sum = 0u32;
+    for c in s.octets().chunks(2).chain(d.octets().chunks(2)) {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    sum + u32::from(next) + len as u32
+}
+
 /// IPv4 pseudo-header sum (RFC 9293 §3.1).
 pub fn pseudo4(src: &str, dst: &str, proto: u8, len: usize) -> u32 {
     let (IpAddr::V4(s), IpAddr::V4(d)) = (ip(src), ip(dst)) else {
