@@ -516,6 +516,41 @@ fn corrupted_in_order_data_is_dropped_with_nothing_changed() {
     assert!(got == want, "bytes delivered intact");
 }
 
+/// An idle connection's in-flight box was released after the handshake; the
+/// stack rebuilds it from its pool of released boxes for the next segment.
+/// A corrupted segment must give the box back (the pool, counted in
+/// `table_heap_bytes`, is as before), or the idle connection would keep it
+/// with no release scheduled; the good copy then takes it.
+#[test]
+fn corrupted_segment_to_an_idle_connection_keeps_no_box() {
+    let mut p = Pair::new();
+    let (c, s, _) = connect_pair(&mut p, B4, 80);
+    p.settle();
+    let mut buf = vec![0u8; 65536];
+    let data = pattern(500, 3);
+    assert_eq!(p.a.send(c, &data), Ok(data.len()));
+    let len = p.a.poll_transmit(p.now, &mut buf).expect("a data segment");
+    let pkt = buf[..len].to_vec();
+    let pool_before = p.b.table_heap_bytes();
+    let mut bad = pkt.clone();
+    bad[len - 1] ^= 0x5a;
+    assert_eq!(p.b.feed(p.now, &bad), Err(PacketError::Checksum));
+    assert_eq!(
+        p.b.table_heap_bytes(),
+        pool_before,
+        "the box went back to the pool"
+    );
+    p.b.feed(p.now, &pkt).expect("the good copy is taken");
+    assert!(
+        p.b.table_heap_bytes() < pool_before,
+        "the good copy rebuilt the box from the pool"
+    );
+    p.settle();
+    let mut got = Vec::new();
+    read_all(&mut p.b, s, &mut got);
+    assert_eq!(got, data);
+}
+
 /// A compacted TIME-WAIT connection is rebuilt for a segment that matches
 /// it, but only once the segment's checksum verified: a corrupted one is
 /// counted and changes nothing (the checksum is otherwise verified inside

@@ -63,6 +63,47 @@ fn tcp_options_emit_linux_syn_layout() {
     assert_eq!(buf, [1, 1, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0]);
 }
 
+/// The NOP NOP TS layout of nearly every segment (read and written in one
+/// step) gives what the general option walk gives for the same options laid
+/// out otherwise; a short buffer gets nothing.
+#[test]
+fn tcp_options_aligned_timestamps_match_the_general_layouts() {
+    let ts = [0x81, 2, 3, 4, 0xfe, 6, 7, 8];
+    let mut aligned = vec![1, 1, 8, 10];
+    aligned.extend_from_slice(&ts);
+    let mut trailing_nops = vec![8, 10];
+    trailing_nops.extend_from_slice(&ts);
+    trailing_nops.extend_from_slice(&[1, 1]);
+    let mut eol_padded = vec![8, 10];
+    eol_padded.extend_from_slice(&ts);
+    eol_padded.extend_from_slice(&[0, 0]);
+    let want = TcpOptions {
+        timestamps: Some((0x8102_0304, 0xfe06_0708)),
+        ..TcpOptions::default()
+    };
+    assert_eq!(opts(&aligned), Ok(want));
+    assert_eq!(opts(&trailing_nops), Ok(want));
+    assert_eq!(opts(&eol_padded), Ok(want));
+    // Same prefix, other lengths: the general walk decides.
+    assert_eq!(opts(&aligned[..11]), Err(WireError::BadOption));
+    let mut longer = aligned.clone();
+    longer.extend_from_slice(&[1, 3, 3, 7]);
+    assert_eq!(
+        opts(&longer),
+        Ok(TcpOptions {
+            window_scale: Some(7),
+            ..want
+        })
+    );
+    let mut buf = [0xaau8; 16];
+    assert_eq!(want.emit(&mut buf), 12);
+    assert_eq!(buf[..12], aligned[..]);
+    assert_eq!(buf[12..], [0xaa; 4]);
+    let mut short = [0xaau8; 11];
+    assert_eq!(want.emit(&mut short), 0);
+    assert_eq!(short, [0xaa; 11], "nothing written when it does not fit");
+}
+
 #[test]
 fn tcp_options_emit_sack_blocks_within_40_bytes() {
     let mut o = TcpOptions {

@@ -56,7 +56,7 @@ use core::net::{IpAddr, SocketAddr};
 
 use crate::tcp::connection::{CloseReason, ConnConfig, ConnError, ConnEvent, Connection};
 use crate::tcp::time_wait::TimeWait;
-use crate::tcp::SeqNum;
+use crate::tcp::{InFlightPool, SeqNum};
 use crate::time::{Duration, Instant};
 
 pub use crate::tcp::state::State;
@@ -436,6 +436,8 @@ pub struct Stack {
     /// (deadline, slot, generation). Deadlines only grow with `now`, so a
     /// FIFO is ordered: O(1) per entry, no heap.
     buffer_release: VecDeque<(Instant, u32, u32)>,
+    /// Released in-flight boxes kept for the next connection that needs one.
+    inflight_pool: InFlightPool,
     ready: VecDeque<u32>,
     events: EventQueue,
     outgoing: VecDeque<Outgoing>,
@@ -530,6 +532,7 @@ impl Stack {
             cookies: SynCookies::new(ck0, ck1),
             timers: TimerQueue::new(),
             buffer_release: VecDeque::new(),
+            inflight_pool: InFlightPool::default(),
             ready: VecDeque::new(),
             events: EventQueue::new(),
             outgoing: VecDeque::new(),
@@ -799,6 +802,7 @@ impl Stack {
             let v6 = local.is_ipv6();
             let max_payload = mtu.saturating_sub(base_headers(v6));
             // Used in place (see `feed`: moving it out of the Option stalls).
+            slot.conn.prefill_in_flight(&mut self.inflight_pool);
             let out = slot.conn.poll_transmit(now, max_payload);
             let Some(seg) = out.as_ref() else {
                 // Nothing after all (window or cwnd closed): leave the ready
@@ -956,6 +960,9 @@ impl Stack {
             slot.armed = Instant::MAX;
             self.counters.work_conn_visits += 1;
             if slot.conn.poll_timeout().is_some_and(|d| d <= now) {
+                if !matches!(slot.conn.state(), State::Closed | State::TimeWait) {
+                    slot.conn.prefill_in_flight(&mut self.inflight_pool);
+                }
                 slot.conn.handle_timeout(now);
             }
             self.after(e.index);
@@ -974,7 +981,7 @@ impl Stack {
             if let Some(slot) = self.conns.get_mut(idx, generation) {
                 if slot.release_at == release_tick(deadline) {
                     slot.release_at = u32::MAX;
-                    slot.conn.release_idle_buffers();
+                    slot.conn.release_idle_buffers_into(&mut self.inflight_pool);
                 }
             }
         }
@@ -995,6 +1002,7 @@ impl Stack {
             + self.demux.heap_bytes()
             + self.timers.heap_bytes()
             + self.buffer_release.capacity() * core::mem::size_of::<(Instant, u32, u32)>()
+            + self.inflight_pool.heap_bytes()
     }
 
     // ------------------------------------------------------------------
@@ -1060,7 +1068,8 @@ impl Stack {
         // otherwise empty buffers (and an empty box) are freed at the next
         // release tick (1-2 s away) if still empty then; a drain in between
         // keeps them.
-        slot.conn.release_unused_in_flight();
+        slot.conn
+            .release_unused_in_flight_into(&mut self.inflight_pool);
         if slot.release_at == u32::MAX && slot.conn.holds_idle_buffers() {
             let deadline = buffer_release_deadline(now);
             slot.release_at = release_tick(deadline);
@@ -1124,6 +1133,9 @@ impl Stack {
         if ti & TW_BIT != 0 {
             self.tw.remove(ti);
             return;
+        }
+        if let Some(slot) = self.conns.at_mut(idx) {
+            slot.conn.recycle_in_flight(&mut self.inflight_pool);
         }
         self.conns.discard(idx);
         self.demux.remove(&key, idx);
@@ -1302,6 +1314,9 @@ impl Stack {
         else {
             return;
         };
+        if let Some(slot) = self.conns.at_mut(idx) {
+            slot.conn.recycle_in_flight(&mut self.inflight_pool);
+        }
         self.conns.discard(idx);
         if flags & F_SYN_QUEUED != 0 {
             if let Some(l) = self.listeners.get_mut(listener.0, listener.1) {
@@ -1591,8 +1606,12 @@ impl Stack {
 
     /// Queues data; OK with at least one byte, or WouldBlock (then WRITABLE follows).
     pub fn send(&mut self, c: ConnHandle, data: &[u8]) -> Result<usize, Error> {
-        self.with_conn(c, |s, _| s.conn.send(data))?
-            .map_err(conn_error)
+        let i = self.slot_index(c)?;
+        let slot = self.conns.at_mut(i).ok_or(Error::InvalidHandle)?;
+        self.counters.work_conn_visits += 1;
+        let r = slot.conn.send_pooled(data, &mut self.inflight_pool);
+        self.after(i);
+        r.map_err(conn_error)
     }
 
     /// Reads data; OK(0) only at end of stream. A zero-length buffer is InvalidArgument.

@@ -88,10 +88,15 @@ impl Stack {
             };
             self.counters.work_conn_visits += 1;
             let challenges_before = slot.conn.challenge_acks_sent();
+            let prefilled = slot.conn.prefill_in_flight(&mut self.inflight_pool);
             let Ok(outcome) = slot
                 .conn
                 .handle_segment_unverified(now, &segment(seg), partial)
             else {
+                // A failed segment changes nothing: the box goes back.
+                if prefilled {
+                    slot.conn.recycle_in_flight(&mut self.inflight_pool);
+                }
                 return Err(PacketError::Checksum);
             };
             // RFC 5961 challenge ACKs are decided inside the connection.
@@ -321,6 +326,7 @@ impl Stack {
             self.now,
         );
         if !seg.payload.is_empty() || seg.flags.fin() {
+            conn.prefill_in_flight(&mut self.inflight_pool);
             conn.handle_segment(self.now, &s);
         }
         match self.insert_conn(conn, key, F_UNACCEPTED | F_SYN_QUEUED, (li, lg)) {

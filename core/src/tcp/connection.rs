@@ -4,7 +4,7 @@
 //! recovery in `recovery.rs`; they are `impl Connection` blocks on this struct.
 
 use crate::tcp::cc::{Congestion, CongestionControl, Controller};
-use crate::tcp::inflight::InFlightBox;
+use crate::tcp::inflight::{InFlightBox, InFlightPool};
 use crate::tcp::options::{self, Negotiated, Offer};
 use crate::tcp::rtt::RttEstimator;
 use crate::tcp::state::State;
@@ -144,7 +144,9 @@ pub(super) const EV_CLOSED: u8 = 16;
 /// compact part does not grow): the in-flight box has served only the
 /// handshake so far, so it is freed as soon as it is unused. Later idle
 /// periods wait for the stack's release tick, so segments to an idle
-/// connection rebuild the box at most once per tick, not per segment.
+/// connection rebuild the box at most once per tick, not per segment. Also
+/// set when the connection ends (CLOSED, TIME-WAIT): the box goes once its
+/// last ACK is out.
 pub(super) const HANDSHAKE_BOX: u8 = 128;
 
 /// Counters kept per connection.
@@ -577,17 +579,30 @@ impl Connection {
     }
 
     /// The connection is over (or in TIME-WAIT): free what holds no data now
-    /// rather than a second later; unread received data stays readable.
+    /// rather than a second later; unread received data stays readable. The
+    /// box itself goes once its last ACK is out, in the stack's bookkeeping
+    /// pass (`release_unused_in_flight_into`), into the stack's box pool.
     fn release_buffers_now(&mut self) {
         if !self.fl.is_allocated() {
             return;
         }
-        if self.in_flight_releasable() {
-            self.fl.release();
-        } else {
-            self.fl.sendbuf.release_if_empty();
-            self.fl.recvbuf.release_if_empty();
-        }
+        self.fl.sendbuf.release_if_empty();
+        self.fl.recvbuf.release_if_empty();
+        self.events_emitted |= HANDSHAKE_BOX;
+    }
+
+    /// A segment, transmit or timer is about to rebuild a released box: take
+    /// its memory from `pool` (same contents as `InFlightBox::ensure`).
+    /// Whether it took one (then a segment that fails its checksum gives it
+    /// back with [`Connection::recycle_in_flight`], changing nothing).
+    #[inline]
+    pub(crate) fn prefill_in_flight(&mut self, pool: &mut InFlightPool) -> bool {
+        self.fl.prefill(pool)
+    }
+
+    /// The connection is being dropped: its box goes to `pool`.
+    pub(crate) fn recycle_in_flight(&mut self, pool: &mut InFlightPool) {
+        self.fl.recycle(pool);
     }
 
     /// Nothing buffered, nothing in flight, no recovery, retransmission or
@@ -614,6 +629,15 @@ impl Connection {
 
     /// SEND: queue data; before the handshake completes it waits (RFC 9293 §3.10.2).
     pub fn send(&mut self, data: &[u8]) -> Result<usize, ConnError> {
+        self.send_pooled(data, &mut InFlightPool::default())
+    }
+
+    /// [`Connection::send`], a released box rebuilt from `pool`'s memory.
+    pub(crate) fn send_pooled(
+        &mut self,
+        data: &[u8],
+        pool: &mut InFlightPool,
+    ) -> Result<usize, ConnError> {
         match self.state {
             State::Closed => return Err(self.closed_error()),
             State::Listen => return Err(ConnError::InvalidState),
@@ -625,6 +649,7 @@ impl Connection {
         if data.is_empty() {
             return Ok(0);
         }
+        let _ = self.fl.prefill(pool);
         let n = self.fl.sendbuf.push(data);
         if n == 0 {
             self.write_blocked = true;

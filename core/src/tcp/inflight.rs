@@ -11,6 +11,7 @@
 //! [`Connection::release_idle_buffers`]: super::connection::Connection::release_idle_buffers
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
 
 use crate::tcp::cc::Controller;
@@ -141,6 +142,27 @@ impl InFlightBox {
         self.inner.is_some()
     }
 
+    /// Rebuild a released box now from `pool`'s memory if it has a box:
+    /// what [`InFlightBox::ensure`] would do next, without an allocation.
+    /// Whether it did.
+    #[inline]
+    pub fn prefill(&mut self, pool: &mut InFlightPool) -> bool {
+        if self.inner.is_some() {
+            return false;
+        }
+        let Some(mut b) = pool.boxes.pop() else {
+            return false;
+        };
+        *b = InFlight::resumed(
+            self.send_limit,
+            self.send_start,
+            self.recv_limit,
+            self.recv_next,
+        );
+        self.inner = Some(b);
+        true
+    }
+
     /// The box, allocated (from the saved offsets and limits) if released.
     /// Small and inlined (every buffer, timer and SACK access of the data
     /// path comes here); the allocation is out of line.
@@ -200,14 +222,22 @@ impl InFlightBox {
         }
     }
 
-    /// Drop the box, keeping where each stream stands. The caller checked that
-    /// nothing is buffered or in flight.
-    pub fn release(&mut self) {
+    /// Give the box up to `pool`, keeping where each stream stands. The caller
+    /// checked that nothing is buffered or in flight.
+    pub fn release(&mut self, pool: &mut InFlightPool) {
         if let Some(b) = self.inner.take() {
             self.send_start = b.sendbuf.end_offset();
             self.recv_next = b.recvbuf.next_offset();
             self.send_limit = u32::try_from(b.sendbuf.limit()).unwrap_or(u32::MAX);
             self.recv_limit = u32::try_from(b.recvbuf.limit()).unwrap_or(u32::MAX);
+            pool.put(b);
+        }
+    }
+
+    /// The connection is being dropped: its box (if any) goes to `pool`.
+    pub fn recycle(&mut self, pool: &mut InFlightPool) {
+        if let Some(b) = self.inner.take() {
+            pool.put(b);
         }
     }
 
@@ -274,15 +304,59 @@ impl InFlightBox {
     /// Heap bytes: the box and what its buffers hold.
     pub fn heap_bytes(&self) -> usize {
         self.inner.as_ref().map_or(0, |b| {
-            core::mem::size_of::<InFlight>()
-                + b.sendbuf.heap_bytes()
-                + b.recvbuf.heap_bytes()
-                + b.scoreboard.heap_bytes()
-                + b.rack.heap_bytes()
-                + b.cc_before_recovery
-                    .as_ref()
-                    .map_or(0, |_| core::mem::size_of::<Controller>())
+            core::mem::size_of::<InFlight>() + b.owned_heap_bytes()
         })
+    }
+}
+
+impl InFlight {
+    /// Heap bytes owned by the box's parts (buffers, scoreboard, RACK, saved
+    /// congestion state), not counting the box.
+    fn owned_heap_bytes(&self) -> usize {
+        self.sendbuf.heap_bytes()
+            + self.recvbuf.heap_bytes()
+            + self.scoreboard.heap_bytes()
+            + self.rack.heap_bytes()
+            + self
+                .cc_before_recovery
+                .as_ref()
+                .map_or(0, |_| core::mem::size_of::<Controller>())
+    }
+}
+
+/// A few released boxes kept by the stack so that connection setup and
+/// teardown reuse their memory instead of a `malloc`/`free` pair each time
+/// (a connect + close cycle used to build a box five times). Bounded, and a
+/// pooled box holds no buffer memory, so idle connections cost the same.
+#[derive(Debug, Default)]
+pub(crate) struct InFlightPool {
+    // The boxes themselves are the point: they move in and out of connections.
+    #[allow(clippy::vec_box)]
+    boxes: Vec<Box<InFlight>>,
+}
+
+impl InFlightPool {
+    /// Boxes kept at most (the rest are freed).
+    pub const CAP: usize = 8;
+
+    /// Keep `b` for reuse if there is room; its buffers' memory is freed now.
+    fn put(&mut self, mut b: Box<InFlight>) {
+        if self.boxes.len() >= Self::CAP {
+            return;
+        }
+        if b.owned_heap_bytes() > 0 {
+            *b = InFlight::resumed(0, 0, 0, 0);
+        }
+        if self.boxes.capacity() == 0 {
+            self.boxes.reserve_exact(Self::CAP);
+        }
+        self.boxes.push(b);
+    }
+
+    /// Heap bytes held by the pool.
+    pub fn heap_bytes(&self) -> usize {
+        self.boxes.capacity() * core::mem::size_of::<Box<InFlight>>()
+            + self.boxes.len() * core::mem::size_of::<InFlight>()
     }
 }
 

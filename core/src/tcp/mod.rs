@@ -37,6 +37,7 @@
 pub mod cc;
 pub mod connection;
 mod inflight;
+pub(crate) use inflight::InFlightPool;
 mod input;
 pub mod options;
 mod output;

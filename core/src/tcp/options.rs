@@ -36,12 +36,12 @@ pub struct Offer {
 }
 
 /// The smallest shift that lets `buffer` bytes be advertised in 16 bits (RFC 7323 §2.2).
+/// Closed form (runs per new connection): `buffer` needs `32 - lz` bits, 16 fit.
 pub fn window_shift_for(buffer: u32) -> u8 {
-    let mut shift = 0u8;
-    while shift < MAX_WINDOW_SHIFT && (buffer >> shift) > 0xffff {
-        shift += 1;
-    }
-    shift
+    let bits = 32 - buffer.leading_zeros();
+    u8::try_from(bits.saturating_sub(16))
+        .unwrap_or(MAX_WINDOW_SHIFT)
+        .min(MAX_WINDOW_SHIFT)
 }
 
 /// Both sides must send an option in their SYN for it to be used (RFC 7323 §1.3, RFC 2018 §2).
@@ -113,6 +113,14 @@ mod tests {
         assert_eq!(window_shift_for(65536), 1);
         assert_eq!(window_shift_for(256 * 1024), 3);
         assert_eq!(window_shift_for(u32::MAX), 14);
+        // The definition: the smallest shift (at most 14) leaving <= 0xffff.
+        for b in (0..32).flat_map(|k| [1u32 << k, (1u32 << k) - 1, (1u32 << k) + 1]) {
+            let mut shift = 0u8;
+            while shift < MAX_WINDOW_SHIFT && (b >> shift) > 0xffff {
+                shift += 1;
+            }
+            assert_eq!(window_shift_for(b), shift, "buffer {b}");
+        }
     }
 
     #[test]

@@ -593,7 +593,11 @@ impl Connection {
                 {
                     return true;
                 }
-                if self.sack_recovery_would_send() || self.rack_rto_retransmission().is_some() {
+                // Both retransmit only from [SND.UNA, SND.MAX): skip them when
+                // nothing is outstanding (most calls, e.g. every pure ACK).
+                if self.snd_una != self.snd_max
+                    && (self.sack_recovery_would_send() || self.rack_rto_retransmission().is_some())
+                {
                     return true;
                 }
                 let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);

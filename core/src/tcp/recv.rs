@@ -13,6 +13,8 @@
 use alloc::vec::Vec;
 
 use super::connection::{Connection, HANDSHAKE_BOX};
+use super::inflight::InFlightPool;
+use super::state::State;
 use crate::wire::checksum;
 
 /// Most out-of-order ranges tracked. A segment that would need one more is
@@ -466,10 +468,11 @@ impl Connection {
         if !self.fl.is_allocated() {
             return false;
         }
-        self.in_flight_releasable()
-            || self.fl.recvbuf.holds_idle_memory()
+        // The cheap memory checks first; `in_flight_releasable` is the longest.
+        self.fl.recvbuf.holds_idle_memory()
             || (self.fl.sendbuf.is_empty() && self.fl.sendbuf.heap_bytes() > 0)
             || self.fl.scoreboard.holds_idle_memory()
+            || self.in_flight_releasable()
             || self.fl.rack.holds_idle_memory()
     }
 
@@ -478,26 +481,39 @@ impl Connection {
     /// connections holds no boxes. After that, boxes wait for the stack's
     /// idle release tick (at most one rebuild per connection per tick).
     pub fn release_unused_in_flight(&mut self) {
+        self.release_unused_in_flight_into(&mut InFlightPool::default());
+    }
+
+    /// [`Connection::release_unused_in_flight`], the box going to `pool`.
+    /// Also frees the box of a connection that ended (CLOSED or TIME-WAIT,
+    /// see `release_buffers_now`) once nothing is left to send.
+    pub(crate) fn release_unused_in_flight_into(&mut self, pool: &mut InFlightPool) {
         if self.events_emitted & HANDSHAKE_BOX != 0
             && self.fl.is_allocated()
-            && !self.fl.holds_buffer_memory()
+            && (!self.fl.holds_buffer_memory()
+                || matches!(self.state, State::Closed | State::TimeWait))
             && self.in_flight_releasable()
             // Not while an ACK waits: sending it would rebuild the box.
             && !self.wants_transmit()
         {
-            self.fl.release();
+            self.fl.release(pool);
             self.events_emitted &= !HANDSHAKE_BOX;
         }
     }
 
     /// Free the memory of every empty buffer; buffers holding data are kept.
     pub fn release_idle_buffers(&mut self) {
+        self.release_idle_buffers_into(&mut InFlightPool::default());
+    }
+
+    /// [`Connection::release_idle_buffers`], a released box going to `pool`.
+    pub(crate) fn release_idle_buffers_into(&mut self, pool: &mut InFlightPool) {
         if !self.fl.is_allocated() {
             return;
         }
         if self.in_flight_releasable() {
             // Nothing buffered or in flight: the whole box goes.
-            self.fl.release();
+            self.fl.release(pool);
             self.events_emitted &= !HANDSHAKE_BOX;
             return;
         }
