@@ -62,7 +62,8 @@ struct TxSeg {
     /// uses end_seq for that, which misorders a retransmission sent in the
     /// same clock tick as higher new data).
     order: u64,
-    /// Segments this range stands for (for the SACKed-segments count).
+    /// While SACKed: the segments it stands for, len / largest segment
+    /// rounded up (Linux's pcount), for the SACKed-segments count.
     nseg: u32,
     flags: u8,
 }
@@ -124,6 +125,8 @@ struct Flight {
     cursor: u64,
     next_order: u64,
     sacked_bytes: u64,
+    /// Largest segment logged (the unit of `nseg`).
+    seg_len: u64,
     lost_bytes: u64,
     retrans_bytes: u64,
     segs_sacked: u32,
@@ -242,7 +245,7 @@ impl Flight {
                     && last.order + 1 == self.next_order
                 {
                     last.end = end;
-                    last.nseg = last.nseg.saturating_add(1);
+                    self.seg_len = self.seg_len.max(end - start);
                     return;
                 }
             }
@@ -269,6 +272,7 @@ impl Flight {
             nseg: 1,
             flags,
         });
+        self.seg_len = self.seg_len.max(end - start);
     }
 
     /// Split the entry `i` at offset `at` (strictly inside it) into two with
@@ -283,14 +287,13 @@ impl Flight {
         if at <= s.start || at >= s.end || self.segs.len() >= 2 * MAX_TRACKED {
             return;
         }
-        let left_n = share(s.nseg, at - s.start, s.len());
         let mut left = s;
         left.end = at;
-        left.nseg = left_n;
+        left.nseg = self.pcount(left.len());
         let mut right = s;
         right.start = at;
-        right.nseg = s.nseg.saturating_sub(left_n).max(1);
-        // Counters: uncount the whole, count both halves (nseg may round up).
+        right.nseg = self.pcount(right.len());
+        // Counters: uncount the whole, count both halves.
         self.uncount(&s);
         self.count(&left);
         self.count(&right);
@@ -367,13 +370,14 @@ impl Flight {
                 // Part of a range: its segments below SND.UNA are delivered.
                 let mut done = front;
                 done.end = ack.una;
-                let rest = share(front.nseg, front.end - ack.una, front.len()).max(1);
-                self.update(0, |s| {
-                    s.start = ack.una;
-                    s.nseg = rest;
-                });
-                if !front.has(SACKED) {
+                if front.flags == 0 {
+                    // Counted nowhere: trim in place.
+                    if let Some(f) = self.segs.front_mut() {
+                        f.start = ack.una;
+                    }
                     self.deliver(ack, &done, ctx);
+                } else {
+                    self.trim_front(ack, &done, ctx);
                 }
             }
             break;
@@ -382,6 +386,28 @@ impl Flight {
             self.rexmits.clear();
             self.lost.clear();
         }
+    }
+
+    /// Trim a counted front range to SND.UNA.
+    #[cold]
+    #[inline(never)]
+    fn trim_front(&mut self, ack: &AckInfo, done: &TxSeg, ctx: &mut DeliveryCtx) {
+        let Some(front) = self.segs.front().copied() else {
+            return;
+        };
+        let rest = self.pcount(front.end - ack.una);
+        self.update(0, |s| {
+            s.start = ack.una;
+            s.nseg = rest;
+        });
+        if !front.has(SACKED) {
+            self.deliver(ack, done, ctx);
+        }
+    }
+
+    /// Segments that `len` bytes stand for: len / largest segment sent, rounded up.
+    fn pcount(&self, len: u64) -> u32 {
+        u32::try_from(len.div_ceil(self.seg_len.max(1))).unwrap_or(u32::MAX)
     }
 
     /// Mark tracked segments inside `[start, end)` SACKed, visiting only the
@@ -438,7 +464,11 @@ impl Flight {
                 break;
             };
             if !s.has(SACKED) && block.0 <= s.start && s.end <= block.1 {
-                self.update(i, |s| s.flags = (s.flags | SACKED) & !(LOST | RETRANS));
+                let n = self.pcount(s.len());
+                self.update(i, |s| {
+                    s.flags = (s.flags | SACKED) & !(LOST | RETRANS);
+                    s.nseg = n;
+                });
                 self.deliver(ack, &s, ctx);
             }
             i += 1;
@@ -534,16 +564,6 @@ impl Flight {
     }
 }
 
-/// Segments of a range of `nseg` segments and `total` bytes that `part`
-/// bytes stand for, rounded up so a non-empty part counts at least one.
-fn share(nseg: u32, part: u64, total: u64) -> u32 {
-    if total == 0 {
-        return nseg;
-    }
-    let n = u64::from(nseg).saturating_mul(part).div_ceil(total);
-    u32::try_from(n).unwrap_or(nseg).min(nseg)
-}
-
 /// Inputs and outputs of the deliveries of one ACK.
 struct DeliveryCtx {
     min_rtt: Duration,
@@ -608,6 +628,28 @@ impl Rack {
     /// Bytes marked lost and not yet retransmitted or SACKed.
     pub fn lost_bytes(&self) -> u64 {
         self.flight.as_ref().map_or(0, |f| f.lost_bytes)
+    }
+
+    /// One more segment of the current burst (same time, contiguous, nothing
+    /// sent in between, not larger than a segment seen): extend its record.
+    fn extend_burst(&mut self, now: Instant, start: u64, end: u64) -> bool {
+        let Some(f) = self.flight.as_deref_mut() else {
+            return false;
+        };
+        let next = f.next_order;
+        let seg_len = f.seg_len;
+        let Some(last) = f.segs.back_mut() else {
+            return false;
+        };
+        let same_burst = last.xmit == now
+            && last.end == start
+            && last.flags == 0
+            && last.order + 1 == next
+            && end - start <= seg_len;
+        if same_burst {
+            last.end = end;
+        }
+        same_burst
     }
 
     /// Record a transmission of `[start, end)` at `now` (RFC 8985 §6.1).
@@ -881,6 +923,22 @@ impl Connection {
         if !self.rack_active() {
             return;
         }
+        let rack = &mut self.fl.rack;
+        // The common case in bulk transfer, kept to a few comparisons; the
+        // PTO is armed already (or a probe is being sent), see below.
+        if !retransmission
+            && (rack.pto != Instant::MAX || rack.probe_sending)
+            && seq_len > 0
+            && rack.extend_burst(now, off, off + seq_len)
+        {
+            return;
+        }
+        self.rack_log_send(now, off, seq_len, retransmission);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rack_log_send(&mut self, now: Instant, off: u64, seq_len: u64, retransmission: bool) {
         self.fl
             .rack
             .on_send(now, off, off.saturating_add(seq_len), retransmission);
@@ -1050,6 +1108,26 @@ mod tests {
         assert_eq!(r.next_lost(), Some((1000, 1000)));
         // Pipe: 4000 outstanding - 2000 SACKed - 1000 lost.
         assert_eq!(r.pipe(4000), 1000);
+    }
+
+    #[test]
+    fn sacked_parts_of_a_merged_range_count_per_segment_for_dupthresh() {
+        let mut r = burst();
+        r.on_rtt_sample(ms(100));
+        let t1 = T0 + ms(100);
+        let sacked = |r: &Rack| r.flight.as_ref().map_or(0, |f| f.segs_sacked);
+        r.on_ack(&ack(t1, 0), &[(1000, 3000)], &[]);
+        // Two segments SACKed: below DupThresh, the window is min_RTT / 4.
+        assert_eq!(sacked(&r), 2);
+        assert_eq!(r.reo_wnd(false, Some(ms(100))), ms(25));
+        r.on_ack(&ack(t1, 0), &[(1000, 4000)], &[(1000, 3000)]);
+        assert_eq!(sacked(&r), 3);
+        assert!(!r.reordering_seen());
+        assert_eq!(r.reo_wnd(false, Some(ms(100))), Duration::ZERO);
+        // The cumulative ACK takes the SACKed segments off the count again.
+        r.on_ack(&ack(t1, 4000), &[], &[(1000, 4000)]);
+        assert_eq!(sacked(&r), 0);
+        assert_eq!(entries(&r), 1);
     }
 
     #[test]
