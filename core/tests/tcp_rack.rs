@@ -356,3 +356,54 @@ fn without_rack_a_lone_lost_retransmission_waits_for_the_rto() {
     assert!(after > 2 * RTT, "{after} ms");
     assert_eq!(timeouts, 1);
 }
+
+/// Segment 1 of a flight is lost; an ACK one RTT after new data went out
+/// SACKs everything else, so RACK marks segment 1 lost on that ACK and
+/// recovery starts with nothing else in flight (pipe 0). Returns what that
+/// ACK sent, and whether segment 1 went out again before any RTO when its
+/// retransmission is lost too and the segments sent with it are SACKed.
+fn recovery_started_by_an_ack_with_nothing_else_in_flight() -> (Vec<Sent>, bool) {
+    let mut h = est(true);
+    h.conn.send(&data(40 * M)).unwrap();
+    assert_eq!(h.out().len(), 10, "IW 10");
+    h.now += ms(RTT);
+    h.feed(A, 1, seg(1), 65535, &[]);
+    let grown = h.out();
+    assert!(!grown.is_empty(), "cwnd grew: new data");
+    let high = grown.iter().map(end_of).max().unwrap();
+    h.now += ms(RTT);
+    h.feed_opts(A, 1, seg(1), 65535, sack(&[(seg(2), high)]), &[]);
+    let first = h.out();
+    // The retransmission is lost; what followed it is SACKed one RTT later.
+    let high2 = first.iter().map(end_of).max().unwrap_or(high).max(high);
+    h.now += ms(RTT);
+    h.feed_opts(A, 1, seg(1), 65535, sack(&[(seg(2), high2)]), &[]);
+    let mut again = h.out();
+    if !again.iter().any(|s| s.seq == seg(1)) {
+        // RACK's reordering window may defer the mark to its timer; the RTO is later.
+        h.fire_next_timer();
+        again = h.out();
+    }
+    let resent = again.iter().any(|s| s.seq == seg(1)) && h.conn.info().timeouts == 0;
+    (first, resent)
+}
+
+#[test]
+fn the_ack_that_starts_recovery_counts_in_prr_so_new_data_follows_the_retransmission() {
+    // RFC 6937 §3 (PRR-SSRB) with that ACK's DeliveredData, as Linux counts it.
+    let (first, _) = recovery_started_by_an_ack_with_nothing_else_in_flight();
+    assert_eq!(first.first().map(|s| s.seq), Some(seg(1)), "{first:?}");
+    assert!(
+        first
+            .iter()
+            .any(|s| s.seq > seg(1) && !s.payload.is_empty()),
+        "new data after the retransmission: {first:?}"
+    );
+    assert!(first.len() > 1, "{first:?}");
+}
+
+#[test]
+fn a_lost_retransmission_followed_by_new_data_is_resent_before_the_rto() {
+    let (_, resent) = recovery_started_by_an_ack_with_nothing_else_in_flight();
+    assert!(resent);
+}

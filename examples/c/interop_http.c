@@ -8,7 +8,11 @@
  *
  * OPTIONS
  *   --loss P         drop each packet (both directions) with probability P
- *   --reorder P      hold a packet back behind the next one with probability P
+ *   --reorder P      hold a packet back behind the next one with probability P,
+ *                    the same way in both directions: the next packet of the
+ *                    same burst (tcpkit's transmit burst, the read batch from
+ *                    the TUN device) overtakes it; if none does, it is sent
+ *                    when that burst ends (never held across a poll wait)
  *   --seed N         seed of the fault generator (default 1)
  *   --pcap FILE      record every packet tcpkit emits and every packet fed to it
  *                    (LINKTYPE_RAW)
@@ -17,8 +21,10 @@
  * Every CLOSED event with a reason other than OK is printed to stderr as
  * "interop: conn H closed: REASON", every failed send/recv as "interop: send
  * on conn H: REASON", and the fault counts at exit, so the test can check
- * what tcpkit saw. The faults sit in the host loop (between the TUN
- * device and the stack); the stack is not told about them.
+ * what tcpkit saw; a connection that sent over 1 MB prints its loss
+ * counters ("interop: conn H at close: ...") when it is closed. The faults
+ * sit in the host loop (between the TUN device and the stack); the stack is
+ * not told about them.
  */
 #define _DEFAULT_SOURCE
 #include <errno.h>
@@ -43,14 +49,7 @@ static ssize_t ix_read(int fd, void *buf, size_t cap);
 static ssize_t ix_write(int fd, const void *buf, size_t len);
 static tcpkit_result ix_poll_event(tcpkit_stack *s, tcpkit_event *ev);
 static tcpkit_result ix_send(tcpkit_stack *s, tcpkit_conn c, const uint8_t *d, size_t n, size_t *w);
-/* tun.h gives the stack a TUN_MTU (1500) buffer: say what did not fit. */
-static tcpkit_result ix_poll_transmit(tcpkit_stack *s, uint64_t now, uint8_t *b, size_t cap, size_t *len) {
-    tcpkit_result r = tcpkit_stack_poll_transmit(s, now, b, cap, len);
-    if (r == TCPKIT_ERR_BUFFER_TOO_SMALL)
-        fprintf(stderr, "interop: the stack emits a %zu-byte packet, over the %zu-byte MTU\n", *len, cap);
-    return r;
-}
-
+static tcpkit_result ix_close(tcpkit_stack *s, tcpkit_conn c);
 static tcpkit_result ix_recv(tcpkit_stack *s, tcpkit_conn c, uint8_t *b, size_t cap, size_t *got);
 static tcpkit_result ix_poll_transmit(tcpkit_stack *s, uint64_t now, uint8_t *b, size_t cap, size_t *len);
 
@@ -61,6 +60,7 @@ static tcpkit_result ix_poll_transmit(tcpkit_stack *s, uint64_t now, uint8_t *b,
 #define tcpkit_send(s, c, d, n, w) ix_send(s, c, d, n, w)
 #define tcpkit_recv(s, c, b, cap, got) ix_recv(s, c, b, cap, got)
 #define tcpkit_stack_poll_transmit(s, now, b, cap, len) ix_poll_transmit(s, now, b, cap, len)
+#define tcpkit_close(s, c) ix_close(s, c)
 #define main tun_http_main
 /* 200 concurrent requests in the tests. */
 #define MAX_CONNS 512
@@ -73,6 +73,7 @@ static tcpkit_result ix_poll_transmit(tcpkit_stack *s, uint64_t now, uint8_t *b,
 #undef tcpkit_send
 #undef tcpkit_recv
 #undef tcpkit_stack_poll_transmit
+#undef tcpkit_close
 #undef main
 
 static double ix_loss, ix_reorder;
@@ -81,6 +82,7 @@ static FILE *ix_pcap;
 static uint64_t ix_dropped_in, ix_dropped_out, ix_reordered_in, ix_reordered_out;
 static uint8_t ix_held_in[65536], ix_held_out[65536];
 static size_t ix_held_in_len, ix_held_out_len;
+static int ix_held_out_fd = -1;
 static int ix_release_in;
 
 /* Per-connection byte counts for --abort-after (a small open-addressed table). */
@@ -164,12 +166,41 @@ static ssize_t ix_write(int fd, const void *buf, size_t len) {
     if (!ix_held_out_len && len <= sizeof ix_held_out && ix_chance(ix_reorder)) {
         memcpy(ix_held_out, buf, len);
         ix_held_out_len = len;
+        ix_held_out_fd = fd;
         ix_reordered_out++;
         return (ssize_t)len;
     }
     ssize_t r = write(fd, buf, len);
     ix_flush_held_out(fd);
     return r;
+}
+
+/* tun.h gives the stack a TUN_MTU (1500) buffer: say what did not fit.
+   WOULD_BLOCK ends a burst (tun_flush stops there): a held outgoing packet
+   goes out now, behind the burst, as a held incoming packet does when the
+   read batch ends. Held longer, it would wait for the poll to return, i.e.
+   for the kernel's next packet or tcpkit's next timer (TLP/RTO), which the
+   kernel as the sender never suffers. */
+static tcpkit_result ix_poll_transmit(tcpkit_stack *s, uint64_t now, uint8_t *b, size_t cap, size_t *len) {
+    tcpkit_result r = tcpkit_stack_poll_transmit(s, now, b, cap, len);
+    if (r == TCPKIT_ERR_BUFFER_TOO_SMALL)
+        fprintf(stderr, "interop: the stack emits a %zu-byte packet, over the %zu-byte MTU\n", *len, cap);
+    if (r == TCPKIT_WOULD_BLOCK && ix_held_out_len) ix_flush_held_out(ix_held_out_fd);
+    return r;
+}
+
+/* The sender's loss-recovery counters when the application closes (the
+   last send buffer's worth is still in flight then). */
+static tcpkit_result ix_close(tcpkit_stack *s, tcpkit_conn c) {
+    tcpkit_conn_info ci;
+    if (tcpkit_conn_get_info(s, c, &ci) == TCPKIT_OK && ci.bytes_sent > 1000000)
+        fprintf(stderr,
+                "interop: conn %" PRIu64 " at close: segs_sent %" PRIu64 " retransmitted %" PRIu64
+                " timeouts %" PRIu64 " sack_recoveries %" PRIu64 " srtt_us %" PRIu64 " cwnd %" PRIu64
+                " ssthresh %" PRIu64 " snd_wnd %" PRIu64 "\n",
+                (uint64_t)c, ci.segs_sent, ci.segs_retransmitted, ci.timeouts, ci.sack_recoveries, ci.srtt_us,
+                ci.cwnd, ci.ssthresh, ci.snd_wnd);
+    return tcpkit_close(s, c);
 }
 
 static tcpkit_result ix_poll_event(tcpkit_stack *s, tcpkit_event *ev) {

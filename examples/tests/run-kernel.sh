@@ -249,6 +249,9 @@ server_cases() { # KIND(c|py): the kernel fetches from / uploads to that server
   if want "$label-lossy"; then
     ok=1
     local ln=$((LOSSY_MB * 1048576))
+    # Same fault rules both ways: loss per packet, and a reordered packet is
+    # overtaken by the next one of its burst, never held across a poll wait
+    # (interop_http.c --reorder; docs/KERNEL_INTEROP.md "Sender under loss").
     start_server "$OUT/$label-lossy.log" --loss 0.05 --reorder 0.05 --seed 7 \
       --pcap "$OUT/$label-lossy.pcap" || ok=0
     [ $ok = 1 ] && { download "$label-lossy-v4" "$gen" 192.0.2.2 "$ln" || ok=0; }

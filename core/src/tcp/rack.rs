@@ -1041,7 +1041,7 @@ impl Connection {
     /// finds a loss (RFC 8985 §6.3).
     pub(super) fn on_rack_timeout(&mut self, now: Instant) {
         if self.rack_detect_loss(now) {
-            self.start_recovery_on_rack_loss(now);
+            self.start_recovery_on_rack_loss(now, 0);
         }
     }
 }

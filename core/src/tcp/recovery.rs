@@ -216,6 +216,7 @@ impl Connection {
         }
         let rack = self.rack_active();
         let rack_lost = rack && self.rack_detect_loss(now);
+        let delivered = data_acked.saturating_add(newly_sacked);
         if self.in_recovery {
             if self.snd_una >= self.recover {
                 self.exit_sack_recovery();
@@ -224,10 +225,10 @@ impl Connection {
                     // A partial ACK: the next hole is lost too (RFC 6675 §5 step C).
                     self.fl.high_rxt = self.fl.high_rxt.max(self.snd_una_off);
                 }
-                self.prr_on_ack(data_acked.saturating_add(newly_sacked));
+                self.prr_on_ack(delivered);
             }
             if !self.in_recovery && rack_lost {
-                self.start_recovery_on_rack_loss(now);
+                self.start_recovery_on_rack_loss(now, delivered);
             }
             return;
         }
@@ -245,7 +246,7 @@ impl Connection {
         if rack {
             // RACK replaces DupThresh: recovery starts when it marks a loss (RFC 8985 §2, §6).
             if self.fl.rack.lost_bytes() > 0 {
-                self.start_recovery_on_rack_loss(now);
+                self.start_recovery_on_rack_loss(now, delivered);
             }
             return;
         }
@@ -263,11 +264,14 @@ impl Connection {
 
     /// RACK marked a segment lost outside recovery: start fast recovery,
     /// unless the current recovery point is not reached yet (RFC 8985 §6.2, RFC 6675 §5).
-    pub(super) fn start_recovery_on_rack_loss(&mut self, now: Instant) {
+    /// `delivered` is what the starting ACK delivered (0 from the timer): PRR
+    /// counts it (RFC 6937 §3, as Linux), so new data can follow the
+    /// retransmission and RACK can see that one lost too, not only the RTO.
+    pub(super) fn start_recovery_on_rack_loss(&mut self, now: Instant, delivered: u32) {
         if self.in_recovery || self.snd_una < self.recover || self.fl.rack.lost_bytes() == 0 {
             return;
         }
-        self.enter_sack_recovery(now, 0);
+        self.enter_sack_recovery(now, delivered);
     }
 
     /// Start SACK recovery: RecoveryPoint = HighData, ssthresh from FlightSize,
