@@ -117,11 +117,46 @@ impl Connection {
     /// Synchronized states: retransmission, new data, FIN, probe, or ACK.
     fn plan_synchronized(&mut self, now: Instant, _max_payload: usize) -> Option<Plan> {
         let limit = self.segment_limit();
+        // A loss probe with new data goes through the one call of
+        // plan_new_data below, so that it stays inlined here (bulk hot path).
+        let mut probe_fresh = None;
         if self.probe_due() {
-            if let Some(plan) = self.plan_loss_probe(now, limit) {
+            match self.plan_loss_probe(now, limit) {
+                LossProbe::Sent(plan) => return Some(plan),
+                LossProbe::Fresh(force) => probe_fresh = Some(force),
+                LossProbe::Nothing => {}
+            }
+        }
+        if probe_fresh.is_none() {
+            if let Some(plan) = self.plan_retransmission(now, limit) {
                 return Some(plan);
             }
         }
+        if let Some(plan) = self.plan_new_data(now, limit) {
+            if probe_fresh.is_some() {
+                self.end_probe(now, true, false);
+            }
+            return Some(plan);
+        }
+        if let Some(force) = probe_fresh {
+            self.force_send = force;
+            if let Some(plan) = self.plan_loss_probe_resend(now, limit) {
+                return Some(plan);
+            }
+            if let Some(plan) = self.plan_retransmission(now, limit) {
+                return Some(plan);
+            }
+        }
+        if self.probe_pending {
+            self.probe_pending = false;
+            return Some(self.plan_window_probe());
+        }
+        self.plan_pure_ack()
+    }
+
+    /// Retransmissions in their order of precedence: the RTO's or a partial
+    /// ACK's, SACK recovery, RACK's after an RTO.
+    fn plan_retransmission(&mut self, now: Instant, limit: usize) -> Option<Plan> {
         if let Some(seq) = self.fl.rexmit_seq.take() {
             if let Some(plan) = self.plan_resend(now, seq, limit) {
                 return Some(plan);
@@ -135,20 +170,16 @@ impl Connection {
                 return Some(plan);
             }
         }
-        if let Some(plan) = self.plan_new_data(now, limit) {
-            return Some(plan);
-        }
-        if self.probe_pending {
-            self.probe_pending = false;
-            return Some(self.plan_window_probe());
-        }
-        self.plan_pure_ack()
+        None
     }
 
-    /// Tail loss probe: one segment of new data if the receive window allows,
-    /// else the last segment sent, again (RFC 8985 §7.3); in recovery, the
-    /// segment at SND.UNA instead.
-    fn plan_loss_probe(&mut self, now: Instant, limit: usize) -> Option<Plan> {
+    /// Tail loss probe: one segment of new data if the receive window allows
+    /// (`Fresh`, with the force_send to restore: the caller plans it), else
+    /// the last segment sent, again (RFC 8985 §7.3); in recovery, the segment
+    /// at SND.UNA instead.
+    #[cold]
+    #[inline(never)]
+    fn plan_loss_probe(&mut self, now: Instant, limit: usize) -> LossProbe {
         self.begin_probe();
         let unsent = self.unsent_bytes();
         let rwnd_room = self.snd_wnd.saturating_sub(self.snd_nxt - self.snd_una) > 0;
@@ -156,12 +187,18 @@ impl Connection {
         if fresh && self.snd_nxt == self.snd_max {
             let force = self.force_send;
             self.force_send = true;
-            if let Some(plan) = self.plan_new_data(now, limit) {
-                self.end_probe(now, true, false);
-                return Some(plan);
-            }
-            self.force_send = force;
+            return LossProbe::Fresh(force);
         }
+        match self.plan_loss_probe_resend(now, limit) {
+            Some(plan) => LossProbe::Sent(plan),
+            None => LossProbe::Nothing,
+        }
+    }
+
+    /// The probe resends the tail (or SND.UNA in recovery) (RFC 8985 §7.3).
+    #[cold]
+    #[inline(never)]
+    fn plan_loss_probe_resend(&mut self, now: Instant, limit: usize) -> Option<Plan> {
         let outstanding = self.snd_max - self.snd_una;
         let back = outstanding.min(u32::try_from(limit).unwrap_or(u32::MAX));
         // In recovery the silence most likely means the retransmission at
@@ -610,4 +647,12 @@ impl Connection {
             }
         }
     }
+}
+
+/// What planning the tail loss probe gave.
+enum LossProbe {
+    Sent(Plan),
+    /// New data is to be the probe; holds the force_send to restore if it cannot go.
+    Fresh(bool),
+    Nothing,
 }

@@ -3,9 +3,13 @@
 //! D-SACK adaptation, and the tail loss probe.
 //!
 //! Bookkeeping, all bounded and without per-packet allocation:
-//! - `segs`: one entry per transmitted segment in sequence order (stream
-//!   offsets, like the send ring), appended as new data goes out and updated
-//!   in place on retransmission, popped as the cumulative ACK passes.
+//! - `segs`: transmitted ranges in sequence order (stream offsets, like the
+//!   send ring). Consecutive first transmissions sent at the same `now` share
+//!   one entry (RFC 8985 needs a transmit time per segment; segments with the
+//!   same time can share it), so a burst costs one record. An entry is split
+//!   where a SACK block or a retransmission cuts it, so every decision still
+//!   applies per segment; ties in time are broken by (order, end) as RFC 8985
+//!   breaks them by end_seq. Popped/trimmed as the cumulative ACK passes.
 //! - Segments sent once are in time order already (new data leaves in
 //!   sequence order), so loss detection walks them with a cursor that only
 //!   moves forward. Retransmitted segments leave that order; each
@@ -58,12 +62,19 @@ struct TxSeg {
     /// uses end_seq for that, which misorders a retransmission sent in the
     /// same clock tick as higher new data).
     order: u64,
+    /// While SACKed: the segments it stands for, len / largest segment
+    /// rounded up (Linux's pcount), for the SACKed-segments count.
+    nseg: u32,
     flags: u8,
 }
 
 impl TxSeg {
     fn len(&self) -> u64 {
         self.end - self.start
+    }
+    /// Transmission order of the range's last segment (RACK_sent_after, RFC 8985 §6.2).
+    fn key(&self) -> (u64, u64) {
+        (self.order, self.end)
     }
     fn has(&self, f: u8) -> bool {
         self.flags & f != 0
@@ -114,11 +125,13 @@ struct Flight {
     cursor: u64,
     next_order: u64,
     sacked_bytes: u64,
+    /// Largest segment logged (the unit of `nseg`).
+    seg_len: u64,
     lost_bytes: u64,
     retrans_bytes: u64,
     segs_sacked: u32,
-    /// Order of the most recently sent segment delivered (RACK.xmit_ts / RACK.end_seq).
-    rack_order: Option<u64>,
+    /// (order, end) of the most recently sent segment delivered (RACK.xmit_ts / RACK.end_seq).
+    rack_key: Option<(u64, u64)>,
     /// RACK.rtt: the RTT of that delivery.
     rtt: Duration,
     /// RACK.fack: highest end of a delivered segment.
@@ -134,7 +147,7 @@ impl Flight {
     fn uncount(&mut self, s: &TxSeg) {
         if s.has(SACKED) {
             self.sacked_bytes -= s.len();
-            self.segs_sacked -= 1;
+            self.segs_sacked -= s.nseg;
             return;
         }
         if s.has(LOST) {
@@ -148,7 +161,7 @@ impl Flight {
     fn count(&mut self, s: &TxSeg) {
         if s.has(SACKED) {
             self.sacked_bytes += s.len();
-            self.segs_sacked += 1;
+            self.segs_sacked += s.nseg;
             return;
         }
         if s.has(LOST) {
@@ -181,11 +194,25 @@ impl Flight {
             self.append(now, start, end, retransmission);
             return;
         }
+        self.resend(now, start, end, log_end, retransmission);
+    }
+
+    /// A resend of logged data: the ranges it covers get the new time and
+    /// go to `rexmits`; a range it covers in part is split first.
+    #[cold]
+    #[inline(never)]
+    fn resend(&mut self, now: Instant, start: u64, end: u64, log_end: u64, retransmission: bool) {
+        let first = self.segs.partition_point(|s| s.end <= start);
+        self.split_at(first, start);
         let mut i = self.segs.partition_point(|s| s.end <= start);
         while let Some(s) = self.segs.get(i).copied() {
             if s.start >= end {
                 break;
             }
+            self.split_at(i, end);
+            let Some(s) = self.segs.get(i).copied() else {
+                break;
+            };
             if !s.has(SACKED) {
                 let order = self.next_order;
                 self.next_order += 1;
@@ -206,7 +233,27 @@ impl Flight {
         self.prune_lost();
     }
 
+    #[inline]
     fn append(&mut self, now: Instant, start: u64, end: u64, retransmission: bool) {
+        if !retransmission {
+            if let Some(last) = self.segs.back_mut() {
+                // Same time, contiguous, untouched, and nothing (no resend) sent
+                // since: one more segment of the burst, same transmission order.
+                if last.xmit == now
+                    && last.end == start
+                    && last.flags == 0
+                    && last.order + 1 == self.next_order
+                {
+                    last.end = end;
+                    self.seg_len = self.seg_len.max(end - start);
+                    return;
+                }
+            }
+        }
+        self.push_new(now, start, end, retransmission);
+    }
+
+    fn push_new(&mut self, now: Instant, start: u64, end: u64, retransmission: bool) {
         if self.segs.len() >= MAX_TRACKED {
             return;
         }
@@ -222,8 +269,51 @@ impl Flight {
             end,
             xmit: now,
             order,
+            nseg: 1,
             flags,
         });
+        self.seg_len = self.seg_len.max(end - start);
+    }
+
+    /// Split the entry `i` at offset `at` (strictly inside it) into two with
+    /// the same time, order and flags, so a SACK or a resend can apply to one
+    /// part only. A split-off part that waits for retransmission is queued.
+    #[cold]
+    #[inline(never)]
+    fn split_at(&mut self, i: usize, at: u64) {
+        let Some(s) = self.segs.get(i).copied() else {
+            return;
+        };
+        if at <= s.start || at >= s.end || self.segs.len() >= 2 * MAX_TRACKED {
+            return;
+        }
+        let mut left = s;
+        left.end = at;
+        left.nseg = self.pcount(left.len());
+        let mut right = s;
+        right.start = at;
+        right.nseg = self.pcount(right.len());
+        // Counters: uncount the whole, count both halves.
+        self.uncount(&s);
+        self.count(&left);
+        self.count(&right);
+        if let Some(slot) = self.segs.get_mut(i) {
+            *slot = left;
+        }
+        self.segs.insert(i + 1, right);
+        if s.has(LOST) && !s.has(RETRANS | SACKED) && self.lost.len() < 2 * MAX_TRACKED {
+            self.lost.push_front(at);
+        }
+        if s.has(MOVED) && s.has(RETRANS) {
+            // The right part is walked with the left one, right after it (same time).
+            if let Some(p) = self
+                .rexmits
+                .iter()
+                .position(|&(st, o)| st == s.start && o == s.order)
+            {
+                self.rexmits.insert(p + 1, (at, s.order));
+            }
+        }
     }
 
     /// One segment newly delivered (cumulatively or selectively): RACK.fack
@@ -248,20 +338,20 @@ impl Flight {
                 return;
             }
         }
-        if ctx.latest.map_or(true, |(o, _)| s.order > o) {
-            ctx.latest = Some((s.order, s.xmit));
+        if ctx.latest.map_or(true, |(k, _)| s.key() > k) {
+            ctx.latest = Some((s.key(), s.xmit));
         }
     }
 
     /// RACK_update (RFC 8985 §6.2 step 2) once per ACK: RACK.rtt from the
     /// most recently sent segment delivered, and RACK.xmit_ts.
-    fn finish_deliveries(&mut self, now: Instant, latest: Option<(u64, Instant)>) {
-        let Some((order, t)) = latest else {
+    fn finish_deliveries(&mut self, now: Instant, latest: Option<((u64, u64), Instant)>) {
+        let Some((key, t)) = latest else {
             return;
         };
         self.rtt = now.saturating_duration_since(t);
-        if self.rack_order.map_or(true, |o| order > o) {
-            self.rack_order = Some(order);
+        if self.rack_key.map_or(true, |k| key > k) {
+            self.rack_key = Some(key);
         }
     }
 
@@ -277,7 +367,18 @@ impl Flight {
                 continue;
             }
             if front.start < ack.una {
-                self.update(0, |s| s.start = ack.una);
+                // Part of a range: its segments below SND.UNA are delivered.
+                let mut done = front;
+                done.end = ack.una;
+                if front.flags == 0 {
+                    // Counted nowhere: trim in place.
+                    if let Some(f) = self.segs.front_mut() {
+                        f.start = ack.una;
+                    }
+                    self.deliver(ack, &done, ctx);
+                } else {
+                    self.trim_front(ack, &done, ctx);
+                }
             }
             break;
         }
@@ -285,6 +386,28 @@ impl Flight {
             self.rexmits.clear();
             self.lost.clear();
         }
+    }
+
+    /// Trim a counted front range to SND.UNA.
+    #[cold]
+    #[inline(never)]
+    fn trim_front(&mut self, ack: &AckInfo, done: &TxSeg, ctx: &mut DeliveryCtx) {
+        let Some(front) = self.segs.front().copied() else {
+            return;
+        };
+        let rest = self.pcount(front.end - ack.una);
+        self.update(0, |s| {
+            s.start = ack.una;
+            s.nseg = rest;
+        });
+        if !front.has(SACKED) {
+            self.deliver(ack, done, ctx);
+        }
+    }
+
+    /// Segments that `len` bytes stand for: len / largest segment sent, rounded up.
+    fn pcount(&self, len: u64) -> u32 {
+        u32::try_from(len.div_ceil(self.seg_len.max(1))).unwrap_or(u32::MAX)
     }
 
     /// Mark tracked segments inside `[start, end)` SACKed, visiting only the
@@ -313,7 +436,10 @@ impl Flight {
         }
     }
 
-    /// Segments overlapping `gap` and inside `block` become SACKed.
+    /// Segments overlapping `gap` and inside `block` become SACKed; a range
+    /// the block covers in part is split at the block's edges first.
+    #[cold]
+    #[inline(never)]
     fn sack_gap(
         &mut self,
         ack: &AckInfo,
@@ -326,8 +452,23 @@ impl Flight {
             if s.start >= gap.1 {
                 break;
             }
+            if !s.has(SACKED) && s.start < block.0 {
+                self.split_at(i, block.0);
+                i += 1;
+                continue;
+            }
+            if !s.has(SACKED) && s.end > block.1 {
+                self.split_at(i, block.1);
+            }
+            let Some(s) = self.segs.get(i).copied() else {
+                break;
+            };
             if !s.has(SACKED) && block.0 <= s.start && s.end <= block.1 {
-                self.update(i, |s| s.flags = (s.flags | SACKED) & !(LOST | RETRANS));
+                let n = self.pcount(s.len());
+                self.update(i, |s| {
+                    s.flags = (s.flags | SACKED) & !(LOST | RETRANS);
+                    s.nseg = n;
+                });
                 self.deliver(ack, &s, ctx);
             }
             i += 1;
@@ -336,7 +477,7 @@ impl Flight {
 
     /// Segments sent once, in sequence (= time) order from the cursor.
     fn detect_in_first_transmissions(&mut self, now: Instant, wait: Duration, d: &mut Detection) {
-        let Some(rack_order) = self.rack_order else {
+        let Some(rack_key) = self.rack_key else {
             return;
         };
         let mut i = self.segs.partition_point(|s| s.end <= self.cursor);
@@ -346,7 +487,7 @@ impl Flight {
                 i += 1;
                 continue;
             }
-            if s.order >= rack_order {
+            if s.key() >= rack_key {
                 return;
             }
             let due = s.xmit + wait;
@@ -362,7 +503,7 @@ impl Flight {
 
     /// Retransmissions, in the time order they were queued.
     fn detect_in_retransmissions(&mut self, now: Instant, wait: Duration, d: &mut Detection) {
-        let Some(rack_order) = self.rack_order else {
+        let Some(rack_key) = self.rack_key else {
             return;
         };
         while let Some(&(start, order)) = self.rexmits.front() {
@@ -376,7 +517,7 @@ impl Flight {
                 self.rexmits.pop_front();
                 continue;
             };
-            if s.order >= rack_order {
+            if s.key() >= rack_key {
                 return;
             }
             let due = s.xmit + wait;
@@ -390,6 +531,8 @@ impl Flight {
     }
 
     /// Segment.lost = TRUE (RFC 8985 §6.2 step 5); it waits in `lost` for its retransmission.
+    #[cold]
+    #[inline(never)]
     fn mark_lost(&mut self, i: usize, d: &mut Detection) {
         let Some(start) = self.segs.get(i).map(|s| s.start) else {
             return;
@@ -425,8 +568,8 @@ impl Flight {
 struct DeliveryCtx {
     min_rtt: Duration,
     reordering: bool,
-    /// (order, xmit) of the most recently sent segment delivered.
-    latest: Option<(u64, Instant)>,
+    /// ((order, end), xmit) of the most recently sent segment delivered.
+    latest: Option<((u64, u64), Instant)>,
 }
 
 impl Default for Rack {
@@ -487,6 +630,28 @@ impl Rack {
         self.flight.as_ref().map_or(0, |f| f.lost_bytes)
     }
 
+    /// One more segment of the current burst (same time, contiguous, nothing
+    /// sent in between, not larger than a segment seen): extend its record.
+    fn extend_burst(&mut self, now: Instant, start: u64, end: u64) -> bool {
+        let Some(f) = self.flight.as_deref_mut() else {
+            return false;
+        };
+        let next = f.next_order;
+        let seg_len = f.seg_len;
+        let Some(last) = f.segs.back_mut() else {
+            return false;
+        };
+        let same_burst = last.xmit == now
+            && last.end == start
+            && last.flags == 0
+            && last.order + 1 == next
+            && end - start <= seg_len;
+        if same_burst {
+            last.end = end;
+        }
+        same_burst
+    }
+
     /// Record a transmission of `[start, end)` at `now` (RFC 8985 §6.1).
     pub(super) fn on_send(&mut self, now: Instant, start: u64, end: u64, retransmission: bool) {
         if start >= end {
@@ -515,6 +680,14 @@ impl Rack {
             latest: None,
         };
         f.on_cumulative_ack(ack, &mut ctx);
+        if blocks.is_empty() {
+            f.finish_deliveries(ack.now, ctx.latest);
+            if !f.lost.is_empty() {
+                f.prune_lost();
+            }
+            self.reord |= ctx.reordering;
+            return;
+        }
         let mut sorted = [(0u64, 0u64); 4];
         let n = blocks.len().min(sorted.len());
         for (slot, b) in sorted.iter_mut().zip(blocks) {
@@ -581,6 +754,21 @@ impl Rack {
                 / 4,
         );
         srtt.map_or(wnd, |s| wnd.min(s))
+    }
+
+    /// Whether RACK_detect_loss cannot mark anything nor arm the timer, in
+    /// O(1): no retransmission waits to be judged, and the lowest logged
+    /// range was sent after the most recently delivered segment (ranges sent
+    /// once are in transmission order, so then all of them were).
+    #[inline]
+    pub(super) fn nothing_to_detect(&self) -> bool {
+        let Some(f) = self.flight.as_deref() else {
+            return true;
+        };
+        let (Some(key), Some(front)) = (f.rack_key, f.segs.front()) else {
+            return f.rexmits.is_empty();
+        };
+        f.rexmits.is_empty() && !front.has(MOVED) && front.key() >= key
     }
 
     /// RACK_detect_loss (RFC 8985 §6.2 step 5): a segment sent before the
@@ -735,6 +923,22 @@ impl Connection {
         if !self.rack_active() {
             return;
         }
+        let rack = &mut self.fl.rack;
+        // The common case in bulk transfer, kept to a few comparisons; the
+        // PTO is armed already (or a probe is being sent), see below.
+        if !retransmission
+            && (rack.pto != Instant::MAX || rack.probe_sending)
+            && seq_len > 0
+            && rack.extend_burst(now, off, off + seq_len)
+        {
+            return;
+        }
+        self.rack_log_send(now, off, seq_len, retransmission);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rack_log_send(&mut self, now: Instant, off: u64, seq_len: u64, retransmission: bool) {
         self.fl
             .rack
             .on_send(now, off, off.saturating_add(seq_len), retransmission);
@@ -810,10 +1014,23 @@ impl Connection {
 
     /// RACK_detect_loss_and_arm_timer (RFC 8985 §6.2 step 5, §6.3); true when
     /// something was newly marked lost.
+    #[inline]
     pub(super) fn rack_detect_loss(&mut self, now: Instant) -> bool {
         if !self.rack_active() {
             return false;
         }
+        if self.fl.rack.nothing_to_detect() {
+            // Clean path: each ACK costs these comparisons, and any armed
+            // reordering timer has nothing left to wait for.
+            self.fl.rack.reo_timer = Instant::MAX;
+            return false;
+        }
+        self.rack_detect_loss_slow(now)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rack_detect_loss_slow(&mut self, now: Instant) -> bool {
         let reo_wnd = self.fl.rack.reo_wnd(self.in_recovery, self.rtt.srtt());
         let d = self.fl.rack.detect_loss(now, reo_wnd);
         self.fl.rack.reo_timer = d.timer.unwrap_or(Instant::MAX);
@@ -826,5 +1043,159 @@ impl Connection {
         if self.rack_detect_loss(now) {
             self.start_recovery_on_rack_loss(now, 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    const T0: Instant = Instant::ZERO;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn ack(now: Instant, una: u64) -> AckInfo {
+        AckInfo {
+            now,
+            una,
+            ecr: None,
+            ts_offset: None,
+        }
+    }
+
+    fn entries(r: &Rack) -> usize {
+        r.flight.as_ref().map_or(0, |f| f.segs.len())
+    }
+
+    /// Five 1000-byte segments sent in one burst share one record.
+    fn burst() -> Rack {
+        let mut r = Rack::new();
+        for i in 0..5u64 {
+            r.on_send(T0, i * 1000, (i + 1) * 1000, false);
+        }
+        r
+    }
+
+    #[test]
+    fn a_burst_at_one_time_is_one_record_and_a_later_send_another() {
+        let mut r = burst();
+        assert_eq!(entries(&r), 1);
+        r.on_send(T0 + ms(1), 5000, 6000, false);
+        assert_eq!(entries(&r), 2);
+        // A resend in between ends the burst: new data after it is sent later.
+        r.on_send(T0 + ms(1), 0, 1000, true);
+        r.on_send(T0 + ms(1), 6000, 7000, false);
+        assert_eq!(
+            entries(&r),
+            4,
+            "split at 1000, and a new record after the resend"
+        );
+    }
+
+    #[test]
+    fn a_loss_inside_a_merged_range_is_detected_per_segment() {
+        let mut r = burst();
+        let t1 = T0 + ms(100);
+        // Segment 0 acked, 2 and 3 SACKed: 1 is lost, 4 was sent after them.
+        r.on_ack(&ack(t1, 1000), &[(2000, 4000)], &[]);
+        assert!(!r.nothing_to_detect());
+        let d = r.detect_loss(t1, Duration::ZERO);
+        assert!(d.newly_lost);
+        assert_eq!(r.lost_bytes(), 1000);
+        assert_eq!(r.next_lost(), Some((1000, 1000)));
+        // Pipe: 4000 outstanding - 2000 SACKed - 1000 lost.
+        assert_eq!(r.pipe(4000), 1000);
+    }
+
+    #[test]
+    fn sacked_parts_of_a_merged_range_count_per_segment_for_dupthresh() {
+        let mut r = burst();
+        r.on_rtt_sample(ms(100));
+        let t1 = T0 + ms(100);
+        let sacked = |r: &Rack| r.flight.as_ref().map_or(0, |f| f.segs_sacked);
+        r.on_ack(&ack(t1, 0), &[(1000, 3000)], &[]);
+        // Two segments SACKed: below DupThresh, the window is min_RTT / 4.
+        assert_eq!(sacked(&r), 2);
+        assert_eq!(r.reo_wnd(false, Some(ms(100))), ms(25));
+        r.on_ack(&ack(t1, 0), &[(1000, 4000)], &[(1000, 3000)]);
+        assert_eq!(sacked(&r), 3);
+        assert!(!r.reordering_seen());
+        assert_eq!(r.reo_wnd(false, Some(ms(100))), Duration::ZERO);
+        // The cumulative ACK takes the SACKed segments off the count again.
+        r.on_ack(&ack(t1, 4000), &[], &[(1000, 4000)]);
+        assert_eq!(sacked(&r), 0);
+        assert_eq!(entries(&r), 1);
+    }
+
+    #[test]
+    fn a_reordering_window_delays_the_loss_of_a_merged_segment() {
+        let mut r = burst();
+        let t1 = T0 + ms(100);
+        r.on_ack(&ack(t1, 1000), &[(2000, 3000)], &[]);
+        let d = r.detect_loss(t1, ms(25));
+        assert!(!d.newly_lost);
+        assert_eq!(d.timer, Some(T0 + ms(125)));
+        let d = r.detect_loss(T0 + ms(125), ms(25));
+        assert!(d.newly_lost);
+        assert_eq!(r.next_lost(), Some((1000, 1000)));
+    }
+
+    #[test]
+    fn a_retransmission_splits_a_lost_range_and_is_itself_judged_by_time() {
+        let mut r = burst();
+        let t1 = T0 + ms(100);
+        // 0 acked, 3 SACKed: 1 and 2 lost as one range [1000, 3000).
+        r.on_ack(&ack(t1, 1000), &[(3000, 4000)], &[]);
+        assert!(r.detect_loss(t1, Duration::ZERO).newly_lost);
+        assert_eq!(r.next_lost(), Some((1000, 2000)));
+        // A smaller resend covers the front only; the rest still waits.
+        r.on_send(t1, 1000, 1500, true);
+        assert_eq!(r.next_lost(), Some((1500, 1500)));
+        // 4000 outstanding - 1000 SACKed - 2000 lost + 500 resent.
+        assert_eq!(r.pipe(4000), 1500);
+        r.on_send(t1, 1500, 3000, true);
+        assert_eq!(r.next_lost(), None);
+        assert_eq!(r.pipe(4000), 3000);
+        // New data after the resends is SACKed one RTT later; the resends were lost.
+        r.on_send(t1, 5000, 6000, false);
+        let t2 = t1 + ms(100);
+        r.on_ack(
+            &ack(t2, 1000),
+            &[(5000, 6000), (3000, 4000)],
+            &[(3000, 4000)],
+        );
+        assert!(r.detect_loss(t2, Duration::ZERO).newly_lost);
+        // Both resent parts and segment 4 (sent at T0, before the SACKed new data).
+        assert_eq!(r.lost_bytes(), 3000);
+        assert_eq!(r.pipe(5000), 0);
+        let mut resent = Vec::new();
+        while let Some((off, len)) = r.next_lost() {
+            resent.push((off, len));
+            r.on_send(t2, off, off + len, true);
+        }
+        resent.sort_unstable();
+        assert_eq!(resent, [(1000, 500), (1500, 1500), (4000, 1000)]);
+    }
+
+    #[test]
+    fn cumulative_acks_on_a_clean_path_need_no_detection() {
+        let mut r = burst();
+        assert!(r.nothing_to_detect());
+        let t1 = T0 + ms(100);
+        r.on_ack(&ack(t1, 2000), &[], &[]);
+        assert!(r.nothing_to_detect());
+        assert_eq!(entries(&r), 1, "the range is trimmed, not split");
+        r.on_send(t1, 5000, 6000, false);
+        r.on_ack(&ack(t1 + ms(1), 5000), &[], &[]);
+        assert!(r.nothing_to_detect());
+        assert_eq!(
+            r.detect_loss(t1 + ms(500), Duration::ZERO),
+            Detection::default()
+        );
+        // RACK.rtt: the rest of the T0 burst, acked at 101 ms.
+        assert_eq!(r.flight.as_ref().map(|f| f.rtt), Some(ms(101)));
     }
 }

@@ -401,7 +401,16 @@ impl Connection {
     /// A segment resent after an RTO that RACK found lost again goes out
     /// again within cwnd, without another cwnd reduction (RFC 8985 §6.2, Linux's Loss state).
     pub(super) fn rack_rto_retransmission(&self) -> Option<(SeqNum, u32)> {
-        if !self.rack_rto_recovery() || self.cwnd_flight() >= self.cc.cwnd() {
+        if !self.rack_rto_recovery() {
+            return None;
+        }
+        self.rack_rto_retransmission_after_rto()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rack_rto_retransmission_after_rto(&self) -> Option<(SeqNum, u32)> {
+        if self.cwnd_flight() >= self.cc.cwnd() {
             return None;
         }
         let una = self.snd_una_off;
