@@ -407,3 +407,56 @@ fn a_lost_retransmission_followed_by_new_data_is_resent_before_the_rto() {
     let (_, resent) = recovery_started_by_an_ack_with_nothing_else_in_flight();
     assert!(resent);
 }
+
+/// Until a segment starting at `seq` goes out: the ACK's own output first,
+/// then RACK's reordering timer (a same-time burst waits for RACK.reo_wnd).
+/// Returns whether it went out before any RTO.
+fn resent_before_rto(h: &mut Harness, seq: u32) -> bool {
+    for _ in 0..4 {
+        if h.out().iter().any(|s| s.seq == seq) {
+            return h.conn.info().timeouts == 0;
+        }
+        h.fire_next_timer();
+    }
+    false
+}
+
+/// Segments 1 and 6 of a flight are lost. The SACK of 2-5 starts recovery
+/// for segment 1; a later ACK, still below RecoveryPoint, SACKs 7-9 and so
+/// reveals segment 6. Returns (ssthresh, sack_recoveries) after the first
+/// detection and after the second, and whether segment 6 was resent before the RTO.
+fn second_loss_found_in_recovery() -> ((u64, u64), (u64, u64), bool) {
+    let mut h = est(true);
+    h.conn.send(&data(40 * M)).unwrap();
+    assert_eq!(h.out().len(), 10, "IW 10");
+    h.now += ms(RTT);
+    h.feed_opts(A, 1, seg(1), 65535, sack(&[(seg(2), seg(6))]), &[]);
+    assert!(resent_before_rto(&mut h, seg(1)), "segment 1 resent");
+    let info = h.conn.info();
+    let first = (info.ssthresh, info.sack_recoveries);
+    h.now += ms(1);
+    h.feed_opts(
+        A,
+        1,
+        seg(1),
+        65535,
+        sack(&[(seg(7), seg(10)), (seg(2), seg(6))]),
+        &[],
+    );
+    let resent = resent_before_rto(&mut h, seg(6));
+    let info = h.conn.info();
+    (first, (info.ssthresh, info.sack_recoveries), resent)
+}
+
+#[test]
+fn a_loss_found_during_recovery_stays_in_the_same_episode() {
+    // RFC 6675 §5 (a new episode needs HighACK past RecoveryPoint), RFC 8985 §9.3.
+    let (first, second, resent) = second_loss_found_in_recovery();
+    assert_eq!(first.1, 1, "recovery started for segment 1");
+    assert!(
+        first.0 < 40 * u64::from(M),
+        "ssthresh was reduced: {first:?}"
+    );
+    assert!(resent, "segment 6 was repaired in the same recovery");
+    assert_eq!(second, first, "no second episode, no second reduction");
+}
