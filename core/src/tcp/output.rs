@@ -245,8 +245,17 @@ impl Connection {
 
     /// Exactly the decision of `plan_sack_recovery`, without side effects, so
     /// `wants_transmit` never promises a segment `poll_transmit` will not give.
+    #[inline]
     fn sack_recovery_would_send(&self) -> bool {
-        if !(self.in_recovery && self.neg.sack) || self.sack_pipe() >= self.cc.cwnd() {
+        if !(self.in_recovery && self.neg.sack) {
+            return false;
+        }
+        self.sack_recovery_would_send_in_recovery()
+    }
+
+    #[inline(never)]
+    fn sack_recovery_would_send_in_recovery(&self) -> bool {
+        if self.sack_pipe() >= self.cc.cwnd() {
             return false;
         }
         if self.sack_next_retransmission(false).is_some() {
@@ -449,19 +458,26 @@ impl Connection {
     /// Data waits, nothing is in flight and nothing may go now (window below
     /// the SWS threshold or zero): start the persist timer, since no output
     /// poll will come to do it (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17).
+    #[inline]
     pub(super) fn arm_persist_if_window_stalled(&mut self, now: Instant) {
-        if !self.state.is_synchronized()
+        // Checked inline: called per segment received; in bulk transfer the
+        // sender always has something in flight, the receiver nothing unsent.
+        if self.snd_max != self.snd_una
+            || !self.state.is_synchronized()
+            || self.unsent_bytes() == 0
             || self.fl.persist != Instant::MAX
-            || self.snd_max != self.snd_una
             || self.probe_pending
             || self.force_send
         {
             return;
         }
+        self.arm_persist_if_nothing_sendable(now);
+    }
+
+    /// The rest of `arm_persist_if_window_stalled`: is anything sendable now?
+    #[inline(never)]
+    fn arm_persist_if_nothing_sendable(&mut self, now: Instant) {
         let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);
-        if unsent == 0 {
-            return;
-        }
         let (len, fin) = self.sendable(self.segment_limit(), unsent);
         if len == 0 && !fin {
             self.arm_persist_if_stalled(now, unsent, self.snd_nxt - self.snd_una);

@@ -380,7 +380,7 @@ impl Connection {
     }
 
     /// The window that cwnd is compared against: pipe in SACK recovery, else bytes outstanding.
-    #[inline]
+    #[inline(always)]
     pub(super) fn cwnd_flight(&self) -> u32 {
         if self.in_recovery && self.neg.sack {
             self.sack_pipe()
