@@ -58,7 +58,6 @@ use crate::tcp::connection::{CloseReason, ConnConfig, ConnError, ConnEvent, Conn
 use crate::tcp::time_wait::TimeWait;
 use crate::tcp::{InFlightPool, SeqNum};
 use crate::time::{Duration, Instant};
-use crate::wire::tcp::TcpHeader;
 
 pub use crate::tcp::state::State;
 pub use config::{Config, Congestion};
@@ -811,35 +810,30 @@ impl Stack {
                 self.after_inner(idx, false);
                 continue;
             };
-            // Options borrowed from the segment, not copied (see `TcpHeader`).
-            let head = TcpHeader {
-                src_port: local.port(),
-                dst_port: remote.port(),
+            let hdr = packet::TcpOut {
                 seq: seg.seq.0,
                 ack: seg.ack.0,
                 flags: seg.flags,
                 window: seg.window,
-                urgent: 0,
-                options: &seg.options,
+                options: seg.options,
             };
-            let ips = (local.ip(), remote.ip());
             let end = seg.seq
                 + (seg.payload_len() as u32)
                 + u32::from(seg.flags.syn())
                 + u32::from(seg.flags.fin());
             let first = seg.flags.syn() && !seg.flags.ack();
-            let needed = packet::tcp_packet_len(v6, &seg.options, seg.payload_len());
+            let needed = packet::tcp_packet_len(v6, &hdr.options, seg.payload_len());
             let result = if buf.len() >= needed {
-                Ok(packet::emit_tcp_header(buf, ips, id, &head, seg.payload))
+                Ok(packet::emit_tcp(buf, local, remote, id, &hdr, seg.payload))
             } else {
                 let mut p = self.pool.pop().unwrap_or_default();
                 p.clear();
                 p.resize(needed, 0);
-                packet::emit_tcp_header(&mut p, ips, id, &head, seg.payload);
+                packet::emit_tcp(&mut p, local, remote, id, &hdr, seg.payload);
                 self.stash = Some(p);
                 Err(Error::BufferTooSmall { needed })
             };
-            if seg.flags.rst() {
+            if hdr.flags.rst() {
                 self.counters.rst_sent += 1;
             }
             if let Some(slot) = self.conns.at_mut(idx) {

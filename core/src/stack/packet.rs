@@ -11,7 +11,7 @@ use crate::wire::icmpv6::{self, Icmpv6Packet};
 use crate::wire::ip::{pseudo_header, IpProtocol};
 use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr};
 use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
-use crate::wire::tcp::{header_len_for, TcpFlags, TcpHeader, TcpOptions, TcpPacket, TcpRepr};
+use crate::wire::tcp::{header_len_for, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 use crate::wire::udp::{self, UdpPacket, UdpRepr};
 use crate::wire::WireError;
 
@@ -252,7 +252,19 @@ pub fn emit_tcp(
     hdr: &TcpOut,
     payload: (&[u8], &[u8]),
 ) -> usize {
-    let head = TcpHeader {
+    let v6 = local.is_ipv6();
+    let plen = payload.0.len() + payload.1.len();
+    let total = tcp_packet_len(v6, &hdr.options, plen);
+    let Some(out) = buf.get_mut(..total) else {
+        return 0;
+    };
+    let tcp_len = total - ip_header_len(v6);
+    let ih = emit_ip(out, local.ip(), remote.ip(), IpProtocol::Tcp, id, tcp_len);
+    let Some(pseudo) = pseudo_header(&local.ip(), &remote.ip(), IpProtocol::Tcp, tcp_len as u32)
+    else {
+        return 0;
+    };
+    let repr = TcpRepr {
         src_port: local.port(),
         dst_port: remote.port(),
         seq: hdr.seq,
@@ -260,35 +272,13 @@ pub fn emit_tcp(
         flags: hdr.flags,
         window: hdr.window,
         urgent: 0,
-        options: &hdr.options,
-    };
-    emit_tcp_header(buf, (local.ip(), remote.ip()), id, &head, payload)
-}
-
-/// [`emit_tcp`] from header fields whose options are borrowed (the
-/// connection output path: no per-segment copy of the options).
-pub fn emit_tcp_header(
-    buf: &mut [u8],
-    (src, dst): (IpAddr, IpAddr),
-    id: u16,
-    head: &TcpHeader<'_>,
-    payload: (&[u8], &[u8]),
-) -> usize {
-    let v6 = src.is_ipv6();
-    let plen = payload.0.len() + payload.1.len();
-    let total = ip_header_len(v6) + head.header_len() + plen;
-    let Some(out) = buf.get_mut(..total) else {
-        return 0;
-    };
-    let tcp_len = total - ip_header_len(v6);
-    let ih = emit_ip(out, src, dst, IpProtocol::Tcp, id, tcp_len);
-    let Some(pseudo) = pseudo_header(&src, &dst, IpProtocol::Tcp, tcp_len as u32) else {
-        return 0;
+        options: hdr.options,
+        payload: &[],
     };
     let Some(seg) = out.get_mut(ih..) else {
         return 0;
     };
-    let th = head.emit(seg);
+    let th = repr.emit_header(seg);
     let (head, body) = seg.split_at_mut(th.min(seg.len()));
     let (b0, b1) = body.split_at_mut(payload.0.len().min(body.len()));
     let mut sum = checksum::copy_with_checksum(b0, payload.0, pseudo);

@@ -493,53 +493,6 @@ pub struct TcpRepr<'a> {
     pub payload: &'a [u8],
 }
 
-/// The header fields of an outgoing segment, options by reference: the
-/// stack's output path writes headers from these without copying the
-/// 52-byte `TcpOptions` per segment (a copy right after the options were
-/// written field by field stalls on store forwarding).
-#[derive(Clone, Copy, Debug)]
-pub struct TcpHeader<'o> {
-    pub src_port: u16,
-    pub dst_port: u16,
-    pub seq: u32,
-    pub ack: u32,
-    pub flags: TcpFlags,
-    pub window: u16,
-    pub urgent: u16,
-    pub options: &'o TcpOptions,
-}
-
-impl TcpHeader<'_> {
-    /// Header length including options.
-    pub fn header_len(&self) -> usize {
-        header_len_for(self.options)
-    }
-
-    /// Writes the header and options with a zero checksum field (see
-    /// [`TcpRepr::emit_header`]); returns the header length, or 0 (nothing
-    /// written) if `buf` is shorter than it.
-    pub fn emit(&self, buf: &mut [u8]) -> usize {
-        let h = self.header_len();
-        let Some(hdr) = buf.get_mut(..h) else {
-            return 0;
-        };
-        let mut p = TcpPacket::new_unchecked(&mut *hdr);
-        p.set_src_port(self.src_port);
-        p.set_dst_port(self.dst_port);
-        p.set_seq_number(self.seq);
-        p.set_ack_number(self.ack);
-        p.set_header_len(h as u8);
-        p.set_flags(self.flags);
-        p.set_window_len(self.window);
-        p.set_checksum(0);
-        p.set_urgent_at(self.urgent);
-        if let Some(o) = hdr.get_mut(HEADER_LEN..) {
-            self.options.emit(o);
-        }
-        h
-    }
-}
-
 impl<'a> TcpRepr<'a> {
     /// RFC 9293 §3.1: parses a segment (header, options, payload). The
     /// checksum is NOT verified here: call `TcpPacket::verify_checksum_v4/v6`.
@@ -584,17 +537,24 @@ impl<'a> TcpRepr<'a> {
     /// caller can sum the payload fused with its copy; returns the header
     /// length, or 0 (nothing written) if `buf` is shorter than it.
     pub fn emit_header(&self, buf: &mut [u8]) -> usize {
-        TcpHeader {
-            src_port: self.src_port,
-            dst_port: self.dst_port,
-            seq: self.seq,
-            ack: self.ack,
-            flags: self.flags,
-            window: self.window,
-            urgent: self.urgent,
-            options: &self.options,
+        let h = self.header_len();
+        let Some(hdr) = buf.get_mut(..h) else {
+            return 0;
+        };
+        let mut p = TcpPacket::new_unchecked(&mut *hdr);
+        p.set_src_port(self.src_port);
+        p.set_dst_port(self.dst_port);
+        p.set_seq_number(self.seq);
+        p.set_ack_number(self.ack);
+        p.set_header_len(h as u8);
+        p.set_flags(self.flags);
+        p.set_window_len(self.window);
+        p.set_checksum(0);
+        p.set_urgent_at(self.urgent);
+        if let Some(o) = hdr.get_mut(HEADER_LEN..) {
+            self.options.emit(o);
         }
-        .emit(buf)
+        h
     }
 
     /// Writes the whole segment with the checksum over the pseudo-header
