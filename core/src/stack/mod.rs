@@ -822,6 +822,7 @@ impl Stack {
                 + u32::from(seg.flags.syn())
                 + u32::from(seg.flags.fin());
             let first = seg.flags.syn() && !seg.flags.ack();
+            let data_sent = seg.payload_len() > 0;
             let needed = packet::tcp_packet_len(v6, &hdr.options, seg.payload_len());
             let result = if buf.len() >= needed {
                 Ok(packet::emit_tcp(buf, local, remote, id, &hdr, seg.payload))
@@ -842,7 +843,16 @@ impl Stack {
                 }
             }
             self.ip_id = id;
-            self.after(idx);
+            if data_sent {
+                // After a data segment, more is likely (bulk transfer): back
+                // on the ready list without asking `wants_transmit`; if
+                // nothing is sendable after all, the poll above returns None
+                // and drops it from the list.
+                self.requeue_ready(idx);
+                self.after_inner(idx, false);
+            } else {
+                self.after(idx);
+            }
             return result;
         }
         Err(Error::WouldBlock)
@@ -1016,6 +1026,16 @@ impl Stack {
     /// After anything touched connection `idx`: collect its events, promote a
     /// completed passive open to the accept queue, put it on the ready list,
     /// re-arm its timer, and free it when it is finished and nobody holds it.
+    /// Put a connection on the ready list unless it is there already.
+    fn requeue_ready(&mut self, idx: u32) {
+        if let Some(slot) = self.conns.at_mut(idx) {
+            if slot.flags & F_READY == 0 {
+                slot.flags |= F_READY;
+                self.ready.push_back(idx);
+            }
+        }
+    }
+
     fn after(&mut self, idx: u32) {
         self.after_inner(idx, true);
     }

@@ -127,7 +127,7 @@ impl Connection {
                 LossProbe::Nothing => {}
             }
         }
-        if probe_fresh.is_none() {
+        if probe_fresh.is_none() && self.retransmission_may_be_due() {
             if let Some(plan) = self.plan_retransmission(now, limit) {
                 return Some(plan);
             }
@@ -154,8 +154,16 @@ impl Connection {
         self.plan_pure_ack()
     }
 
+    /// Cheap pre-check for `plan_retransmission`: each of its three sources
+    /// needs one of these flags, and in bulk transfer none is set.
+    #[inline]
+    fn retransmission_may_be_due(&self) -> bool {
+        self.fl.rexmit_seq.is_some() || self.in_recovery || self.rack_rto_recovery()
+    }
+
     /// Retransmissions in their order of precedence: the RTO's or a partial
     /// ACK's, SACK recovery, RACK's after an RTO.
+    #[inline(never)]
     fn plan_retransmission(&mut self, now: Instant, limit: usize) -> Option<Plan> {
         if let Some(seq) = self.fl.rexmit_seq.take() {
             if let Some(plan) = self.plan_resend(now, seq, limit) {
@@ -237,8 +245,17 @@ impl Connection {
 
     /// Exactly the decision of `plan_sack_recovery`, without side effects, so
     /// `wants_transmit` never promises a segment `poll_transmit` will not give.
+    #[inline]
     fn sack_recovery_would_send(&self) -> bool {
-        if !(self.in_recovery && self.neg.sack) || self.sack_pipe() >= self.cc.cwnd() {
+        if !(self.in_recovery && self.neg.sack) {
+            return false;
+        }
+        self.sack_recovery_would_send_in_recovery()
+    }
+
+    #[inline(never)]
+    fn sack_recovery_would_send_in_recovery(&self) -> bool {
+        if self.sack_pipe() >= self.cc.cwnd() {
             return false;
         }
         if self.sack_next_retransmission(false).is_some() {
@@ -349,6 +366,7 @@ impl Connection {
 
     /// How much data (and whether the FIN) may go now: min(cwnd, rwnd), sender
     /// SWS avoidance (RFC 9293 §3.8.6.2.1) and Nagle (RFC 896, RFC 9293 §3.7.4).
+    #[inline(always)]
     fn sendable(&self, limit: usize, unsent: usize) -> (usize, bool) {
         let fin_pending = self.fin_pending_at_nxt(unsent);
         let in_flight = self.snd_nxt - self.snd_una;
@@ -401,6 +419,7 @@ impl Connection {
     /// Payload per segment: the effective MSS less the SACK option bytes the
     /// next segment will carry (RFC 6691 §2: options reduce the data), capped
     /// by the stack's last payload limit.
+    #[inline]
     pub(super) fn segment_limit(&self) -> usize {
         let mss = usize::from(self.eff_mss).saturating_sub(self.sack_option_bytes());
         mss.min(self.payload_cap as usize).max(1)
@@ -408,10 +427,20 @@ impl Connection {
 
     /// Bytes of the SACK option the next segment carries: 2 NOPs, kind,
     /// length and 8 per block (RFC 2018 §3), as `data_options` builds it.
+    #[inline]
     fn sack_option_bytes(&self) -> usize {
-        if !self.neg.sack {
+        // In-order data and no D-SACK (the common case): no blocks at all.
+        if !self.neg.sack
+            || (self.fl.pending_dsack.is_none() && !self.fl.recvbuf.has_out_of_order())
+        {
             return 0;
         }
+        self.sack_option_bytes_with_blocks()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn sack_option_bytes_with_blocks(&self) -> usize {
         let ranges = if self.fl.recvbuf.has_out_of_order() {
             let mut r = [(0u64, 0u64); 4];
             self.fl.recvbuf.sack_ranges(&mut r)
@@ -429,19 +458,26 @@ impl Connection {
     /// Data waits, nothing is in flight and nothing may go now (window below
     /// the SWS threshold or zero): start the persist timer, since no output
     /// poll will come to do it (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17).
+    #[inline]
     pub(super) fn arm_persist_if_window_stalled(&mut self, now: Instant) {
-        if !self.state.is_synchronized()
+        // Checked inline: called per segment received; in bulk transfer the
+        // sender always has something in flight, the receiver nothing unsent.
+        if self.snd_max != self.snd_una
+            || !self.state.is_synchronized()
+            || self.unsent_bytes() == 0
             || self.fl.persist != Instant::MAX
-            || self.snd_max != self.snd_una
             || self.probe_pending
             || self.force_send
         {
             return;
         }
+        self.arm_persist_if_nothing_sendable(now);
+    }
+
+    /// The rest of `arm_persist_if_window_stalled`: is anything sendable now?
+    #[inline(never)]
+    fn arm_persist_if_nothing_sendable(&mut self, now: Instant) {
         let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);
-        if unsent == 0 {
-            return;
-        }
         let (len, fin) = self.sendable(self.segment_limit(), unsent);
         if len == 0 && !fin {
             self.arm_persist_if_stalled(now, unsent, self.snd_nxt - self.snd_una);

@@ -908,6 +908,7 @@ pub(super) struct AckInfo {
 
 impl Connection {
     /// RACK-TLP runs on SACK connections when configured (RFC 8985 §2 needs SACK).
+    #[inline]
     pub(super) fn rack_active(&self) -> bool {
         self.opts.rack && self.neg.sack
     }
@@ -985,6 +986,7 @@ impl Connection {
     }
 
     /// Whether a probe waits to be sent.
+    #[inline]
     pub(super) fn probe_due(&self) -> bool {
         self.fl.rack.probe_due && self.snd_max != self.snd_una
     }
@@ -1008,6 +1010,7 @@ impl Connection {
     }
 
     /// Whether cwnd is waived for the probe's one segment of new data.
+    #[inline]
     pub(super) fn probe_ignores_cwnd(&self) -> bool {
         self.fl.rack.probe_sending
     }

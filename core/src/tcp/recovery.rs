@@ -58,6 +58,7 @@ impl Connection {
     }
 
     /// Allowance beyond cwnd for the first two duplicate ACKs (RFC 3042 §2).
+    #[inline]
     pub(super) fn limited_transmit_allowance(&self) -> u32 {
         if self.in_recovery || self.dupacks == 0 || self.dupacks >= DUP_THRESH {
             return 0;
@@ -379,6 +380,7 @@ impl Connection {
     }
 
     /// The window that cwnd is compared against: pipe in SACK recovery, else bytes outstanding.
+    #[inline(always)]
     pub(super) fn cwnd_flight(&self) -> u32 {
         if self.in_recovery && self.neg.sack {
             self.sack_pipe()
@@ -394,12 +396,14 @@ impl Connection {
 
     /// The go-back-N after an RTO is still under way (SND.UNA below the
     /// recovery point RFC 6582 §3.2 step 4 set) on a RACK connection.
+    #[inline]
     pub(super) fn rack_rto_recovery(&self) -> bool {
         !self.in_recovery && self.rack_active() && self.snd_una < self.recover
     }
 
     /// A segment resent after an RTO that RACK found lost again goes out
     /// again within cwnd, without another cwnd reduction (RFC 8985 §6.2, Linux's Loss state).
+    #[inline]
     pub(super) fn rack_rto_retransmission(&self) -> Option<(SeqNum, u32)> {
         if !self.rack_rto_recovery() {
             return None;
