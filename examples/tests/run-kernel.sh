@@ -108,7 +108,11 @@ mbps() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / s / 1e6;
 # complement, RFC 1624 §3) which Wireshark marks bad: accepted from the
 # kernel side only, counted by kernel_ffff; tcpkit must send the usual form.
 # tcpkit packets over the TUN MTU (1500) are flagged too.
-TSO=(-n -o tcp.desegment_tcp_streams:FALSE -o tcp.analyze_sequence_numbers:FALSE --disable-protocol http)
+# TCP payloads are decoded as raw data on every port: the bodies are arbitrary
+# bytes, and an application dissector guessing from a port (IRC on a curl
+# ephemeral port was seen) would flag a well-formed segment as malformed.
+TSO=(-n -o tcp.desegment_tcp_streams:FALSE -o tcp.analyze_sequence_numbers:FALSE --disable-protocol http
+  -d tcp.port==1-65535,data)
 pcap_bad() {
   timeout 300 tshark -r "$1" "${TSO[@]}" -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE \
     -o udp.check_checksum:TRUE \
