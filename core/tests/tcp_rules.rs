@@ -751,3 +751,78 @@ fn sack_hole_is_lost_once_more_than_two_smss_are_sacked_above() {
     assert_eq!(h.conn.info().sack_recoveries, 1);
     assert_eq!(r.first().map(|s| s.seq), Some(seg(0)), "{r:?}");
 }
+
+/// RFC 3522 §2 (Eifel detection): SACK recovery caused by reordering is
+/// undone when the ACK covering the "lost" segment echoes a TSval older than
+/// the retransmission's: the original arrived, so cwnd and ssthresh return
+/// to their pre-recovery values. An echo of the retransmission keeps the cut.
+#[test]
+fn eifel_undoes_a_spurious_sack_recovery() {
+    // RFC 6675 DupThresh recovery (RACK-TLP off) with timestamps and SACK.
+    let cfg = ConnConfig {
+        enable_sack: true,
+        enable_timestamps: true,
+        enable_rack: false,
+        ..plain_cfg()
+    };
+    for original_arrived in [true, false] {
+        let mut h = Harness::client(&cfg, 3000, 60_000);
+        h.out();
+        h.feed_syn(
+            S | A,
+            0,
+            1,
+            65535,
+            syn_opts(1460, None, true, Some((100, 0))),
+        );
+        h.out();
+        h.events();
+        let mss = h.conn.info().mss;
+        let at = |i: u32| 1 + i * mss;
+        h.conn.send(&bytes((10 * mss) as usize)).unwrap();
+        let sent = h.out();
+        assert_eq!(sent.len(), 10, "initial window");
+        let (tsval_orig, _) = sent[0].options.timestamps.unwrap();
+        // Later, so the retransmission carries a newer TSval.
+        h.now += ms(50);
+        let iss = h.iss;
+        let dupack = |h: &mut Harness, peer_ts: u32, sacked: u32| {
+            let mut o = ts(peer_ts, tsval_orig);
+            o.sack_blocks[0] = (iss.wrapping_add(at(1)), iss.wrapping_add(at(1 + sacked)));
+            o.sack_block_count = 1;
+            h.feed_opts(A, 1, 1, 65535, o, &[]);
+        };
+        // Segment 0 is delayed; 1, 2, 3 arrive first.
+        dupack(&mut h, 101, 1);
+        dupack(&mut h, 102, 2);
+        h.out();
+        let before = h.conn.info();
+        dupack(&mut h, 103, 3);
+        let r = h.out();
+        let after_entry = h.conn.info();
+        assert_eq!(after_entry.sack_recoveries, 1);
+        assert!(
+            after_entry.ssthresh < before.ssthresh,
+            "congestion response"
+        );
+        let rexmit = r.iter().find(|s| s.seq == at(0)).expect("segment 0 resent");
+        let (tsval_rexmit, _) = rexmit.options.timestamps.unwrap();
+        assert!(tsval_rexmit > tsval_orig);
+        // The ACK covering segment 0 (and the SACKed 1-3): it echoes the
+        // original's TSval if the original arrived, else the retransmission's.
+        let ecr = if original_arrived {
+            tsval_orig
+        } else {
+            tsval_rexmit
+        };
+        h.feed_opts(A, 1, at(4), 65535, ts(104, ecr), &[]);
+        let i = h.conn.info();
+        if original_arrived {
+            assert_eq!(h.conn.spurious_recoveries(), 1);
+            assert_eq!((i.cwnd, i.ssthresh), (before.cwnd, before.ssthresh));
+        } else {
+            assert_eq!(h.conn.spurious_recoveries(), 0);
+            assert_eq!(i.ssthresh, after_entry.ssthresh, "the cut stays");
+        }
+    }
+}

@@ -880,6 +880,11 @@ impl Connection {
         u64::from(self.stats.challenge_acks)
     }
 
+    /// Fast recoveries undone as spurious by Eifel detection (RFC 3522).
+    pub fn spurious_recoveries(&self) -> u64 {
+        u64::from(self.stats.spurious_recoveries)
+    }
+
     /// CLOSED and nothing left to send: the stack may free it.
     pub fn is_finished(&self) -> bool {
         self.state == State::Closed && self.fl.pending_rst.is_none()

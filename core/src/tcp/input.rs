@@ -643,14 +643,9 @@ impl Connection {
         self.raise_readable();
         match self.state {
             State::SynReceived | State::Established => self.state = State::CloseWait,
-            State::FinWait1 => {
-                let fin_acked = self.snd_una == self.fin_seq() + 1;
-                if fin_acked {
-                    self.enter_time_wait(now);
-                } else {
-                    self.state = State::Closing;
-                }
-            }
+            // Our FIN is not acked here: an ACK of it (step five) ran first and
+            // left FIN-WAIT-1 for FIN-WAIT-2 (RFC 9293 §3.10.7.4).
+            State::FinWait1 => self.state = State::Closing,
             State::FinWait2 => self.enter_time_wait(now),
             State::TimeWait => self.timers.close = now + self.opts.time_wait,
             _ => {}
