@@ -289,6 +289,35 @@ fn flush(tun: &mut File, s: &mut Stack, clock: &Clock, buf: &mut [u8]) -> io::Re
     }
 }
 
+/// One turn of the host loop's input side: sleep until a packet arrives or
+/// the stack's next deadline (at most 100 ms), feed what the device has (at
+/// most 256 packets, so output gets its turn), then run due timers.
+fn wait_and_feed(tun: &mut File, s: &mut Stack, clock: &Clock, rbuf: &mut [u8]) -> io::Result<()> {
+    let now = clock.now().as_micros();
+    let wait_us = s
+        .poll_timeout()
+        .map_or(100_000, |d| d.as_micros().saturating_sub(now))
+        .min(100_000);
+    wait_readable(tun, wait_us.div_ceil(1000) as i32)?;
+    for _ in 0..256 {
+        match tun.read(rbuf) {
+            // Router solicitations and other traffic not for us are normal here.
+            Ok(n) if n > 0 => {
+                let _ = s.feed(clock.now(), &rbuf[..n]);
+            }
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let now = clock.now();
+    if s.poll_timeout().is_some_and(|d| d <= now) {
+        s.handle_timeout(now);
+    }
+    Ok(())
+}
+
 fn serve(o: &Options) -> io::Result<()> {
     let mut tun = tun_open(&o.device)?;
     let mut s = new_stack()?;
@@ -317,28 +346,7 @@ fn serve(o: &Options) -> io::Result<()> {
         if end.is_some_and(|e| now >= e) || linger_until.is_some_and(|l| now >= l) {
             break;
         }
-        // Sleep until a packet arrives or the stack's next deadline (at most 100 ms).
-        let wait_us = s
-            .poll_timeout()
-            .map_or(100_000, |d| d.as_micros().saturating_sub(now))
-            .min(100_000);
-        wait_readable(&tun, wait_us.div_ceil(1000) as i32)?;
-        for _ in 0..256 {
-            match tun.read(&mut rbuf) {
-                // Router solicitations and other traffic not for us are normal here.
-                Ok(n) if n > 0 => {
-                    let _ = s.feed(clock.now(), &rbuf[..n]);
-                }
-                Ok(_) => break,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let now = clock.now();
-        if s.poll_timeout().is_some_and(|d| d <= now) {
-            s.handle_timeout(now);
-        }
+        wait_and_feed(&mut tun, &mut s, &clock, &mut rbuf)?;
         while let Some(ev) = s.poll_event() {
             let c = ConnHandle::from_raw(ev.handle);
             let pump = match ev.kind {
@@ -449,27 +457,7 @@ fn probe_connect(device: &str, remote: &str, seconds: u64) -> io::Result<()> {
     let mut outcome = "pending";
     flush(&mut tun, &mut s, &clock, &mut tbuf)?;
     while outcome == "pending" && clock.now().as_micros() < end {
-        let now = clock.now().as_micros();
-        let wait_us = s
-            .poll_timeout()
-            .map_or(100_000, |d| d.as_micros().saturating_sub(now))
-            .min(100_000);
-        wait_readable(&tun, wait_us.div_ceil(1000) as i32)?;
-        loop {
-            match tun.read(&mut rbuf) {
-                Ok(n) if n > 0 => {
-                    let _ = s.feed(clock.now(), &rbuf[..n]);
-                }
-                Ok(_) => break,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let now = clock.now();
-        if s.poll_timeout().is_some_and(|d| d <= now) {
-            s.handle_timeout(now);
-        }
+        wait_and_feed(&mut tun, &mut s, &clock, &mut rbuf)?;
         while let Some(ev) = s.poll_event() {
             match (ev.kind, ev.reason) {
                 (EventKind::Connected, _) => outcome = "connected",
