@@ -11,6 +11,16 @@ fn bytes(n: usize) -> Vec<u8> {
 }
 
 /// RFC 9293 §3.10.7.3: an RST is never answered, even one with a bad ACK in SYN-SENT.
+/// SACK on, RACK-TLP off: RFC 6675's own loss detection, which RACK-TLP
+/// (on by default, tested in tcp_rack.rs) replaces.
+fn sack_without_rack() -> ConnConfig {
+    ConnConfig {
+        enable_sack: true,
+        enable_rack: false,
+        ..plain_cfg()
+    }
+}
+
 #[test]
 fn rst_with_unacceptable_ack_in_syn_sent_is_not_answered() {
     let mut h = Harness::client(&plain_cfg(), 500, 7000);
@@ -348,11 +358,7 @@ fn no_new_fast_recovery_below_recover_point() {
 #[test]
 fn sack_recovery_sends_only_what_pipe_and_prr_allow() {
     // RFC 6675 loss detection alone (RACK-TLP has its own tests in tcp_rack.rs).
-    let cfg = ConnConfig {
-        enable_sack: true,
-        enable_rack: false,
-        ..plain_cfg()
-    };
+    let cfg = sack_without_rack();
     let mut h = sending(&cfg, true, 10);
     let iss = h.iss;
     // Segments 0-5 lost; 6, 7, 8 arrive one by one.
@@ -379,10 +385,8 @@ fn sack_recovery_sends_only_what_pipe_and_prr_allow() {
 fn sack_scoreboard_stays_within_its_range_cap() {
     // RACK's per-segment record (bounded separately) is off so heap_bytes shows the scoreboard.
     let cfg = ConnConfig {
-        enable_sack: true,
-        enable_rack: false,
         initial_cwnd_segments: 200,
-        ..plain_cfg()
+        ..sack_without_rack()
     };
     let mut h = Harness::client(&cfg, 3000, 60_000);
     h.out();
@@ -738,11 +742,7 @@ fn info_reports_state_and_segment_counts() {
 /// waiting for three duplicate ACKs.
 #[test]
 fn sack_hole_is_lost_once_more_than_two_smss_are_sacked_above() {
-    let cfg = ConnConfig {
-        enable_sack: true,
-        enable_rack: false,
-        ..plain_cfg()
-    };
+    let cfg = sack_without_rack();
     let mut h = sending(&cfg, true, 10);
     let iss = h.iss;
     // One ACK: segments 1-3 (3 SMSS) SACKed above the hole at segment 0.
@@ -760,10 +760,8 @@ fn sack_hole_is_lost_once_more_than_two_smss_are_sacked_above() {
 fn eifel_undoes_a_spurious_sack_recovery() {
     // RFC 6675 DupThresh recovery (RACK-TLP off) with timestamps and SACK.
     let cfg = ConnConfig {
-        enable_sack: true,
         enable_timestamps: true,
-        enable_rack: false,
-        ..plain_cfg()
+        ..sack_without_rack()
     };
     for original_arrived in [true, false] {
         let mut h = Harness::client(&cfg, 3000, 60_000);
