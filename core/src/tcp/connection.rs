@@ -578,16 +578,16 @@ impl Connection {
         self.release_buffers_now();
     }
 
-    /// The connection is over (or in TIME-WAIT): free what holds no data now
-    /// rather than a second later; unread received data stays readable. The
-    /// box itself goes once its last ACK is out, in the stack's bookkeeping
-    /// pass (`release_unused_in_flight_into`), into the stack's box pool.
+    /// The connection is over (or in TIME-WAIT): its box, buffer memory
+    /// included, goes once its last ACK is out, in the stack's bookkeeping
+    /// pass (`release_unused_in_flight_into`), into the stack's box pool,
+    /// which keeps that memory for the next connection within its budget.
+    /// Unread received data stays readable (the box stays until it is read;
+    /// the idle release frees what is left then).
     fn release_buffers_now(&mut self) {
         if !self.fl.is_allocated() {
             return;
         }
-        self.fl.sendbuf.release_if_empty();
-        self.fl.recvbuf.release_if_empty();
         self.events_emitted |= HANDSHAKE_BOX;
     }
 

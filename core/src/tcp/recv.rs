@@ -161,6 +161,27 @@ impl RecvBuffer {
         }
     }
 
+    /// [`RecvBuffer::resumed`] for a new connection, keeping the ring's
+    /// memory if it is within `limit` and the range list's (a pooled
+    /// in-flight box). Ring bytes count as never written, as in a new
+    /// allocation.
+    /// Field by field (no struct moves: this runs per connection setup);
+    /// `inflight`'s test checks the result equals `resumed`.
+    pub(crate) fn reuse(&mut self, limit: usize, next: u64) {
+        if self.buf.capacity() > limit {
+            self.buf = Vec::new();
+        }
+        self.buf.clear();
+        self.head = 0;
+        self.read_off = next;
+        self.readable = 0;
+        self.limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        self.placed = 0;
+        self.ooo.clear();
+        self.stamp = 0;
+        self.dsack = None;
+    }
+
     /// Change the window size. Data already stored beyond a lowered limit is
     /// kept; only new writes are bounded by the new limit.
     pub fn set_limit(&mut self, limit: usize) {
@@ -496,7 +517,9 @@ impl Connection {
             // Not while an ACK waits: sending it would rebuild the box.
             && !self.wants_transmit()
         {
-            self.fl.release(pool);
+            // Its memory came from the pool (handshake) or served a
+            // connection that is over: the pool may keep it for the next.
+            self.fl.release(pool, true);
             self.events_emitted &= !HANDSHAKE_BOX;
         }
     }
@@ -512,8 +535,9 @@ impl Connection {
             return;
         }
         if self.in_flight_releasable() {
-            // Nothing buffered or in flight: the whole box goes.
-            self.fl.release(pool);
+            // Nothing buffered or in flight: the whole box goes (its
+            // buffers' memory freed: the connection is idle, not over).
+            self.fl.release(pool, false);
             self.events_emitted &= !HANDSHAKE_BOX;
             return;
         }
