@@ -1079,17 +1079,22 @@ impl Stack {
                 self.events.push(&mut slot.pending, kind, handle, reason);
             }
         }
-        // Ready list.
-        if requeue && slot.flags & F_READY == 0 && slot.conn.wants_transmit() {
-            slot.flags |= F_READY;
-            self.ready.push_back(idx);
+        // Ready list. The answer also serves the box release below.
+        let mut wants = None;
+        if requeue && slot.flags & F_READY == 0 {
+            let w = slot.conn.wants_transmit();
+            wants = Some(w);
+            if w {
+                slot.flags |= F_READY;
+                self.ready.push_back(idx);
+            }
         }
         // A box that served only the handshake and holds nothing goes now;
         // otherwise empty buffers (and an empty box) are freed at the next
         // release tick (1-2 s away) if still empty then; a drain in between
         // keeps them.
         slot.conn
-            .release_unused_in_flight_into(&mut self.inflight_pool);
+            .release_unused_in_flight_into(&mut self.inflight_pool, wants);
         if slot.release_at == u32::MAX && slot.conn.holds_idle_buffers() {
             let deadline = buffer_release_deadline(now);
             slot.release_at = release_tick(deadline);
@@ -1158,11 +1163,8 @@ impl Stack {
             slot.conn.recycle_in_flight(&mut self.inflight_pool);
         }
         self.conns.discard(idx);
-        self.demux.remove(&key, idx);
+        self.demux.replace(&key, idx, ti | TW_BIT);
         self.counters.time_wait_active = self.tw.len() as u64;
-        let (conns, tw) = (&self.conns, &self.tw);
-        self.demux
-            .insert(key, ti | TW_BIT, |i| entry_key(conns, tw, i));
         if let Some(t) = self.tw.at_mut(ti) {
             let before = self.timers.ops;
             self.timers
@@ -1200,10 +1202,8 @@ impl Stack {
             return None;
         }
         self.tw.remove(ti);
-        self.demux.remove(&key, ti | TW_BIT);
+        self.demux.replace(&key, ti | TW_BIT, idx);
         self.counters.time_wait_active = self.tw.len() as u64;
-        let (conns, tw) = (&self.conns, &self.tw);
-        self.demux.insert(key, idx, |i| entry_key(conns, tw, i));
         Some(idx)
     }
 

@@ -502,20 +502,26 @@ impl Connection {
     /// connections holds no boxes. After that, boxes wait for the stack's
     /// idle release tick (at most one rebuild per connection per tick).
     pub fn release_unused_in_flight(&mut self) {
-        self.release_unused_in_flight_into(&mut InFlightPool::default());
+        self.release_unused_in_flight_into(&mut InFlightPool::default(), None);
     }
 
     /// [`Connection::release_unused_in_flight`], the box going to `pool`.
     /// Also frees the box of a connection that ended (CLOSED or TIME-WAIT,
     /// see `release_buffers_now`) once nothing is left to send.
-    pub(crate) fn release_unused_in_flight_into(&mut self, pool: &mut InFlightPool) {
+    /// `wants_transmit`: [`Connection::wants_transmit`] if the caller has
+    /// just asked it (nothing changed since), else None.
+    pub(crate) fn release_unused_in_flight_into(
+        &mut self,
+        pool: &mut InFlightPool,
+        wants_transmit: Option<bool>,
+    ) {
         if self.events_emitted & HANDSHAKE_BOX != 0
             && self.fl.is_allocated()
             && (!self.fl.holds_buffer_memory()
                 || matches!(self.state, State::Closed | State::TimeWait))
             && self.in_flight_releasable()
             // Not while an ACK waits: sending it would rebuild the box.
-            && !self.wants_transmit()
+            && !wants_transmit.unwrap_or_else(|| self.wants_transmit())
         {
             // Its memory came from the pool (handshake) or served a
             // connection that is over: the pool may keep it for the next.
