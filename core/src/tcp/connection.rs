@@ -981,8 +981,12 @@ impl Connection {
 
     /// Deadline of the RFC 5482 user timeout, if data is waiting for an ACK.
     pub(super) fn user_timeout_deadline(&self) -> Instant {
+        // Off unless configured: decided before reading the box (asked per packet).
+        if self.opts.user_timeout == DurMs32::ZERO {
+            return Instant::MAX;
+        }
         let waiting = self.snd_max != self.snd_una || self.fl.persist != Instant::MAX;
-        if self.opts.user_timeout == DurMs32::ZERO || !waiting || !self.state.is_synchronized() {
+        if !waiting || !self.state.is_synchronized() {
             return Instant::MAX;
         }
         self.unacked_since + self.opts.user_timeout
