@@ -1076,10 +1076,10 @@ impl Stack {
             .conn
             .poll_timeout()
             .map(|d| d.max(now + Duration::from_micros(1)));
-        let before = self.timers.ops;
-        self.timers
+        let pushed = self
+            .timers
             .schedule(idx, generation, deadline, &mut slot.armed);
-        self.counters.work_timer_ops += self.timers.ops - before;
+        self.counters.work_timer_ops += u64::from(pushed);
         // Only a passive open leaving SYN-RECEIVED needs promoting, only a
         // finished connection reaping, and only an orphan in TIME-WAIT with
         // nothing pending compacting: test the cheap flags on the slot at
@@ -1188,10 +1188,10 @@ impl Stack {
         self.demux.replace(&key, idx, ti | TW_BIT);
         self.counters.time_wait_active = self.tw.len() as u64;
         if let Some(t) = self.tw.at_mut(ti) {
-            let before = self.timers.ops;
-            self.timers
+            let pushed = self
+                .timers
                 .schedule(ti | TW_BIT, tg, Some(rec.expiry()), &mut t.armed);
-            self.counters.work_timer_ops += self.timers.ops - before;
+            self.counters.work_timer_ops += u64::from(pushed);
         }
     }
 
@@ -1240,10 +1240,11 @@ impl Stack {
         }
         t.armed = Instant::MAX;
         if t.rec.expiry() > now {
-            let (deadline, before) = (t.rec.expiry(), self.timers.ops);
-            self.timers
+            let deadline = t.rec.expiry();
+            let pushed = self
+                .timers
                 .schedule(e.index, e.generation, Some(deadline), &mut t.armed);
-            self.counters.work_timer_ops += self.timers.ops - before;
+            self.counters.work_timer_ops += u64::from(pushed);
             return;
         }
         let Some(t) = self.tw.remove(ti) else {
