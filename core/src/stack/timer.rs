@@ -64,10 +64,15 @@ impl TimerQueue {
 
     /// Pops the earliest entry if it is due at `now`. The caller checks that
     /// the slot's generation and `armed` still match `deadline`.
+    #[inline]
     pub fn pop_due(&mut self, now: Instant) -> Option<Entry> {
         if self.heap.peek()?.0.deadline > now {
             return None;
         }
+        self.pop()
+    }
+
+    fn pop(&mut self) -> Option<Entry> {
         self.ops += 1;
         let e = self.heap.pop().map(|r| r.0);
         self.shrink_if_sparse();
