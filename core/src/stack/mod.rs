@@ -822,7 +822,9 @@ impl Stack {
                 + u32::from(seg.flags.syn())
                 + u32::from(seg.flags.fin());
             let first = seg.flags.syn() && !seg.flags.ack();
-            let data_sent = seg.payload_len() > 0;
+            // A FIN ends the new data: nothing follows it but what
+            // `wants_transmit` would report (asked below instead of a poll).
+            let data_sent = seg.payload_len() > 0 && !seg.flags.fin();
             let needed = packet::tcp_packet_len(v6, &hdr.options, seg.payload_len());
             let result = if buf.len() >= needed {
                 Ok(packet::emit_tcp(buf, local, remote, id, &hdr, seg.payload))
@@ -844,7 +846,7 @@ impl Stack {
             }
             self.ip_id = id;
             if data_sent {
-                // After a data segment, more is likely (bulk transfer): back
+                // After a data segment (without FIN), more is likely (bulk transfer): back
                 // on the ready list without asking `wants_transmit`; if
                 // nothing is sendable after all, the poll above returns None
                 // and drops it from the list.
