@@ -426,6 +426,10 @@ pub struct Stack {
     listeners: Slab<Listener>,
     /// (address or unspecified, port) -> listener; exact addresses win over wildcards.
     listen_map: BTreeMap<(ListenKey, u16), u32>,
+    /// Listeners per [`ListenKey`] kind (exact, any IPv4, any): a SYN looks
+    /// up only the kinds that exist (one tree search instead of three for
+    /// the usual single wildcard listener).
+    listen_kinds: [u32; 3],
     udp: Slab<UdpSocket>,
     udp_map: BTreeMap<([u8; 16], u16), u32>,
     isn: IsnGenerator,
@@ -459,6 +463,17 @@ enum ListenKey {
     Exact([u8; 16]),
     AnyV4,
     Any,
+}
+
+impl ListenKey {
+    /// Index of the kind in `Stack::listen_kinds`.
+    fn kind(&self) -> usize {
+        match self {
+            ListenKey::Exact(_) => 0,
+            ListenKey::AnyV4 => 1,
+            ListenKey::Any => 2,
+        }
+    }
 }
 
 /// IP and base TCP header bytes: the payload cap is MTU minus these. The
@@ -525,6 +540,7 @@ impl Stack {
             demux: Demux::new(dk0, dk1),
             listeners: Slab::new(),
             listen_map: BTreeMap::new(),
+            listen_kinds: [0; 3],
             udp: Slab::new(),
             udp_map: BTreeMap::new(),
             isn: IsnGenerator::new(ik0, ik1),
@@ -1502,6 +1518,9 @@ impl Stack {
         };
         let (i, g) = self.listeners.insert(l).ok_or(Error::Limit)?;
         self.listen_map.insert((key, port), i);
+        if let Some(n) = self.listen_kinds.get_mut(key.kind()) {
+            *n += 1;
+        }
         Ok(ListenerHandle(handle::encode(Kind::Listener, i, g)))
     }
 
@@ -1525,6 +1544,7 @@ impl Stack {
         candidates
             .into_iter()
             .flatten()
+            .filter(|(k, _)| self.listen_kinds.get(k.kind()).is_some_and(|&n| n > 0))
             .find_map(|k| self.listen_map.get(&k).copied())
     }
 
@@ -1566,7 +1586,11 @@ impl Stack {
             ListenAddr::AnyV4 => ListenKey::AnyV4,
             ListenAddr::Exact(ip) => ListenKey::Exact(addr16(ip)),
         };
-        self.listen_map.remove(&(key, listener.port));
+        if self.listen_map.remove(&(key, listener.port)).is_some() {
+            if let Some(n) = self.listen_kinds.get_mut(key.kind()) {
+                *n = n.saturating_sub(1);
+            }
+        }
         let Some(listener) = self.listeners.remove(li) else {
             return Err(Error::InvalidHandle);
         };
