@@ -54,7 +54,10 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
-use crate::tcp::connection::{CloseReason, ConnConfig, ConnError, ConnEvent, Connection};
+use crate::tcp::connection::{
+    CloseReason, ConnConfig, ConnError, Connection, EV_CLOSED, EV_CONNECTED, EV_PEER_CLOSED,
+    EV_READABLE, EV_WRITABLE,
+};
 use crate::tcp::time_wait::TimeWait;
 use crate::tcp::{InFlightPool, SeqNum};
 use crate::time::{Duration, Instant};
@@ -1122,22 +1125,28 @@ impl Stack {
         counters: &mut Counters,
     ) {
         let handle = handle::encode(Kind::Conn, idx, generation);
-        while let Some(ev) = slot.conn.poll_event() {
-            let (kind, reason) = match ev {
-                ConnEvent::Connected => {
+        // All pending bits at once, lowest (first to report) first.
+        let mut bits = slot.conn.take_event_bits();
+        while bits != 0 {
+            let bit = bits & bits.wrapping_neg();
+            bits &= !bit;
+            let (kind, reason) = match bit {
+                EV_CONNECTED => {
                     if slot.flags & F_OPENED == 0 {
                         slot.flags |= F_OPENED;
                         counters.connections_opened += 1;
                     }
                     (EventKind::Connected, None)
                 }
-                ConnEvent::Readable => (EventKind::Readable, None),
-                ConnEvent::Writable => (EventKind::Writable, None),
-                ConnEvent::PeerClosed => (EventKind::PeerClosed, None),
-                ConnEvent::Closed(r) => {
+                EV_READABLE => (EventKind::Readable, None),
+                EV_WRITABLE => (EventKind::Writable, None),
+                EV_PEER_CLOSED => (EventKind::PeerClosed, None),
+                EV_CLOSED => {
+                    let r = slot.conn.closed_event_reason();
                     slot.deferred_reason = Some(r);
                     (EventKind::Closed, close_reason_error(r))
                 }
+                _ => continue,
             };
             if slot.flags & F_ORPHAN != 0 {
                 continue;

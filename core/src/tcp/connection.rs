@@ -135,11 +135,12 @@ pub struct ConnInfo {
     pub challenge_acks_sent: u64,
 }
 
-pub(super) const EV_CONNECTED: u8 = 1;
-pub(super) const EV_READABLE: u8 = 2;
-pub(super) const EV_WRITABLE: u8 = 4;
-pub(super) const EV_PEER_CLOSED: u8 = 8;
-pub(super) const EV_CLOSED: u8 = 16;
+/// Event bits, in reporting order (lowest first); see [`Connection::take_event_bits`].
+pub(crate) const EV_CONNECTED: u8 = 1;
+pub(crate) const EV_READABLE: u8 = 2;
+pub(crate) const EV_WRITABLE: u8 = 4;
+pub(crate) const EV_PEER_CLOSED: u8 = 8;
+pub(crate) const EV_CLOSED: u8 = 16;
 /// Not an event: a flag kept in the spare top bit of `events_emitted` (so the
 /// compact part does not grow): the in-flight box has served only the
 /// handshake so far, so it is freed as soon as it is unused. Later idle
@@ -521,7 +522,7 @@ impl Connection {
             EV_READABLE => ConnEvent::Readable,
             EV_WRITABLE => ConnEvent::Writable,
             EV_PEER_CLOSED => ConnEvent::PeerClosed,
-            EV_CLOSED => ConnEvent::Closed(self.close_reason.unwrap_or(CloseReason::Orderly)),
+            EV_CLOSED => ConnEvent::Closed(self.closed_event_reason()),
             _ => return None,
         };
         self.events &= !bit;
@@ -530,6 +531,18 @@ impl Connection {
 
     pub fn has_events(&self) -> bool {
         self.events != 0
+    }
+
+    /// Every pending event at once as `EV_` bits (lowest first is the order
+    /// of [`Connection::poll_event`]), none pending afterwards: the stack maps
+    /// the bits to its own event kinds without the `ConnEvent` step.
+    pub(crate) fn take_event_bits(&mut self) -> u8 {
+        core::mem::take(&mut self.events)
+    }
+
+    /// The reason a CLOSED event reports (as [`ConnEvent::Closed`] does).
+    pub(crate) fn closed_event_reason(&self) -> CloseReason {
+        self.close_reason.unwrap_or(CloseReason::Orderly)
     }
 
     /// Enter CLOSED and tell the application why (RFC 9293 §3.10.7.4).
@@ -1293,5 +1306,46 @@ mod tests {
         assert_eq!(c.poll_event(), Some(ConnEvent::Readable));
         assert!(c.has_events());
         assert_eq!(drain(&mut c), [ConnEvent::Writable]);
+    }
+
+    /// `take_event_bits` hands over what `poll_event` would report, all at once.
+    #[test]
+    fn event_bits_are_what_poll_event_reports() {
+        let cfg = ConnConfig::default();
+        let t0 = Instant::from_millis(0);
+        let all = [
+            EV_CONNECTED,
+            EV_READABLE,
+            EV_WRITABLE,
+            EV_PEER_CLOSED,
+            EV_CLOSED,
+        ];
+        for mask in 0u8..32 {
+            let mut a = Connection::connect(&cfg, SeqNum(1), t0);
+            let mut b = Connection::connect(&cfg, SeqNum(1), t0);
+            for (i, ev) in all.iter().enumerate() {
+                if mask & (1 << i) != 0 {
+                    a.raise(*ev);
+                    b.raise(*ev);
+                }
+            }
+            let polled = drain(&mut a);
+            let mut bits = b.take_event_bits();
+            assert!(!b.has_events());
+            let mut taken = Vec::new();
+            while bits != 0 {
+                let bit = bits & bits.wrapping_neg();
+                bits &= !bit;
+                taken.push(match bit {
+                    EV_CONNECTED => ConnEvent::Connected,
+                    EV_READABLE => ConnEvent::Readable,
+                    EV_WRITABLE => ConnEvent::Writable,
+                    EV_PEER_CLOSED => ConnEvent::PeerClosed,
+                    EV_CLOSED => ConnEvent::Closed(b.closed_event_reason()),
+                    other => panic!("unknown event bit {other}"),
+                });
+            }
+            assert_eq!(taken, polled, "mask {mask:#b}");
+        }
     }
 }
