@@ -55,8 +55,8 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
 use crate::tcp::connection::{
-    CloseReason, ConnConfig, ConnError, Connection, EV_CLOSED, EV_CONNECTED, EV_PEER_CLOSED,
-    EV_READABLE, EV_WRITABLE,
+    CloseReason, ConnConfig, ConnError, ConnTemplate, Connection, EV_CLOSED, EV_CONNECTED,
+    EV_PEER_CLOSED, EV_READABLE, EV_WRITABLE,
 };
 use crate::tcp::time_wait::TimeWait;
 use crate::tcp::{InFlightPool, SeqNum};
@@ -419,6 +419,9 @@ pub struct Stack {
     config: Config,
     cfg_v4: ConnConfig,
     cfg_v6: ConnConfig,
+    /// What new connections derive from `cfg_v4` / `cfg_v6`, computed once.
+    tmpl_v4: ConnTemplate,
+    tmpl_v6: ConnTemplate,
     counters: Counters,
     now: Instant,
     addrs: Vec<IpAddr>,
@@ -533,6 +536,8 @@ impl Stack {
         let cfg_v4 = Self::conn_config(&config, 20);
         let cfg_v6 = Self::conn_config(&config, 40);
         Ok(Stack {
+            tmpl_v4: ConnTemplate::new(&cfg_v4),
+            tmpl_v6: ConnTemplate::new(&cfg_v6),
             cfg_v4,
             cfg_v6,
             counters: Counters::default(),
@@ -1671,12 +1676,12 @@ impl Stack {
         }
         let key = FlowKey::new(local, remote);
         let iss = self.isn.isn(self.now, &key);
-        let cfg = if remote.is_ipv6() {
-            &self.cfg_v6
+        let tmpl = if remote.is_ipv6() {
+            &self.tmpl_v6
         } else {
-            &self.cfg_v4
+            &self.tmpl_v4
         };
-        let conn = Connection::connect(cfg, iss, self.now);
+        let conn = Connection::connect_with(tmpl, iss, self.now);
         let idx = self.insert_conn(conn, key, 0, (u32::MAX, 0))?;
         self.after(idx);
         Ok(ConnHandle(self.conn_handle(idx)))
