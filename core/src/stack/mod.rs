@@ -1115,7 +1115,7 @@ impl Stack {
         let time_wait =
             slot.flags & (F_ORPHAN | F_READY) == F_ORPHAN && slot.conn.state() == State::TimeWait;
         if promote || finished || time_wait {
-            self.after_state_change(idx, promote, finished, time_wait, wants);
+            self.after_state_change(idx, promote, finished, time_wait);
         }
     }
 
@@ -1168,16 +1168,8 @@ impl Stack {
     }
 
     /// The promotion, reaping or compaction `after_inner` found due.
-    /// `wants`: its `wants_transmit` answer, if it asked.
     #[inline(never)]
-    fn after_state_change(
-        &mut self,
-        idx: u32,
-        promote: bool,
-        finished: bool,
-        time_wait: bool,
-        wants: Option<bool>,
-    ) {
+    fn after_state_change(&mut self, idx: u32, promote: bool, finished: bool, time_wait: bool) {
         if promote {
             self.promote_passive(idx);
             self.reap_if_finished(idx);
@@ -1185,8 +1177,7 @@ impl Stack {
             self.reap_if_finished(idx);
         }
         if time_wait && !finished {
-            // A promotion may have changed the answer: then it is asked again.
-            self.compact_time_wait(idx, if promote { None } else { wants });
+            self.compact_time_wait(idx);
         }
     }
 
@@ -1200,15 +1191,14 @@ impl Stack {
     /// heap at 2×MSL. A segment for it rebuilds the connection
     /// ([`Stack::revive_time_wait`]), so RFC 9293's TIME-WAIT rules still
     /// apply in one place.
-    /// `wants`: [`Connection::wants_transmit`] if just asked (nothing changed since).
-    fn compact_time_wait(&mut self, idx: u32, wants: Option<bool>) {
+    fn compact_time_wait(&mut self, idx: u32) {
         let Some(slot) = self.conns.at(idx) else {
             return;
         };
         if slot.flags & F_ORPHAN == 0 || slot.flags & F_READY != 0 {
             return;
         }
-        let Some(rec) = slot.conn.time_wait_record_given(wants) else {
+        let Some(rec) = slot.conn.time_wait_record() else {
             return;
         };
         let key = slot.key;

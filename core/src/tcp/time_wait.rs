@@ -50,15 +50,9 @@ impl Connection {
     /// nothing left to tell or send: no event, segment, buffered byte or
     /// in-flight state pending.
     pub fn time_wait_record(&self) -> Option<TimeWait> {
-        self.time_wait_record_given(None)
-    }
-
-    /// [`Connection::time_wait_record`]; `wants_transmit`: its answer if the
-    /// caller has just asked (nothing changed since), else None.
-    pub(crate) fn time_wait_record_given(&self, wants_transmit: Option<bool>) -> Option<TimeWait> {
         let quiet = self.state == State::TimeWait
             && !self.has_events()
-            && !wants_transmit.unwrap_or_else(|| self.wants_transmit())
+            && !self.wants_transmit()
             && self.fl.holds_no_data()
             && self.snd_una == self.snd_max
             && self.snd_nxt == self.snd_max
