@@ -2,7 +2,7 @@
 //! its transport payload, and build whole outgoing IP packets (IPv4 with DF
 //! set, RFC 1191 §3; IPv6) around TCP, UDP and ICMP.
 
-use core::net::{IpAddr, SocketAddr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use super::PacketError;
 use crate::wire::checksum;
@@ -31,7 +31,7 @@ fn wire_error(e: WireError) -> PacketError {
 }
 
 /// Fragment fields of an incoming packet.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FragInfo {
     pub id: u32,
     /// Offset in bytes.
@@ -40,7 +40,7 @@ pub struct FragInfo {
 }
 
 /// An incoming IP packet, parsed down to its upper-layer payload.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct IpIn<'a> {
     pub src: IpAddr,
     pub dst: IpAddr,
@@ -53,6 +53,43 @@ pub struct IpIn<'a> {
 /// included) and find the upper-layer payload; IPv6 extension headers are walked.
 #[inline]
 pub fn parse_ip(packet: &[u8]) -> Result<IpIn<'_>, PacketError> {
+    match parse_ipv4_plain(packet) {
+        Some(ip) => Ok(ip),
+        None => parse_ip_general(packet),
+    }
+}
+
+/// The common IPv4 packet (RFC 791 §3.1): no options (IHL 5), not a
+/// fragment, total length within the buffer, header checksum intact, read
+/// at fixed offsets; `None` for anything else, which [`parse_ip_general`]
+/// handles (and rejects where it must). The same result as that path.
+#[inline(always)]
+fn parse_ipv4_plain(packet: &[u8]) -> Option<IpIn<'_>> {
+    let h: &[u8; ipv4::HEADER_LEN] = packet.first_chunk()?;
+    if h[0] != 0x45 {
+        return None;
+    }
+    let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    // Bytes past the total length are link padding; a total below the header fails here.
+    let payload = packet.get(ipv4::HEADER_LEN..total)?;
+    // MF clear and fragment offset 0 (DF and the reserved bit do not matter).
+    if h[6] & 0x3f != 0 || h[7] != 0 {
+        return None;
+    }
+    if checksum::fold(checksum::ones_complement_sum(h, 0)) != 0xffff {
+        return None;
+    }
+    Some(IpIn {
+        src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
+        dst: IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19])),
+        proto: h[9],
+        payload,
+        frag: None,
+    })
+}
+
+/// `parse_ip` for every packet.
+fn parse_ip_general(packet: &[u8]) -> Result<IpIn<'_>, PacketError> {
     match packet.first().map(|b| b >> 4) {
         Some(4) => {
             let p = Ipv4Packet::new_checked(packet).map_err(wire_error)?;
@@ -101,7 +138,7 @@ pub fn parse_ip(packet: &[u8]) -> Result<IpIn<'_>, PacketError> {
 }
 
 /// An incoming TCP segment (checksum verified).
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct TcpIn<'a> {
     pub src_port: u16,
     pub dst_port: u16,
@@ -136,6 +173,59 @@ pub fn parse_tcp_deferred(
     dst: IpAddr,
     bytes: &[u8],
 ) -> Result<(TcpIn<'_>, u32), PacketError> {
+    if let Some(fast) = parse_tcp_timestamps_only(src, dst, bytes) {
+        return Ok(fast);
+    }
+    parse_tcp_deferred_general(src, dst, bytes)
+}
+
+/// The common TCP header of an established connection: data offset 8 words
+/// with the NOP NOP TS option block (RFC 7323 Appendix A), read at fixed
+/// offsets; `None` for any other layout. The same result as
+/// [`parse_tcp_deferred_general`].
+#[inline(always)]
+fn parse_tcp_timestamps_only<'a>(
+    src: IpAddr,
+    dst: IpAddr,
+    bytes: &'a [u8],
+) -> Option<(TcpIn<'a>, u32)> {
+    let h: &[u8; 32] = bytes.first_chunk()?;
+    if h[12] >> 4 != 8 || h[20..24] != [1, 1, 8, 10] {
+        return None;
+    }
+    let payload = bytes.get(32..)?;
+    let pseudo = pseudo_header(&src, &dst, IpProtocol::Tcp, bytes.len() as u32)?;
+    let partial = checksum::ones_complement_sum(h, pseudo);
+    let be32 = |at: usize| match h.get(at..at + 4) {
+        Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+        _ => 0,
+    };
+    let options = TcpOptions {
+        timestamps: Some((be32(24), be32(28))),
+        ..TcpOptions::default()
+    };
+    Some((
+        TcpIn {
+            src_port: u16::from_be_bytes([h[0], h[1]]),
+            dst_port: u16::from_be_bytes([h[2], h[3]]),
+            seq: be32(4),
+            ack: be32(8),
+            flags: TcpFlags(h[13]),
+            window: u16::from_be_bytes([h[14], h[15]]),
+            options,
+            payload,
+        },
+        partial,
+    ))
+}
+
+/// `parse_tcp_deferred` for every header layout.
+#[inline(never)]
+fn parse_tcp_deferred_general<'a>(
+    src: IpAddr,
+    dst: IpAddr,
+    bytes: &'a [u8],
+) -> Result<(TcpIn<'a>, u32), PacketError> {
     let p = TcpPacket::new_checked(bytes).map_err(wire_error)?;
     let Some(pseudo) = pseudo_header(&src, &dst, IpProtocol::Tcp, bytes.len() as u32) else {
         return Err(PacketError::Checksum);
@@ -582,7 +672,6 @@ pub fn parse_quoted_tcp(v6: bool, body: &[u8]) -> Option<QuotedTcp> {
 mod tests {
     use super::*;
     use alloc::vec;
-    use core::net::Ipv4Addr;
 
     /// xorshift64: reproducible inputs without a dependency.
     fn next(state: &mut u64) -> u64 {
@@ -672,5 +761,74 @@ mod tests {
             emit_tcp(&mut buf, local, remote, 9, &hdr, (&payload, &[])),
             152
         );
+    }
+
+    /// The fixed-offset IPv4 and TCP parsers give exactly the general
+    /// parsers' results: for intact packets (all fields random) and for
+    /// packets with bytes of their headers changed or the buffer cut or
+    /// padded, whichever path ends up answering.
+    #[test]
+    fn fast_parse_matches_the_general_parse() {
+        let mut st = 0x2545_f491_4f6c_dd1du64;
+        let data: alloc::vec::Vec<u8> = (0..2000).map(|i| (i * 13 + 1) as u8).collect();
+        let (mut fast_ip, mut fast_tcp) = (0, 0);
+        for case in 0..6000 {
+            let r = next(&mut st);
+            let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::from(r as u32)), (r >> 32) as u16);
+            let r2 = next(&mut st);
+            let remote = SocketAddr::new(IpAddr::V4(Ipv4Addr::from(r2 as u32)), (r2 >> 32) as u16);
+            let r3 = next(&mut st);
+            let hdr = TcpOut {
+                seq: r3 as u32,
+                ack: (r3 >> 32) as u32,
+                flags: TcpFlags((r2 >> 48) as u8),
+                window: (r >> 48) as u16,
+                options: TcpOptions {
+                    timestamps: Some(((r3 >> 16) as u32, (r ^ r2) as u32)),
+                    ..TcpOptions::default()
+                },
+            };
+            let len = (next(&mut st) % 1500) as usize;
+            let mut p = vec![0u8; tcp_packet_len(false, &hdr.options, len) + 4];
+            let n = emit_tcp(
+                &mut p,
+                local,
+                remote,
+                (r3 >> 48) as u16,
+                &hdr,
+                (&data[..len], &[]),
+            );
+            p.truncate(n);
+            let r4 = next(&mut st);
+            match case % 6 {
+                0 | 1 => {}
+                2 => p.push(r4 as u8), // link padding
+                3 => p.truncate((r4 % (n as u64 + 1)) as usize),
+                _ => {
+                    // One or two header bytes changed (IP or TCP, options included).
+                    for k in 0..=(r4 & 1) {
+                        let at = ((r4 >> (8 + 16 * k)) % 56) as usize;
+                        if let Some(b) = p.get_mut(at) {
+                            *b ^= 1 << ((r4 >> (4 + k)) % 8);
+                        }
+                    }
+                }
+            }
+            let general = parse_ip_general(&p);
+            assert_eq!(parse_ip(&p), general, "case {case}");
+            fast_ip += usize::from(parse_ipv4_plain(&p).is_some());
+            let Ok(ip) = general else { continue };
+            let (src, dst) = (ip.src, ip.dst);
+            let general = parse_tcp_deferred_general(src, dst, ip.payload);
+            assert_eq!(
+                parse_tcp_deferred(src, dst, ip.payload),
+                general,
+                "case {case}"
+            );
+            fast_tcp += usize::from(parse_tcp_timestamps_only(src, dst, ip.payload).is_some());
+        }
+        // Both fast paths were taken for most cases, and not for all.
+        assert!(fast_ip > 3000 && fast_ip < 6000, "{fast_ip}");
+        assert!(fast_tcp > 3000 && fast_tcp < 6000, "{fast_tcp}");
     }
 }
