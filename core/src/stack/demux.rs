@@ -24,6 +24,15 @@ pub fn addr16(ip: IpAddr) -> [u8; 16] {
     }
 }
 
+/// [`addr16`] as a big-endian integer, for comparing in registers.
+#[inline]
+fn addr128(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => V4_MAPPED << 32 | u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
 /// The top 96 bits of an IPv4-mapped address (::ffff:0:0/96).
 const V4_MAPPED: u128 = 0xffff;
 
@@ -51,6 +60,17 @@ impl FlowKey {
             local_port: local.port(),
             remote_port: remote.port(),
         }
+    }
+
+    /// `self == FlowKey::new(local, remote)`, compared field by field in
+    /// registers: a key built in memory and compared at once is re-read with
+    /// wide loads of its fresh narrow stores (a stall per packet).
+    #[inline]
+    pub fn matches(&self, local: SocketAddr, remote: SocketAddr) -> bool {
+        self.local_port == local.port()
+            && self.remote_port == remote.port()
+            && u128::from_be_bytes(self.local) == addr128(local.ip())
+            && u128::from_be_bytes(self.remote) == addr128(remote.ip())
     }
 
     /// True for an IPv6 flow.
@@ -201,6 +221,45 @@ mod tests {
 
     fn sa(ip: [u8; 4], port: u16) -> SocketAddr {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port)
+    }
+
+    /// `matches` agrees with building the key and comparing, for IPv4 and
+    /// IPv6 flows differing in each field (and an IPv4-mapped IPv6 address,
+    /// which is the same key as its IPv4 form).
+    #[test]
+    fn matches_is_key_equality() {
+        let v6 = |last: u16, port: u16| {
+            SocketAddr::new(
+                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, last)),
+                port,
+            )
+        };
+        let mapped = SocketAddr::new(IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped()), 80);
+        let ends = [
+            sa([10, 0, 0, 1], 80),
+            sa([10, 0, 0, 1], 81),
+            sa([10, 0, 0, 2], 80),
+            sa([1, 0, 0, 10], 80),
+            v6(1, 80),
+            v6(2, 80),
+            v6(1, 81),
+            mapped,
+        ];
+        let mut equal = 0;
+        for &a in &ends {
+            for &b in &ends {
+                let key = FlowKey::new(a, b);
+                for &c in &ends {
+                    for &d in &ends {
+                        let same = key == FlowKey::new(c, d);
+                        assert_eq!(key.matches(c, d), same, "{a} {b} / {c} {d}");
+                        equal += usize::from(same);
+                    }
+                }
+            }
+        }
+        // Each pair matches itself, and the mapped address its IPv4 twin.
+        assert!(equal > ends.len() * ends.len(), "{equal}");
     }
 
     #[test]

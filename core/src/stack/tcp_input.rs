@@ -52,12 +52,19 @@ impl Stack {
                 false => PacketError::Checksum,
             });
         }
-        let key = FlowKey::new(
+        let (local, remote) = (
             SocketAddr::new(dst, seg.dst_port),
             SocketAddr::new(src, seg.src_port),
         );
+        let key = FlowKey::new(local, remote);
         self.counters.work_hash_lookups += 1;
-        if let Some(found) = self.lookup(&key) {
+        // Segments come in trains of one flow: the last hit first.
+        let last = self.last_lookup;
+        let found = match self.conns.at(last) {
+            Some(s) if s.key.matches(local, remote) => Some(last),
+            _ => self.lookup(&key),
+        };
+        if let Some(found) = found {
             let idx = if found & TW_BIT != 0 {
                 // Verified first: a segment failing its checksum must not
                 // rebuild the connection.
