@@ -810,31 +810,52 @@ impl Stack {
                 self.after_inner(idx, false);
                 continue;
             };
-            let hdr = packet::TcpOut {
-                seq: seg.seq.0,
-                ack: seg.ack.0,
-                flags: seg.flags,
-                window: seg.window,
-                options: seg.options,
-            };
             let end = seg.seq
                 + (seg.payload_len() as u32)
                 + u32::from(seg.flags.syn())
                 + u32::from(seg.flags.fin());
             let first = seg.flags.syn() && !seg.flags.ack();
             let data_sent = seg.payload_len() > 0;
-            let needed = packet::tcp_packet_len(v6, &hdr.options, seg.payload_len());
-            let result = if buf.len() >= needed {
-                Ok(packet::emit_tcp(buf, local, remote, id, &hdr, seg.payload))
-            } else {
-                let mut p = self.pool.pop().unwrap_or_default();
-                p.clear();
-                p.resize(needed, 0);
-                packet::emit_tcp(&mut p, local, remote, id, &hdr, seg.payload);
-                self.stash = Some(p);
-                Err(Error::BufferTooSmall { needed })
+            // IPv4 with timestamps only (nearly every segment): the fields
+            // go straight to the fixed-layout emitter, without copying the
+            // options into a `TcpOut` (wide loads of fresh narrow stores).
+            let fast = match (local, remote, seg.options.only_timestamps()) {
+                (SocketAddr::V4(l), SocketAddr::V4(r), Some(ts)) => {
+                    let hdr = packet::TcpOutTs {
+                        seq: seg.seq.0,
+                        ack: seg.ack.0,
+                        flags: seg.flags,
+                        window: seg.window,
+                        ts,
+                    };
+                    packet::emit_tcp_v4_ts(buf, l, r, id, &hdr, seg.payload)
+                }
+                _ => None,
             };
-            if hdr.flags.rst() {
+            let result = match fast {
+                Some(n) => Ok(n),
+                None => {
+                    let hdr = packet::TcpOut {
+                        seq: seg.seq.0,
+                        ack: seg.ack.0,
+                        flags: seg.flags,
+                        window: seg.window,
+                        options: seg.options,
+                    };
+                    let needed = packet::tcp_packet_len(v6, &hdr.options, seg.payload_len());
+                    if buf.len() >= needed {
+                        Ok(packet::emit_tcp(buf, local, remote, id, &hdr, seg.payload))
+                    } else {
+                        let mut p = self.pool.pop().unwrap_or_default();
+                        p.clear();
+                        p.resize(needed, 0);
+                        packet::emit_tcp(&mut p, local, remote, id, &hdr, seg.payload);
+                        self.stash = Some(p);
+                        Err(Error::BufferTooSmall { needed })
+                    }
+                }
+            };
+            if seg.flags.rst() {
                 self.counters.rst_sent += 1;
             }
             if let Some(slot) = self.conns.at_mut(idx) {

@@ -274,6 +274,17 @@ pub struct TcpOut {
     pub options: TcpOptions,
 }
 
+/// The header fields of a segment whose only option is timestamps
+/// (TSval, TSecr): what [`emit_tcp_v4_ts`] writes.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpOutTs {
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub ts: (u32, u32),
+}
+
 fn ip_header_len(v6: bool) -> usize {
     if v6 {
         ipv6::HEADER_LEN
@@ -350,7 +361,14 @@ pub fn emit_tcp(
     if let (SocketAddr::V4(l), SocketAddr::V4(r), Some(ts)) =
         (local, remote, hdr.options.only_timestamps())
     {
-        if let Some(n) = emit_tcp_v4_ts(buf, l, r, id, hdr, ts, payload) {
+        let h = TcpOutTs {
+            seq: hdr.seq,
+            ack: hdr.ack,
+            flags: hdr.flags,
+            window: hdr.window,
+            ts,
+        };
+        if let Some(n) = emit_tcp_v4_ts(buf, l, r, id, &h, payload) {
             return n;
         }
     }
@@ -367,15 +385,15 @@ const V4_TS_HEADERS: usize = ipv4::HEADER_LEN + 32;
 /// fresh stores. The same bytes as [`emit_tcp_general`]; `None` (nothing
 /// written) when `buf` is short or the length does not fit the header.
 #[inline(never)]
-fn emit_tcp_v4_ts(
+pub fn emit_tcp_v4_ts(
     buf: &mut [u8],
     local: SocketAddrV4,
     remote: SocketAddrV4,
     id: u16,
-    hdr: &TcpOut,
-    (tsval, tsecr): (u32, u32),
+    hdr: &TcpOutTs,
     payload: (&[u8], &[u8]),
 ) -> Option<usize> {
+    let (tsval, tsecr) = hdr.ts;
     let tcp_len = 32 + payload.0.len() + payload.1.len();
     let total = u16::try_from(ipv4::HEADER_LEN + tcp_len).ok()?;
     let out = buf.get_mut(..usize::from(total))?;
