@@ -1,7 +1,7 @@
 //! 4-tuple demux: flow key -> connection slot in O(1), through a hashbrown
 //! map keyed with SipHash so peers cannot aim collisions (no HashDoS).
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 
 use hashbrown::HashTable;
 
@@ -71,6 +71,22 @@ impl FlowKey {
             && self.remote_port == remote.port()
             && u128::from_be_bytes(self.local) == addr128(local.ip())
             && u128::from_be_bytes(self.remote) == addr128(remote.ip())
+    }
+
+    /// (local, remote) of an IPv4 flow, straight from the key's words.
+    #[inline]
+    pub fn v4_endpoints(&self) -> Option<(SocketAddrV4, SocketAddrV4)> {
+        let (l, r) = (
+            u128::from_be_bytes(self.local),
+            u128::from_be_bytes(self.remote),
+        );
+        if l >> 32 != V4_MAPPED || r >> 32 != V4_MAPPED {
+            return None;
+        }
+        Some((
+            SocketAddrV4::new(Ipv4Addr::from(l as u32), self.local_port),
+            SocketAddrV4::new(Ipv4Addr::from(r as u32), self.remote_port),
+        ))
     }
 
     /// True for an IPv6 flow.
@@ -221,6 +237,19 @@ mod tests {
 
     fn sa(ip: [u8; 4], port: u16) -> SocketAddr {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port)
+    }
+
+    /// `v4_endpoints` gives the IPv4 endpoints of a flow, and nothing for IPv6.
+    #[test]
+    fn v4_endpoints_of_a_key() {
+        let (l, r) = (sa([10, 0, 0, 1], 80), sa([192, 0, 2, 9], 40000));
+        let v4 = |a: SocketAddr| match a {
+            SocketAddr::V4(a) => a,
+            SocketAddr::V6(_) => unreachable!(),
+        };
+        assert_eq!(FlowKey::new(l, r).v4_endpoints(), Some((v4(l), v4(r))));
+        let six = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 80);
+        assert_eq!(FlowKey::new(six, six).v4_endpoints(), None);
     }
 
     /// `matches` agrees with building the key and comparing, for IPv4 and

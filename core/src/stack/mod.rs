@@ -798,8 +798,8 @@ impl Stack {
             };
             slot.flags &= !F_READY;
             self.counters.work_conn_visits += 1;
-            let (local, remote) = (slot.key.local(), slot.key.remote());
-            let v6 = local.is_ipv6();
+            let key = slot.key;
+            let v6 = key.is_ipv6();
             let max_payload = mtu.saturating_sub(base_headers(v6));
             // Used in place (see `feed`: moving it out of the Option stalls).
             slot.conn.prefill_in_flight(&mut self.inflight_pool);
@@ -819,8 +819,8 @@ impl Stack {
             // IPv4 with timestamps only (nearly every segment): the fields
             // go straight to the fixed-layout emitter, without copying the
             // options into a `TcpOut` (wide loads of fresh narrow stores).
-            let fast = match (local, remote, seg.options.only_timestamps()) {
-                (SocketAddr::V4(l), SocketAddr::V4(r), Some(ts)) => {
+            let fast = match (key.v4_endpoints(), seg.options.only_timestamps()) {
+                (Some((l, r)), Some(ts)) => {
                     let hdr = packet::TcpOutTs {
                         seq: seg.seq.0,
                         ack: seg.ack.0,
@@ -835,6 +835,7 @@ impl Stack {
             let result = match fast {
                 Some(n) => Ok(n),
                 None => {
+                    let (local, remote) = (key.local(), key.remote());
                     let hdr = packet::TcpOut {
                         seq: seg.seq.0,
                         ack: seg.ack.0,
