@@ -642,7 +642,7 @@ impl Stack {
         if let Some(f) = ip.frag {
             return self.feed_fragment(ip.src, ip.dst, ip.proto, f, ip.payload);
         }
-        self.feed_transport(ip.src, ip.dst, ip.proto, ip.payload, packet)
+        self.feed_transport(&ip.src, &ip.dst, ip.proto, ip.payload, packet)
     }
 
     fn count_packet_error(&mut self, e: PacketError) -> PacketError {
@@ -684,26 +684,29 @@ impl Stack {
             FragOutcome::Complete(proto, data) => {
                 self.counters.fragments_reassembled += 1;
                 // No original packet to quote in ICMP errors: pass the payload alone.
-                self.feed_transport(src, dst, proto, &data, &[])
+                self.feed_transport(&src, &dst, proto, &data, &[])
             }
         }
     }
 
     /// Dispatches a whole transport payload. `packet` is the original IP packet
     /// (for ICMP quotes), empty after reassembly.
+    /// The addresses are borrowed from the parsed header: copied into
+    /// arguments, they are re-read with other widths than written (a
+    /// store-forwarding stall per packet).
     fn feed_transport(
         &mut self,
-        src: IpAddr,
-        dst: IpAddr,
+        src: &IpAddr,
+        dst: &IpAddr,
         proto: u8,
         payload: &[u8],
         packet: &[u8],
     ) -> Result<(), PacketError> {
         let r = match proto {
             packet::PROTO_TCP => self.feed_tcp(src, dst, payload),
-            packet::PROTO_UDP => self.feed_udp(src, dst, payload, packet),
-            packet::PROTO_ICMP if src.is_ipv4() => self.feed_icmp(src, dst, payload),
-            packet::PROTO_ICMPV6 if src.is_ipv6() => self.feed_icmp(src, dst, payload),
+            packet::PROTO_UDP => self.feed_udp(*src, *dst, payload, packet),
+            packet::PROTO_ICMP if src.is_ipv4() => self.feed_icmp(*src, *dst, payload),
+            packet::PROTO_ICMPV6 if src.is_ipv6() => self.feed_icmp(*src, *dst, payload),
             _ => {
                 self.counters.dropped_unknown_protocol += 1;
                 Ok(())

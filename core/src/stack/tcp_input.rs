@@ -33,10 +33,11 @@ fn segment<'a>(seg: &TcpIn<'a>) -> Segment<'a> {
 impl Stack {
     pub(super) fn feed_tcp(
         &mut self,
-        src: IpAddr,
-        dst: IpAddr,
+        src: &IpAddr,
+        dst: &IpAddr,
         bytes: &[u8],
     ) -> Result<(), PacketError> {
+        let (src, dst) = (*src, *dst);
         // The payload's checksum is verified by the connection (fused with
         // its copy into the receive ring) or below, before anything else.
         // Used in place: moving the parsed segment out of the Result copies
