@@ -217,6 +217,20 @@ impl Demux {
         }
     }
 
+    /// Points the entry of `slot` (whose key is `key`) at `new_slot`, the
+    /// same key: one probe instead of a remove and an insert (a connection
+    /// becoming a TIME-WAIT record and back). False if there is no entry.
+    pub fn replace(&mut self, key: &FlowKey, slot: u32, new_slot: u32) -> bool {
+        let h = self.hash(key);
+        match self.table.find_mut(h, |&i| i == slot) {
+            Some(v) => {
+                *v = new_slot;
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.table.len()
     }
@@ -317,6 +331,32 @@ mod tests {
         assert!(!d.remove(&k, 7));
         assert_eq!(d.get(&k, key_of), None);
         assert_eq!(d.len(), 1999);
+    }
+
+    #[test]
+    fn replace_moves_a_key_to_another_slot() {
+        let mut d = Demux::new(5, 6);
+        // Slots 0..100 hold keys 0..100, and slot 1000 + i holds key i too
+        // (a connection and the TIME-WAIT record that replaces it).
+        let keys: alloc::vec::Vec<FlowKey> = (0..100u16)
+            .map(|p| FlowKey::new(sa([192, 0, 2, 2], 80), sa([192, 0, 2, 1], 20000 + p)))
+            .collect();
+        let key_of = |i: u32| keys.get((i % 1000) as usize).copied();
+        for i in 0..100u32 {
+            assert!(d.insert(keys[i as usize], i, key_of));
+        }
+        let k = keys[42];
+        assert!(d.replace(&keys[43], 43, 1043), "memo of another key");
+        assert!(d.replace(&k, 42, 1042));
+        assert!(!d.replace(&k, 42, 1042), "slot 42 no longer listed");
+        assert_eq!(d.get(&k, key_of), Some(1042));
+        assert_eq!(d.get(&keys[43], key_of), Some(1043));
+        assert_eq!(d.get(&keys[41], key_of), Some(41));
+        assert_eq!(d.len(), 100);
+        assert!(d.replace(&k, 1042, 42));
+        assert_eq!(d.get(&k, key_of), Some(42));
+        assert!(d.remove(&k, 42));
+        assert_eq!(d.get(&k, key_of), None);
     }
 
     #[test]

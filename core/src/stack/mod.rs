@@ -1071,50 +1071,26 @@ impl Stack {
         let Some((slot, generation)) = self.conns.at_mut_with_generation(idx) else {
             return;
         };
-        // Events.
+        // Events (out of line: about one call in three has any).
         if slot.conn.has_events() {
-            let handle = handle::encode(Kind::Conn, idx, generation);
-            while let Some(ev) = slot.conn.poll_event() {
-                let (kind, reason) = match ev {
-                    ConnEvent::Connected => {
-                        if slot.flags & F_OPENED == 0 {
-                            slot.flags |= F_OPENED;
-                            self.counters.connections_opened += 1;
-                        }
-                        (EventKind::Connected, None)
-                    }
-                    ConnEvent::Readable => (EventKind::Readable, None),
-                    ConnEvent::Writable => (EventKind::Writable, None),
-                    ConnEvent::PeerClosed => (EventKind::PeerClosed, None),
-                    ConnEvent::Closed(r) => {
-                        slot.deferred_reason = Some(r);
-                        (EventKind::Closed, close_reason_error(r))
-                    }
-                };
-                if slot.flags & F_ORPHAN != 0 {
-                    continue;
-                }
-                if slot.flags & F_UNACCEPTED != 0 {
-                    // CONNECTED is for active opens only; the rest waits for accept.
-                    if kind != EventKind::Connected {
-                        slot.deferred |= events::bit(kind);
-                    }
-                    continue;
-                }
-                self.events.push(&mut slot.pending, kind, handle, reason);
-            }
+            Self::publish_events(slot, idx, generation, &mut self.events, &mut self.counters);
         }
-        // Ready list.
-        if requeue && slot.flags & F_READY == 0 && slot.conn.wants_transmit() {
-            slot.flags |= F_READY;
-            self.ready.push_back(idx);
+        // Ready list. The answer also serves the box release below.
+        let mut wants = None;
+        if requeue && slot.flags & F_READY == 0 {
+            let w = slot.conn.wants_transmit();
+            wants = Some(w);
+            if w {
+                slot.flags |= F_READY;
+                self.ready.push_back(idx);
+            }
         }
         // A box that served only the handshake and holds nothing goes now;
         // otherwise empty buffers (and an empty box) are freed at the next
         // release tick (1-2 s away) if still empty then; a drain in between
         // keeps them.
         slot.conn
-            .release_unused_in_flight_into(&mut self.inflight_pool);
+            .release_unused_in_flight_into(&mut self.inflight_pool, wants);
         if slot.release_at == u32::MAX && slot.conn.holds_idle_buffers() {
             let deadline = buffer_release_deadline(now);
             slot.release_at = release_tick(deadline);
@@ -1129,13 +1105,64 @@ impl Stack {
         self.timers
             .schedule(idx, generation, deadline, &mut slot.armed);
         self.counters.work_timer_ops += self.timers.ops - before;
-        // Only a passive open leaving SYN-RECEIVED needs promoting, and only
-        // a finished connection reaping: test both on the slot at hand.
+        // Only a passive open leaving SYN-RECEIVED needs promoting, only a
+        // finished connection reaping, and only an orphan in TIME-WAIT with
+        // nothing pending compacting: test the cheap flags on the slot at
+        // hand, the rest out of line.
         let promote = slot.flags & F_SYN_QUEUED != 0 && slot.conn.state() != State::SynReceived;
         let finished = slot.conn.is_finished();
-        // An orphan in TIME-WAIT with nothing pending shrinks to a record.
         let time_wait =
             slot.flags & (F_ORPHAN | F_READY) == F_ORPHAN && slot.conn.state() == State::TimeWait;
+        if promote || finished || time_wait {
+            self.after_state_change(idx, promote, finished, time_wait);
+        }
+    }
+
+    /// Moves a connection's new events to the stack's queue (or holds them
+    /// until accept, or drops them for an orphan).
+    #[inline(never)]
+    fn publish_events(
+        slot: &mut ConnSlot,
+        idx: u32,
+        generation: u32,
+        events: &mut EventQueue,
+        counters: &mut Counters,
+    ) {
+        let handle = handle::encode(Kind::Conn, idx, generation);
+        while let Some(ev) = slot.conn.poll_event() {
+            let (kind, reason) = match ev {
+                ConnEvent::Connected => {
+                    if slot.flags & F_OPENED == 0 {
+                        slot.flags |= F_OPENED;
+                        counters.connections_opened += 1;
+                    }
+                    (EventKind::Connected, None)
+                }
+                ConnEvent::Readable => (EventKind::Readable, None),
+                ConnEvent::Writable => (EventKind::Writable, None),
+                ConnEvent::PeerClosed => (EventKind::PeerClosed, None),
+                ConnEvent::Closed(r) => {
+                    slot.deferred_reason = Some(r);
+                    (EventKind::Closed, close_reason_error(r))
+                }
+            };
+            if slot.flags & F_ORPHAN != 0 {
+                continue;
+            }
+            if slot.flags & F_UNACCEPTED != 0 {
+                // CONNECTED is for active opens only; the rest waits for accept.
+                if kind != EventKind::Connected {
+                    slot.deferred |= events::bit(kind);
+                }
+                continue;
+            }
+            events.push(&mut slot.pending, kind, handle, reason);
+        }
+    }
+
+    /// The promotion, reaping or compaction `after_inner` found due.
+    #[inline(never)]
+    fn after_state_change(&mut self, idx: u32, promote: bool, finished: bool, time_wait: bool) {
         if promote {
             self.promote_passive(idx);
             self.reap_if_finished(idx);
@@ -1183,11 +1210,8 @@ impl Stack {
             slot.conn.recycle_in_flight(&mut self.inflight_pool);
         }
         self.conns.discard(idx);
-        self.demux.remove(&key, idx);
+        self.demux.replace(&key, idx, ti | TW_BIT);
         self.counters.time_wait_active = self.tw.len() as u64;
-        let (conns, tw) = (&self.conns, &self.tw);
-        self.demux
-            .insert(key, ti | TW_BIT, |i| entry_key(conns, tw, i));
         if let Some(t) = self.tw.at_mut(ti) {
             let before = self.timers.ops;
             self.timers
@@ -1225,10 +1249,8 @@ impl Stack {
             return None;
         }
         self.tw.remove(ti);
-        self.demux.remove(&key, ti | TW_BIT);
+        self.demux.replace(&key, ti | TW_BIT, idx);
         self.counters.time_wait_active = self.tw.len() as u64;
-        let (conns, tw) = (&self.conns, &self.tw);
-        self.demux.insert(key, idx, |i| entry_key(conns, tw, i));
         Some(idx)
     }
 

@@ -513,24 +513,19 @@ impl Connection {
 
     /// Next event, in a fixed order.
     pub fn poll_event(&mut self) -> Option<ConnEvent> {
-        for (bit, ev) in [
-            (EV_CONNECTED, ConnEvent::Connected),
-            (EV_READABLE, ConnEvent::Readable),
-            (EV_WRITABLE, ConnEvent::Writable),
-            (EV_PEER_CLOSED, ConnEvent::PeerClosed),
-        ] {
-            if self.events & bit != 0 {
-                self.events &= !bit;
-                return Some(ev);
-            }
-        }
-        if self.events & EV_CLOSED != 0 {
-            self.events &= !EV_CLOSED;
-            return Some(ConnEvent::Closed(
-                self.close_reason.unwrap_or(CloseReason::Orderly),
-            ));
-        }
-        None
+        // The EV_ bits are in reporting order: the lowest set bit is next
+        // (one step instead of a test per kind; `raise` sets no other bit).
+        let bit = self.events & self.events.wrapping_neg();
+        let ev = match bit {
+            EV_CONNECTED => ConnEvent::Connected,
+            EV_READABLE => ConnEvent::Readable,
+            EV_WRITABLE => ConnEvent::Writable,
+            EV_PEER_CLOSED => ConnEvent::PeerClosed,
+            EV_CLOSED => ConnEvent::Closed(self.close_reason.unwrap_or(CloseReason::Orderly)),
+            _ => return None,
+        };
+        self.events &= !bit;
+        Some(ev)
     }
 
     pub fn has_events(&self) -> bool {
@@ -578,16 +573,16 @@ impl Connection {
         self.release_buffers_now();
     }
 
-    /// The connection is over (or in TIME-WAIT): free what holds no data now
-    /// rather than a second later; unread received data stays readable. The
-    /// box itself goes once its last ACK is out, in the stack's bookkeeping
-    /// pass (`release_unused_in_flight_into`), into the stack's box pool.
+    /// The connection is over (or in TIME-WAIT): its box, buffer memory
+    /// included, goes once its last ACK is out, in the stack's bookkeeping
+    /// pass (`release_unused_in_flight_into`), into the stack's box pool,
+    /// which keeps that memory for the next connection within its budget.
+    /// Unread received data stays readable (the box stays until it is read;
+    /// the idle release frees what is left then).
     fn release_buffers_now(&mut self) {
         if !self.fl.is_allocated() {
             return;
         }
-        self.fl.sendbuf.release_if_empty();
-        self.fl.recvbuf.release_if_empty();
         self.events_emitted |= HANDSHAKE_BOX;
     }
 
@@ -981,8 +976,12 @@ impl Connection {
 
     /// Deadline of the RFC 5482 user timeout, if data is waiting for an ACK.
     pub(super) fn user_timeout_deadline(&self) -> Instant {
+        // Off unless configured: decided before reading the box (asked per packet).
+        if self.opts.user_timeout == DurMs32::ZERO {
+            return Instant::MAX;
+        }
         let waiting = self.snd_max != self.snd_una || self.fl.persist != Instant::MAX;
-        if self.opts.user_timeout == DurMs32::ZERO || !waiting || !self.state.is_synchronized() {
+        if !waiting || !self.state.is_synchronized() {
             return Instant::MAX;
         }
         self.unacked_since + self.opts.user_timeout
@@ -1246,5 +1245,53 @@ mod layout_tests {
             std::println!("size_of {name}: {size}");
         }
         assert!(size_of::<InFlightBox>() <= 32);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn drain(c: &mut Connection) -> Vec<ConnEvent> {
+        core::iter::from_fn(|| c.poll_event()).collect()
+    }
+
+    #[test]
+    fn events_come_out_in_reporting_order_once_each() {
+        let mut c = Connection::connect(&ConnConfig::default(), SeqNum(1), Instant::from_millis(0));
+        assert!(c.poll_event().is_none());
+        // Raised in reverse, reported in the fixed order.
+        for ev in [
+            EV_CLOSED,
+            EV_PEER_CLOSED,
+            EV_WRITABLE,
+            EV_READABLE,
+            EV_CONNECTED,
+        ] {
+            c.raise(ev);
+        }
+        assert_eq!(
+            drain(&mut c),
+            [
+                ConnEvent::Connected,
+                ConnEvent::Readable,
+                ConnEvent::Writable,
+                ConnEvent::PeerClosed,
+                ConnEvent::Closed(CloseReason::Orderly),
+            ]
+        );
+        assert!(!c.has_events());
+        // Readable and Writable may come again; the others only once.
+        for ev in [EV_WRITABLE, EV_CONNECTED, EV_READABLE, EV_CLOSED] {
+            c.raise(ev);
+        }
+        assert_eq!(drain(&mut c), [ConnEvent::Readable, ConnEvent::Writable]);
+        // Two kinds pending, one polled: the other stays.
+        c.raise(EV_WRITABLE);
+        c.raise(EV_READABLE);
+        assert_eq!(c.poll_event(), Some(ConnEvent::Readable));
+        assert!(c.has_events());
+        assert_eq!(drain(&mut c), [ConnEvent::Writable]);
     }
 }

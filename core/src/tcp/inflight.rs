@@ -90,6 +90,33 @@ impl InFlight {
         }
     }
 
+    /// [`InFlight::resumed`] in place, keeping the memory of the rings
+    /// (those within the new limits) and of RACK's log (a pooled box).
+    /// Field by field, no struct moves (this runs per connection setup); the
+    /// test `reuse_equals_resumed` checks no field is missed.
+    fn reuse(&mut self, send_limit: u32, send_start: u64, recv_limit: u32, recv_next: u64) {
+        self.sendbuf.reuse(send_limit as usize, send_start);
+        self.recvbuf.reuse(recv_limit as usize, recv_next);
+        self.scoreboard.reuse();
+        self.rtt_probe = None;
+        self.rexmit_seq = None;
+        self.high_rxt = 0;
+        self.recover_fs = 1;
+        self.prr_delivered = 0;
+        self.prr_out = 0;
+        self.eifel_ts = None;
+        self.cc_before_recovery = None;
+        self.pending_dsack = None;
+        self.ts_rto_floor = None;
+        self.rexmit = Instant::MAX;
+        self.persist = Instant::MAX;
+        self.delack = Instant::MAX;
+        self.unacked_rcv_bytes = 0;
+        self.peer_fin_seq = None;
+        self.pending_rst = None;
+        self.rack.reuse();
+    }
+
     /// No byte buffered in either direction and no SACK information: a
     /// rebuilt box would behave the same. (Recovery, RTT probe and Eifel
     /// state refer to data in flight; the connection checks there is none.)
@@ -150,16 +177,16 @@ impl InFlightBox {
         if self.inner.is_some() {
             return false;
         }
-        let Some(mut b) = pool.boxes.pop() else {
+        let Some(b) = pool.take() else {
             return false;
         };
-        *b = InFlight::resumed(
+        let b = self.inner.insert(b);
+        b.reuse(
             self.send_limit,
             self.send_start,
             self.recv_limit,
             self.recv_next,
         );
-        self.inner = Some(b);
         true
     }
 
@@ -223,21 +250,24 @@ impl InFlightBox {
     }
 
     /// Give the box up to `pool`, keeping where each stream stands. The caller
-    /// checked that nothing is buffered or in flight.
-    pub fn release(&mut self, pool: &mut InFlightPool) {
+    /// checked that nothing is buffered or in flight. `ended`: the connection
+    /// is over (CLOSED or TIME-WAIT), so its buffers' memory may stay with the
+    /// box for the next connection; an idle connection's is freed, as before
+    /// the pool, so idle memory is what it was.
+    pub fn release(&mut self, pool: &mut InFlightPool, ended: bool) {
         if let Some(b) = self.inner.take() {
             self.send_start = b.sendbuf.end_offset();
             self.recv_next = b.recvbuf.next_offset();
             self.send_limit = u32::try_from(b.sendbuf.limit()).unwrap_or(u32::MAX);
             self.recv_limit = u32::try_from(b.recvbuf.limit()).unwrap_or(u32::MAX);
-            pool.put(b);
+            pool.put(b, ended);
         }
     }
 
     /// The connection is being dropped: its box (if any) goes to `pool`.
     pub fn recycle(&mut self, pool: &mut InFlightPool) {
         if let Some(b) = self.inner.take() {
-            pool.put(b);
+            pool.put(b, true);
         }
     }
 
@@ -326,26 +356,40 @@ impl InFlight {
 
 /// A few released boxes kept by the stack so that connection setup and
 /// teardown reuse their memory instead of a `malloc`/`free` pair each time
-/// (a connect + close cycle used to build a box five times). Bounded, and a
-/// pooled box holds no buffer memory, so idle connections cost the same.
+/// (a connect + close cycle used to build a box five times, and to allocate
+/// both rings and RACK's log once). Bounded in boxes and in the buffer
+/// memory they keep, so idle connections cost the same: an idle
+/// connection's box is released, and the pool is per stack.
 #[derive(Debug, Default)]
 pub(crate) struct InFlightPool {
     // The boxes themselves are the point: they move in and out of connections.
     #[allow(clippy::vec_box)]
     boxes: Vec<Box<InFlight>>,
+    /// Buffer memory (rings, RACK log, ranges) the pooled boxes keep.
+    bytes: usize,
 }
 
 impl InFlightPool {
     /// Boxes kept at most (the rest are freed).
     pub const CAP: usize = 8;
+    /// Buffer memory kept at most over all pooled boxes; a box that would
+    /// exceed it has its buffers freed (large bulk rings are not kept).
+    pub const BYTE_BUDGET: usize = 64 * 1024;
 
-    /// Keep `b` for reuse if there is room; its buffers' memory is freed now.
-    fn put(&mut self, mut b: Box<InFlight>) {
+    /// Keep `b` for reuse if there is room, with its buffers' memory if
+    /// `keep_memory` and that fits the budget; otherwise that memory is
+    /// freed now.
+    fn put(&mut self, mut b: Box<InFlight>, keep_memory: bool) {
         if self.boxes.len() >= Self::CAP {
             return;
         }
-        if b.owned_heap_bytes() > 0 {
-            *b = InFlight::resumed(0, 0, 0, 0);
+        let owned = b.owned_heap_bytes();
+        if owned > 0 {
+            if keep_memory && self.bytes + owned <= Self::BYTE_BUDGET {
+                self.bytes += owned;
+            } else {
+                *b = InFlight::resumed(0, 0, 0, 0);
+            }
         }
         if self.boxes.capacity() == 0 {
             self.boxes.reserve_exact(Self::CAP);
@@ -353,10 +397,18 @@ impl InFlightPool {
         self.boxes.push(b);
     }
 
+    /// A pooled box (its state stale: the caller resets it with `reuse`).
+    fn take(&mut self) -> Option<Box<InFlight>> {
+        let b = self.boxes.pop()?;
+        self.bytes = self.bytes.saturating_sub(b.owned_heap_bytes());
+        Some(b)
+    }
+
     /// Heap bytes held by the pool.
     pub fn heap_bytes(&self) -> usize {
         self.boxes.capacity() * core::mem::size_of::<Box<InFlight>>()
             + self.boxes.len() * core::mem::size_of::<InFlight>()
+            + self.bytes
     }
 }
 
@@ -372,5 +424,100 @@ impl DerefMut for InFlightBox {
     #[inline]
     fn deref_mut(&mut self) -> &mut InFlight {
         self.ensure()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+
+    /// A used box, every field away from its `resumed` value.
+    fn dirty() -> Box<InFlight> {
+        let mut b = Box::new(InFlight::resumed(8192, 100, 8192, 200));
+        assert_eq!(b.sendbuf.push(&[7u8; 1000]), 1000);
+        assert_eq!(b.recvbuf.write(200, &[9u8; 500]), 500);
+        assert_eq!(b.recvbuf.write(1200, &[9u8; 10]), 0);
+        assert!(b.recvbuf.has_out_of_order());
+        b.scoreboard.on_ack(100, &[(300, 400)], 1100);
+        b.rack.on_send(Instant::from_millis(5), 100, 1100, false);
+        b.rack.reo_timer = Instant::from_millis(9);
+        b.rack.pto = Instant::from_millis(9);
+        b.rack.on_rtt_sample(crate::time::Duration::from_millis(3));
+        b.rtt_probe = Some((SeqNum(1), Instant::from_millis(1)));
+        b.rexmit_seq = Some(SeqNum(2));
+        b.high_rxt = 3;
+        b.recover_fs = 4;
+        b.prr_delivered = 5;
+        b.prr_out = 6;
+        b.eifel_ts = Some(7);
+        b.cc_before_recovery = Some(Box::new(Controller::new(
+            crate::tcp::cc::Congestion::default(),
+            1460,
+            10,
+        )));
+        b.pending_dsack = Some((1, 2));
+        b.ts_rto_floor = Some(8);
+        b.rexmit = Instant::from_millis(1);
+        b.persist = Instant::from_millis(2);
+        b.delack = Instant::from_millis(3);
+        b.unacked_rcv_bytes = 9;
+        b.peer_fin_seq = Some(SeqNum(10));
+        b.pending_rst = Some((SeqNum(11), SeqNum(12), true));
+        b
+    }
+
+    #[test]
+    fn reuse_equals_resumed_and_keeps_memory() {
+        let mut b = dirty();
+        let before = b.owned_heap_bytes();
+        assert!(before > 0);
+        b.reuse(4096, 5000, 16384, 6000);
+        // The rings (within the new limits), the range lists and RACK's log stay.
+        assert!(b.sendbuf.heap_bytes() > 0);
+        assert!(b.recvbuf.heap_bytes() > 0);
+        assert!(b.rack.heap_bytes() > 0);
+        // Everything else reads exactly as a new box (Debug shows every
+        // field; the kept memory is capacity, which it does not show, and
+        // the RACK spare, dropped here for the comparison).
+        b.rack.release_if_empty();
+        let fresh = InFlight::resumed(4096, 5000, 16384, 6000);
+        assert_eq!(format!("{b:?}"), format!("{fresh:?}"));
+    }
+
+    #[test]
+    fn reuse_drops_a_ring_larger_than_the_new_limit() {
+        let mut b = dirty();
+        let recv_before = b.recvbuf.heap_bytes();
+        b.reuse(512, 0, 512, 0);
+        assert_eq!(b.sendbuf.heap_bytes(), 0);
+        // Only the out-of-order range list is left of the receive side.
+        assert!(b.recvbuf.heap_bytes() + 512 < recv_before);
+    }
+
+    #[test]
+    fn pool_keeps_memory_within_its_budget() {
+        let mut pool = InFlightPool::default();
+        let mut kept = 0;
+        for _ in 0..InFlightPool::CAP {
+            let b = dirty();
+            let owned = b.owned_heap_bytes();
+            if kept + owned <= InFlightPool::BYTE_BUDGET {
+                kept += owned;
+            }
+            pool.put(b, true);
+        }
+        assert!(kept > 0);
+        let boxes = InFlightPool::CAP
+            * (core::mem::size_of::<InFlight>() + core::mem::size_of::<Box<InFlight>>());
+        assert_eq!(pool.heap_bytes(), boxes + kept);
+        assert!(pool.heap_bytes() - boxes <= InFlightPool::BYTE_BUDGET);
+        // Taking every box back leaves no memory counted.
+        while pool.take().is_some() {}
+        assert_eq!(pool.bytes, 0);
+        // A box released by an idle (not ended) connection keeps none.
+        pool.put(dirty(), false);
+        assert_eq!(pool.bytes, 0);
+        assert!(pool.take().is_some_and(|b| b.owned_heap_bytes() == 0));
     }
 }

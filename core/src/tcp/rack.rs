@@ -112,6 +112,9 @@ pub struct Rack {
     /// RACK.min_RTT (Duration::MAX until a sample).
     min_rtt: Duration,
     flight: Option<Box<Flight>>,
+    /// An emptied log kept from an earlier connection (a pooled in-flight
+    /// box): the next first send takes it instead of allocating.
+    spare: Option<Box<Flight>>,
 }
 
 /// Per-flight RACK state: the transmission log and RACK.xmit_ts & co.
@@ -144,6 +147,19 @@ struct Flight {
 }
 
 impl Flight {
+    /// [`Flight::default`], keeping the queues' memory.
+    fn reuse(&mut self) {
+        self.segs.clear();
+        self.rexmits.clear();
+        self.lost.clear();
+        *self = Flight {
+            segs: core::mem::take(&mut self.segs),
+            rexmits: core::mem::take(&mut self.rexmits),
+            lost: core::mem::take(&mut self.lost),
+            ..Flight::default()
+        };
+    }
+
     fn uncount(&mut self, s: &TxSeg) {
         if s.has(SACKED) {
             self.sacked_bytes -= s.len();
@@ -591,7 +607,26 @@ impl Rack {
             probe_sending: false,
             min_rtt: Duration::MAX,
             flight: None,
+            spare: None,
         }
+    }
+
+    /// [`Rack::new`] for a new connection, keeping the log's memory as the
+    /// spare (a pooled in-flight box).
+    /// Field by field (no struct moves: this runs per connection setup).
+    pub(crate) fn reuse(&mut self) {
+        if let Some(mut f) = self.flight.take() {
+            f.reuse();
+            self.spare = Some(f);
+        }
+        self.reo_timer = Instant::MAX;
+        self.pto = Instant::MAX;
+        self.reord = false;
+        self.reo_wnd_mult = 1;
+        self.reo_wnd_persist = REO_WND_PERSIST;
+        self.probe_due = false;
+        self.probe_sending = false;
+        self.min_rtt = Duration::MAX;
     }
 
     /// Nothing tracked and no timer armed (the in-flight box may go).
@@ -662,9 +697,11 @@ impl Rack {
         if start >= end {
             return;
         }
-        self.flight
-            .get_or_insert_with(Box::default)
-            .on_send(now, start, end, retransmission);
+        let f = match &mut self.flight {
+            Some(f) => f,
+            None => self.flight.insert(self.spare.take().unwrap_or_default()),
+        };
+        f.on_send(now, start, end, retransmission);
     }
 
     /// A connection RTT sample (RFC 6298 / RFC 7323) updates RACK.min_RTT (RFC 8985 §6.2 step 1).
@@ -836,20 +873,22 @@ impl Rack {
         if self.flight.as_ref().is_some_and(|f| f.segs.is_empty()) {
             self.flight = None;
         }
+        self.spare = None;
     }
 
     /// The log is allocated but tracks nothing.
     pub fn holds_idle_memory(&self) -> bool {
-        self.flight.as_ref().is_some_and(|f| f.segs.is_empty())
+        self.flight.as_ref().is_some_and(|f| f.segs.is_empty()) || self.spare.is_some()
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.flight.as_deref().map_or(0, |f| {
+        let log = |f: &Flight| {
             core::mem::size_of::<Flight>()
                 + f.segs.capacity() * core::mem::size_of::<TxSeg>()
                 + f.rexmits.capacity() * core::mem::size_of::<(u64, u64)>()
                 + f.lost.capacity() * core::mem::size_of::<u64>()
-        })
+        };
+        self.flight.as_deref().map_or(0, log) + self.spare.as_deref().map_or(0, log)
     }
 
     /// PTO (RFC 8985 §7.2): 2·SRTT, plus the worst-case delayed ACK when one

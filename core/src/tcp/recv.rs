@@ -161,6 +161,27 @@ impl RecvBuffer {
         }
     }
 
+    /// [`RecvBuffer::resumed`] for a new connection, keeping the ring's
+    /// memory if it is within `limit` and the range list's (a pooled
+    /// in-flight box). Ring bytes count as never written, as in a new
+    /// allocation.
+    /// Field by field (no struct moves: this runs per connection setup);
+    /// `inflight`'s test checks the result equals `resumed`.
+    pub(crate) fn reuse(&mut self, limit: usize, next: u64) {
+        if self.buf.capacity() > limit {
+            self.buf = Vec::new();
+        }
+        self.buf.clear();
+        self.head = 0;
+        self.read_off = next;
+        self.readable = 0;
+        self.limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        self.placed = 0;
+        self.ooo.clear();
+        self.stamp = 0;
+        self.dsack = None;
+    }
+
     /// Change the window size. Data already stored beyond a lowered limit is
     /// kept; only new writes are bounded by the new limit.
     pub fn set_limit(&mut self, limit: usize) {
@@ -481,22 +502,30 @@ impl Connection {
     /// connections holds no boxes. After that, boxes wait for the stack's
     /// idle release tick (at most one rebuild per connection per tick).
     pub fn release_unused_in_flight(&mut self) {
-        self.release_unused_in_flight_into(&mut InFlightPool::default());
+        self.release_unused_in_flight_into(&mut InFlightPool::default(), None);
     }
 
     /// [`Connection::release_unused_in_flight`], the box going to `pool`.
     /// Also frees the box of a connection that ended (CLOSED or TIME-WAIT,
     /// see `release_buffers_now`) once nothing is left to send.
-    pub(crate) fn release_unused_in_flight_into(&mut self, pool: &mut InFlightPool) {
+    /// `wants_transmit`: [`Connection::wants_transmit`] if the caller has
+    /// just asked it (nothing changed since), else None.
+    pub(crate) fn release_unused_in_flight_into(
+        &mut self,
+        pool: &mut InFlightPool,
+        wants_transmit: Option<bool>,
+    ) {
         if self.events_emitted & HANDSHAKE_BOX != 0
             && self.fl.is_allocated()
             && (!self.fl.holds_buffer_memory()
                 || matches!(self.state, State::Closed | State::TimeWait))
             && self.in_flight_releasable()
             // Not while an ACK waits: sending it would rebuild the box.
-            && !self.wants_transmit()
+            && !wants_transmit.unwrap_or_else(|| self.wants_transmit())
         {
-            self.fl.release(pool);
+            // Its memory came from the pool (handshake) or served a
+            // connection that is over: the pool may keep it for the next.
+            self.fl.release(pool, true);
             self.events_emitted &= !HANDSHAKE_BOX;
         }
     }
@@ -512,8 +541,9 @@ impl Connection {
             return;
         }
         if self.in_flight_releasable() {
-            // Nothing buffered or in flight: the whole box goes.
-            self.fl.release(pool);
+            // Nothing buffered or in flight: the whole box goes (its
+            // buffers' memory freed: the connection is idle, not over).
+            self.fl.release(pool, false);
             self.events_emitted &= !HANDSHAKE_BOX;
             return;
         }

@@ -56,6 +56,20 @@ impl SendBuffer {
         }
     }
 
+    /// [`SendBuffer::resumed`] for a new connection, keeping the ring's
+    /// memory if it is within `limit` (a pooled in-flight box). Its bytes
+    /// count as never written, as in a new allocation.
+    pub(crate) fn reuse(&mut self, limit: usize, start: u64) {
+        if self.buf.capacity() > limit {
+            self.buf = Vec::new();
+        }
+        self.buf.clear();
+        self.head = 0;
+        self.len = 0;
+        self.start = start;
+        self.limit = limit;
+    }
+
     /// Change the limit. Lowering it below what is stored keeps the data; it
     /// only stops further pushes until enough is acknowledged.
     pub fn set_limit(&mut self, limit: usize) {
@@ -219,6 +233,12 @@ impl Scoreboard {
             ranges: Vec::new(),
             sacked: 0,
         }
+    }
+
+    /// [`Scoreboard::new`] for a new connection, keeping the range memory.
+    pub(crate) fn reuse(&mut self) {
+        self.ranges.clear();
+        self.sacked = 0;
     }
 
     /// Process one ACK: drop state below `cum_ack`, detect a D-SACK, merge the
