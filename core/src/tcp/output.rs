@@ -549,6 +549,14 @@ impl Connection {
     fn build(&mut self, now: Instant, plan: Plan) -> OutSegment<'_> {
         let syn = plan.flags.syn();
         let has_ack = plan.flags.ack();
+        // First: the options' narrow stores are copied out with wide loads
+        // at the end, which stall unless the stores have left the store
+        // buffer by then (nothing below depends on them).
+        let options = if syn {
+            self.syn_options(now, has_ack)
+        } else {
+            self.data_options(now)
+        };
         let window = if syn {
             // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
             u32::try_from(self.fl.recv_window())
@@ -573,11 +581,6 @@ impl Connection {
             self.fl.unacked_rcv_bytes = 0;
             self.fl.delack = Instant::MAX;
         }
-        let options = if syn {
-            self.syn_options(now, has_ack)
-        } else {
-            self.data_options(now)
-        };
         self.stats.segs_sent += 1;
         self.stats.bytes_sent += plan.len as u64;
         if plan.len > 0 || syn || plan.flags.fin() {
