@@ -57,13 +57,13 @@ impl Stack {
             SocketAddr::new(dst, seg.dst_port),
             SocketAddr::new(src, seg.src_port),
         );
-        let key = FlowKey::new(local, remote);
         self.counters.work_hash_lookups += 1;
-        // Segments come in trains of one flow: the last hit first.
+        // Segments come in trains of one flow: the last hit first (and the
+        // key is built only past it).
         let last = self.last_lookup;
         let found = match self.conns.at(last) {
             Some(s) if s.key.matches(local, remote) => Some(last),
-            _ => self.lookup(&key),
+            _ => self.lookup(&FlowKey::new(local, remote)),
         };
         if let Some(found) = found {
             let idx = if found & TW_BIT != 0 {
@@ -124,7 +124,7 @@ impl Stack {
         } else if !packet::payload_checksum_ok(partial, seg.payload) {
             return Err(PacketError::Checksum);
         }
-        self.tcp_no_connection(key, dst, seg);
+        self.tcp_no_connection(FlowKey::new(local, remote), dst, seg);
         Ok(())
     }
 

@@ -36,6 +36,11 @@ impl Connection {
         let outcome = match self.state {
             State::Closed | State::Listen => SegmentOutcome::Dropped,
             State::SynSent => self.segment_in_syn_sent(now, seg),
+            // Checked before entering the (large) general function.
+            _ if self.is_predicted_in_order_data(seg) => {
+                self.accept_predicted_in_order_data(now, seg);
+                SegmentOutcome::Accepted
+            }
             _ => self.segment_in_synchronized(now, seg),
         };
         // An ACK that closes the window leaves nothing to poll for: the
@@ -179,10 +184,6 @@ impl Connection {
 
     /// SYN-RECEIVED and synchronized states: the eight steps of RFC 9293 §3.10.7.4.
     fn segment_in_synchronized(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
-        if self.is_predicted_in_order_data(seg) {
-            self.accept_predicted_in_order_data(now, seg);
-            return SegmentOutcome::Accepted;
-        }
         if self.state == State::TimeWait && seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst()
         {
             if let Some(outcome) = self.syn_in_time_wait(seg) {
