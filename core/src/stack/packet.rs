@@ -54,9 +54,26 @@ pub struct IpIn<'a> {
 #[inline]
 pub fn parse_ip(packet: &[u8]) -> Result<IpIn<'_>, PacketError> {
     match parse_ipv4_plain(packet) {
-        Some(ip) => Ok(ip),
+        Some(ip) => Ok(IpIn {
+            src: IpAddr::V4(ip.src),
+            dst: IpAddr::V4(ip.dst),
+            proto: ip.proto,
+            payload: ip.payload,
+            frag: None,
+        }),
         None => parse_ip_general(packet),
     }
+}
+
+/// An unfragmented IPv4 packet without options, as [`parse_ipv4_plain`]
+/// reads it: the addresses stay 4-byte values (in registers) on the way
+/// to the transport.
+#[derive(Clone, Copy, Debug)]
+pub struct Ipv4In<'a> {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub proto: u8,
+    pub payload: &'a [u8],
 }
 
 /// The common IPv4 packet (RFC 791 §3.1): no options (IHL 5), not a
@@ -64,7 +81,7 @@ pub fn parse_ip(packet: &[u8]) -> Result<IpIn<'_>, PacketError> {
 /// at fixed offsets; `None` for anything else, which [`parse_ip_general`]
 /// handles (and rejects where it must). The same result as that path.
 #[inline(always)]
-fn parse_ipv4_plain(packet: &[u8]) -> Option<IpIn<'_>> {
+pub fn parse_ipv4_plain(packet: &[u8]) -> Option<Ipv4In<'_>> {
     let h: &[u8; ipv4::HEADER_LEN] = packet.first_chunk()?;
     if h[0] != 0x45 {
         return None;
@@ -79,17 +96,16 @@ fn parse_ipv4_plain(packet: &[u8]) -> Option<IpIn<'_>> {
     if checksum::fold(checksum::ones_complement_sum(h, 0)) != 0xffff {
         return None;
     }
-    Some(IpIn {
-        src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
-        dst: IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19])),
+    Some(Ipv4In {
+        src: Ipv4Addr::new(h[12], h[13], h[14], h[15]),
+        dst: Ipv4Addr::new(h[16], h[17], h[18], h[19]),
         proto: h[9],
         payload,
-        frag: None,
     })
 }
 
 /// `parse_ip` for every packet.
-fn parse_ip_general(packet: &[u8]) -> Result<IpIn<'_>, PacketError> {
+pub fn parse_ip_general(packet: &[u8]) -> Result<IpIn<'_>, PacketError> {
     match packet.first().map(|b| b >> 4) {
         Some(4) => {
             let p = Ipv4Packet::new_checked(packet).map_err(wire_error)?;

@@ -1,7 +1,7 @@
 //! TCP segments arriving at the stack: demux to a connection, or to a
 //! listener (SYN queue, SYN cookies), or a RST for segments matching nothing.
 
-use core::net::{IpAddr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::demux::FlowKey;
 use super::packet::{self, TcpIn, TcpOut};
@@ -37,7 +37,23 @@ impl Stack {
         dst: &IpAddr,
         bytes: &[u8],
     ) -> Result<(), PacketError> {
-        let (src, dst) = (*src, *dst);
+        self.feed_tcp_at(*src, *dst, bytes)
+    }
+
+    /// `feed_tcp` for IPv4: the addresses arrive in registers, and the IPv6
+    /// arms of everything below fold away.
+    #[inline(never)]
+    pub(super) fn feed_tcp_v4(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        bytes: &[u8],
+    ) -> Result<(), PacketError> {
+        self.feed_tcp_at(IpAddr::V4(src), IpAddr::V4(dst), bytes)
+    }
+
+    #[inline(always)]
+    fn feed_tcp_at(&mut self, src: IpAddr, dst: IpAddr, bytes: &[u8]) -> Result<(), PacketError> {
         // The payload's checksum is verified by the connection (fused with
         // its copy into the receive ring) or below, before anything else.
         // Used in place: moving the parsed segment out of the Result copies
