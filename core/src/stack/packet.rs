@@ -413,12 +413,12 @@ pub fn emit_tcp_v4_ts(
     let tcp_len = 32 + payload.0.len() + payload.1.len();
     let total = u16::try_from(ipv4::HEADER_LEN + tcp_len).ok()?;
     let out = buf.get_mut(..usize::from(total))?;
-    let (head, body) = out.split_at_mut(V4_TS_HEADERS);
+    let (head, body) = out.split_at_mut_checked(V4_TS_HEADERS)?;
     let (s, d) = (u32::from(*local.ip()), u32::from(*remote.ip()));
     let addr_sum = (s >> 16) + (s & 0xffff) + (d >> 16) + (d & 0xffff);
     // Pseudo-header (RFC 9293 §3.1): addresses, protocol, TCP length.
     let pseudo = addr_sum + u32::from(PROTO_TCP) + tcp_len as u32;
-    let (b0, b1) = body.split_at_mut(payload.0.len());
+    let (b0, b1) = body.split_at_mut_checked(payload.0.len())?;
     let mut sum = checksum::copy_with_checksum(b0, payload.0, u32::from(checksum::fold(pseudo)));
     if !payload.1.is_empty() {
         // The send ring wrapped inside this segment.
