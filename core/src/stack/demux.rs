@@ -1,7 +1,7 @@
 //! 4-tuple demux: flow key -> connection slot in O(1), through a hashbrown
 //! map keyed with SipHash so peers cannot aim collisions (no HashDoS).
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 
 use hashbrown::HashTable;
 
@@ -21,6 +21,15 @@ pub fn addr16(ip: IpAddr) -> [u8; 16] {
     match ip {
         IpAddr::V4(a) => (V4_MAPPED << 32 | u128::from(u32::from(a))).to_be_bytes(),
         IpAddr::V6(a) => a.octets(),
+    }
+}
+
+/// [`addr16`] as a big-endian integer, for comparing in registers.
+#[inline]
+fn addr128(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => V4_MAPPED << 32 | u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
     }
 }
 
@@ -51,6 +60,33 @@ impl FlowKey {
             local_port: local.port(),
             remote_port: remote.port(),
         }
+    }
+
+    /// `self == FlowKey::new(local, remote)`, compared field by field in
+    /// registers: a key built in memory and compared at once is re-read with
+    /// wide loads of its fresh narrow stores (a stall per packet).
+    #[inline]
+    pub fn matches(&self, local: SocketAddr, remote: SocketAddr) -> bool {
+        self.local_port == local.port()
+            && self.remote_port == remote.port()
+            && u128::from_be_bytes(self.local) == addr128(local.ip())
+            && u128::from_be_bytes(self.remote) == addr128(remote.ip())
+    }
+
+    /// (local, remote) of an IPv4 flow, straight from the key's words.
+    #[inline]
+    pub fn v4_endpoints(&self) -> Option<(SocketAddrV4, SocketAddrV4)> {
+        let (l, r) = (
+            u128::from_be_bytes(self.local),
+            u128::from_be_bytes(self.remote),
+        );
+        if l >> 32 != V4_MAPPED || r >> 32 != V4_MAPPED {
+            return None;
+        }
+        Some((
+            SocketAddrV4::new(Ipv4Addr::from(l as u32), self.local_port),
+            SocketAddrV4::new(Ipv4Addr::from(r as u32), self.remote_port),
+        ))
     }
 
     /// True for an IPv6 flow.
@@ -215,6 +251,58 @@ mod tests {
 
     fn sa(ip: [u8; 4], port: u16) -> SocketAddr {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port)
+    }
+
+    /// `v4_endpoints` gives the IPv4 endpoints of a flow, and nothing for IPv6.
+    #[test]
+    fn v4_endpoints_of_a_key() {
+        let (l, r) = (sa([10, 0, 0, 1], 80), sa([192, 0, 2, 9], 40000));
+        let v4 = |a: SocketAddr| match a {
+            SocketAddr::V4(a) => a,
+            SocketAddr::V6(_) => unreachable!(),
+        };
+        assert_eq!(FlowKey::new(l, r).v4_endpoints(), Some((v4(l), v4(r))));
+        let six = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 80);
+        assert_eq!(FlowKey::new(six, six).v4_endpoints(), None);
+    }
+
+    /// `matches` agrees with building the key and comparing, for IPv4 and
+    /// IPv6 flows differing in each field (and an IPv4-mapped IPv6 address,
+    /// which is the same key as its IPv4 form).
+    #[test]
+    fn matches_is_key_equality() {
+        let v6 = |last: u16, port: u16| {
+            SocketAddr::new(
+                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, last)),
+                port,
+            )
+        };
+        let mapped = SocketAddr::new(IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped()), 80);
+        let ends = [
+            sa([10, 0, 0, 1], 80),
+            sa([10, 0, 0, 1], 81),
+            sa([10, 0, 0, 2], 80),
+            sa([1, 0, 0, 10], 80),
+            v6(1, 80),
+            v6(2, 80),
+            v6(1, 81),
+            mapped,
+        ];
+        let mut equal = 0;
+        for &a in &ends {
+            for &b in &ends {
+                let key = FlowKey::new(a, b);
+                for &c in &ends {
+                    for &d in &ends {
+                        let same = key == FlowKey::new(c, d);
+                        assert_eq!(key.matches(c, d), same, "{a} {b} / {c} {d}");
+                        equal += usize::from(same);
+                    }
+                }
+            }
+        }
+        // Each pair matches itself, and the mapped address its IPv4 twin.
+        assert!(equal > ends.len() * ends.len(), "{equal}");
     }
 
     #[test]

@@ -645,9 +645,15 @@ impl Stack {
         self.touch(now);
         self.counters.packets_in += 1;
         self.counters.bytes_in += packet.len() as u64;
+        // The common IPv4 packet keeps its addresses as 4-byte values: kept
+        // in an `IpIn` in memory, they were re-read with wider loads than
+        // written (a store-forwarding stall per packet).
+        if let Some(v4) = packet::parse_ipv4_plain(packet) {
+            return self.feed_ipv4(v4, packet);
+        }
         // Read in place: moving the parsed header out of the Result copies
         // it with wide loads of just-written narrow stores (a stall per packet).
-        let parsed = packet::parse_ip(packet);
+        let parsed = packet::parse_ip_general(packet);
         let ip = match &parsed {
             Ok(ip) => ip,
             Err(e) => return Err(self.count_packet_error(*e)),
@@ -666,7 +672,31 @@ impl Stack {
         if let Some(f) = ip.frag {
             return self.feed_fragment(ip.src, ip.dst, ip.proto, f, ip.payload);
         }
-        self.feed_transport(ip.src, ip.dst, ip.proto, ip.payload, packet)
+        self.feed_transport(&ip.src, &ip.dst, ip.proto, ip.payload, packet)
+    }
+
+    /// `feed` past an unfragmented IPv4 header without options: the same
+    /// checks, in the same order.
+    #[inline(always)]
+    fn feed_ipv4(&mut self, ip: packet::Ipv4In, packet: &[u8]) -> Result<(), PacketError> {
+        let (src, dst) = (IpAddr::V4(ip.src), IpAddr::V4(ip.dst));
+        let for_us = self.addrs.contains(&dst)
+            || (self.config.accept_any_destination
+                && is_unicast(dst)
+                && ip.proto == packet::PROTO_TCP);
+        if !for_us {
+            return Err(self.count_packet_error(PacketError::NotForUs));
+        }
+        if !is_unicast(src) {
+            // RFC 1122 §3.2.1.3: a source must be a unicast address.
+            return Err(self.count_packet_error(PacketError::Malformed));
+        }
+        if ip.proto == packet::PROTO_TCP {
+            return self
+                .feed_tcp_v4(ip.src, ip.dst, ip.payload)
+                .map_err(|e| self.count_packet_error(e));
+        }
+        self.feed_transport(&src, &dst, ip.proto, ip.payload, packet)
     }
 
     fn count_packet_error(&mut self, e: PacketError) -> PacketError {
@@ -708,26 +738,29 @@ impl Stack {
             FragOutcome::Complete(proto, data) => {
                 self.counters.fragments_reassembled += 1;
                 // No original packet to quote in ICMP errors: pass the payload alone.
-                self.feed_transport(src, dst, proto, &data, &[])
+                self.feed_transport(&src, &dst, proto, &data, &[])
             }
         }
     }
 
     /// Dispatches a whole transport payload. `packet` is the original IP packet
     /// (for ICMP quotes), empty after reassembly.
+    /// The addresses are borrowed from the parsed header: copied into
+    /// arguments, they are re-read with other widths than written (a
+    /// store-forwarding stall per packet).
     fn feed_transport(
         &mut self,
-        src: IpAddr,
-        dst: IpAddr,
+        src: &IpAddr,
+        dst: &IpAddr,
         proto: u8,
         payload: &[u8],
         packet: &[u8],
     ) -> Result<(), PacketError> {
         let r = match proto {
             packet::PROTO_TCP => self.feed_tcp(src, dst, payload),
-            packet::PROTO_UDP => self.feed_udp(src, dst, payload, packet),
-            packet::PROTO_ICMP if src.is_ipv4() => self.feed_icmp(src, dst, payload),
-            packet::PROTO_ICMPV6 if src.is_ipv6() => self.feed_icmp(src, dst, payload),
+            packet::PROTO_UDP => self.feed_udp(*src, *dst, payload, packet),
+            packet::PROTO_ICMP if src.is_ipv4() => self.feed_icmp(*src, *dst, payload),
+            packet::PROTO_ICMPV6 if src.is_ipv6() => self.feed_icmp(*src, *dst, payload),
             _ => {
                 self.counters.dropped_unknown_protocol += 1;
                 Ok(())
@@ -822,8 +855,8 @@ impl Stack {
             };
             slot.flags &= !F_READY;
             self.counters.work_conn_visits += 1;
-            let (local, remote) = (slot.key.local(), slot.key.remote());
-            let v6 = local.is_ipv6();
+            let key = slot.key;
+            let v6 = key.is_ipv6();
             let max_payload = mtu.saturating_sub(base_headers(v6));
             // Used in place (see `feed`: moving it out of the Option stalls).
             slot.conn.prefill_in_flight(&mut self.inflight_pool);
@@ -834,13 +867,6 @@ impl Stack {
                 self.after_inner(idx, false);
                 continue;
             };
-            let hdr = packet::TcpOut {
-                seq: seg.seq.0,
-                ack: seg.ack.0,
-                flags: seg.flags,
-                window: seg.window,
-                options: seg.options,
-            };
             let end = seg.seq
                 + (seg.payload_len() as u32)
                 + u32::from(seg.flags.syn())
@@ -849,18 +875,47 @@ impl Stack {
             // A FIN ends the new data: nothing follows it but what
             // `wants_transmit` would report (asked below instead of a poll).
             let data_sent = seg.payload_len() > 0 && !seg.flags.fin();
-            let needed = packet::tcp_packet_len(v6, &hdr.options, seg.payload_len());
-            let result = if buf.len() >= needed {
-                Ok(packet::emit_tcp(buf, local, remote, id, &hdr, seg.payload))
-            } else {
-                let mut p = self.pool.pop().unwrap_or_default();
-                p.clear();
-                p.resize(needed, 0);
-                packet::emit_tcp(&mut p, local, remote, id, &hdr, seg.payload);
-                self.stash = Some(p);
-                Err(Error::BufferTooSmall { needed })
+            // IPv4 with timestamps only (nearly every segment): the fields
+            // go straight to the fixed-layout emitter, without copying the
+            // options into a `TcpOut` (wide loads of fresh narrow stores).
+            let fast = match (key.v4_endpoints(), seg.options.only_timestamps()) {
+                (Some((l, r)), Some(ts)) => {
+                    let hdr = packet::TcpOutTs {
+                        seq: seg.seq.0,
+                        ack: seg.ack.0,
+                        flags: seg.flags,
+                        window: seg.window,
+                        ts,
+                    };
+                    packet::emit_tcp_v4_ts(buf, l, r, id, &hdr, seg.payload)
+                }
+                _ => None,
             };
-            if hdr.flags.rst() {
+            let result = match fast {
+                Some(n) => Ok(n),
+                None => {
+                    let (local, remote) = (key.local(), key.remote());
+                    let hdr = packet::TcpOut {
+                        seq: seg.seq.0,
+                        ack: seg.ack.0,
+                        flags: seg.flags,
+                        window: seg.window,
+                        options: seg.options,
+                    };
+                    let needed = packet::tcp_packet_len(v6, &hdr.options, seg.payload_len());
+                    if buf.len() >= needed {
+                        Ok(packet::emit_tcp(buf, local, remote, id, &hdr, seg.payload))
+                    } else {
+                        let mut p = self.pool.pop().unwrap_or_default();
+                        p.clear();
+                        p.resize(needed, 0);
+                        packet::emit_tcp(&mut p, local, remote, id, &hdr, seg.payload);
+                        self.stash = Some(p);
+                        Err(Error::BufferTooSmall { needed })
+                    }
+                }
+            };
+            if seg.flags.rst() {
                 self.counters.rst_sent += 1;
             }
             if let Some(slot) = self.conns.at_mut(idx) {

@@ -1,7 +1,7 @@
 //! TCP segments arriving at the stack: demux to a connection, or to a
 //! listener (SYN queue, SYN cookies), or a RST for segments matching nothing.
 
-use core::net::{IpAddr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::demux::FlowKey;
 use super::packet::{self, TcpIn, TcpOut};
@@ -33,10 +33,27 @@ fn segment<'a>(seg: &TcpIn<'a>) -> Segment<'a> {
 impl Stack {
     pub(super) fn feed_tcp(
         &mut self,
-        src: IpAddr,
-        dst: IpAddr,
+        src: &IpAddr,
+        dst: &IpAddr,
         bytes: &[u8],
     ) -> Result<(), PacketError> {
+        self.feed_tcp_at(*src, *dst, bytes)
+    }
+
+    /// `feed_tcp` for IPv4: the addresses arrive in registers, and the IPv6
+    /// arms of everything below fold away.
+    #[inline(never)]
+    pub(super) fn feed_tcp_v4(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        bytes: &[u8],
+    ) -> Result<(), PacketError> {
+        self.feed_tcp_at(IpAddr::V4(src), IpAddr::V4(dst), bytes)
+    }
+
+    #[inline(always)]
+    fn feed_tcp_at(&mut self, src: IpAddr, dst: IpAddr, bytes: &[u8]) -> Result<(), PacketError> {
         // The payload's checksum is verified by the connection (fused with
         // its copy into the receive ring) or below, before anything else.
         // Used in place: moving the parsed segment out of the Result copies
@@ -52,12 +69,19 @@ impl Stack {
                 false => PacketError::Checksum,
             });
         }
-        let key = FlowKey::new(
+        let (local, remote) = (
             SocketAddr::new(dst, seg.dst_port),
             SocketAddr::new(src, seg.src_port),
         );
         self.counters.work_hash_lookups += 1;
-        if let Some(found) = self.lookup(&key) {
+        // Segments come in trains of one flow: the last hit first (and the
+        // key is built only past it).
+        let last = self.last_lookup;
+        let found = match self.conns.at(last) {
+            Some(s) if s.key.matches(local, remote) => Some(last),
+            _ => self.lookup(&FlowKey::new(local, remote)),
+        };
+        if let Some(found) = found {
             let idx = if found & TW_BIT != 0 {
                 // Verified first: a segment failing its checksum must not
                 // rebuild the connection.
@@ -116,7 +140,7 @@ impl Stack {
         } else if !packet::payload_checksum_ok(partial, seg.payload) {
             return Err(PacketError::Checksum);
         }
-        self.tcp_no_connection(key, dst, seg);
+        self.tcp_no_connection(FlowKey::new(local, remote), dst, seg);
         Ok(())
     }
 

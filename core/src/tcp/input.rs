@@ -8,6 +8,21 @@ use crate::tcp::timers::{Dur32, Ms32};
 use crate::tcp::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::wire::checksum;
+use crate::wire::TcpFlags;
+
+/// Whether header prediction may be used: always, except in the unit test
+/// that runs the same segments through the full eight steps to compare.
+#[inline(always)]
+fn fast_path_enabled() -> bool {
+    #[cfg(test)]
+    {
+        !tests::GENERAL_ONLY.with(|g| g.get())
+    }
+    #[cfg(not(test))]
+    {
+        true
+    }
+}
 
 /// TS.Recent older than this is invalid for PAWS (RFC 7323 §5.5: 24 days).
 const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
@@ -21,6 +36,11 @@ impl Connection {
         let outcome = match self.state {
             State::Closed | State::Listen => SegmentOutcome::Dropped,
             State::SynSent => self.segment_in_syn_sent(now, seg),
+            // Checked before entering the (large) general function.
+            _ if self.is_predicted_in_order_data(seg) => {
+                self.accept_predicted_in_order_data(now, seg);
+                SegmentOutcome::Accepted
+            }
             _ => self.segment_in_synchronized(now, seg),
         };
         // An ACK that closes the window leaves nothing to poll for: the
@@ -214,6 +234,57 @@ impl Connection {
         self.arm_keepalive(now);
         self.process_text_and_fin(now, seg);
         SegmentOutcome::Accepted
+    }
+
+    /// Header prediction (RFC 9293 §3.10.7.4 in the order Linux's
+    /// tcp_rcv_established checks it): the next in-order data of an
+    /// ESTABLISHED connection that has nothing outstanding, with only
+    /// ACK (and PSH) set, acknowledging SND.UNA, the same send window, no
+    /// SACK blocks, a timestamp not older than TS.Recent, and room in the
+    /// receive window. For such a segment the eight steps come down to
+    /// `accept_predicted_in_order_data`; anything else takes them all.
+    #[inline]
+    fn is_predicted_in_order_data(&self, seg: &Segment) -> bool {
+        let flags = seg.flags.0 & !TcpFlags::PSH.0;
+        let ts_ok = match (self.neg.timestamps, seg.options.timestamps) {
+            // PAWS passes (RFC 7323 §5.3): not older than TS.Recent.
+            (true, Some((val, _))) => (val.wrapping_sub(self.ts_recent) as i32) >= 0,
+            _ => true,
+        };
+        self.state == State::Established
+            && flags == TcpFlags::ACK.0
+            && seg.seq == self.rcv_nxt
+            && !seg.payload.is_empty()
+            && seg.ack == self.snd_una
+            && self.snd_max == self.snd_una
+            && !self.in_recovery
+            && self.dupacks == 0
+            && seg.options.sack_block_count == 0
+            && (u32::from(seg.window) << self.neg.snd_shift) == self.snd_wnd
+            && ts_ok
+            && self.fl.scoreboard.range_count() == 0
+            && !self.fl.rack.has_flight()
+            && self.acceptance_window() > 0
+            && fast_path_enabled()
+    }
+
+    /// The eight steps of RFC 9293 §3.10.7.4 for a segment that passed
+    /// `is_predicted_in_order_data`: acceptable (first step), no RST or SYN,
+    /// an ACK of nothing new that is no duplicate (RFC 5681 §2: it carries
+    /// data) and leaves SACK, RACK and recovery state as it is (no flight,
+    /// no scoreboard, not in recovery); what remains is TS.Recent, the
+    /// window update rule, RACK's clean-path reset, keep-alive and the text.
+    fn accept_predicted_in_order_data(&mut self, now: Instant, seg: &Segment) {
+        self.last_recv = Ms32::at(now);
+        self.probes = 0;
+        self.update_ts_recent(now, seg);
+        self.update_send_window(seg);
+        // What `rack_detect_loss` does with nothing to detect.
+        if self.rack_active() {
+            self.fl.rack.reo_timer = Instant::MAX;
+        }
+        self.arm_keepalive(now);
+        self.process_text_and_fin(now, seg);
     }
 
     /// Simultaneous open: the peer's SYN-ACK repeats its SYN; drop the SYN
@@ -650,5 +721,262 @@ impl Connection {
             State::TimeWait => self.timers.close = now + self.opts.time_wait,
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::tcp::connection::ConnConfig;
+    use crate::tcp::segment::OutSegment;
+    use crate::wire::TcpOptions;
+    use alloc::format;
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use core::cell::Cell;
+
+    std::thread_local! {
+        /// Set while the reference connection takes the full eight steps.
+        pub(super) static GENERAL_ONLY: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// A segment with its payload copied out of the sender's ring.
+    #[derive(Clone, Debug, PartialEq)]
+    struct Owned {
+        seq: SeqNum,
+        ack: SeqNum,
+        flags: TcpFlags,
+        window: u16,
+        options: TcpOptions,
+        payload: Vec<u8>,
+    }
+
+    impl Owned {
+        fn of(s: &OutSegment) -> Owned {
+            let mut payload = s.payload.0.to_vec();
+            payload.extend_from_slice(s.payload.1);
+            Owned {
+                seq: s.seq,
+                ack: s.ack,
+                flags: s.flags,
+                window: s.window,
+                options: s.options,
+                payload,
+            }
+        }
+
+        fn seg(&self) -> Segment<'_> {
+            Segment {
+                seq: self.seq,
+                ack: self.ack,
+                flags: self.flags,
+                window: self.window,
+                options: self.options,
+                payload: &self.payload,
+            }
+        }
+    }
+
+    fn drain(c: &mut Connection, now: Instant) -> Vec<Owned> {
+        let mut out = Vec::new();
+        while let Some(s) = c.poll_transmit(now, 1000) {
+            out.push(Owned::of(&s));
+        }
+        out
+    }
+
+    /// xorshift64.
+    fn next(st: &mut u64) -> u64 {
+        *st ^= *st << 13;
+        *st ^= *st >> 7;
+        *st ^= *st << 17;
+        *st
+    }
+
+    /// The whole connection, for comparing two of them.
+    fn dump(c: &Connection) -> String {
+        format!("{c:?}")
+    }
+
+    /// Feeds `seg` to `b1` (header prediction on) and `b2` (the eight steps
+    /// only) and checks that both end in the same state; true if `b1`
+    /// predicted it.
+    fn feed_both(b1: &mut Connection, b2: &mut Connection, now: Instant, seg: &Segment) -> bool {
+        GENERAL_ONLY.with(|g| g.set(false));
+        b1.fl.ensure();
+        let predicted = b1.state != State::Closed && b1.is_predicted_in_order_data(seg);
+        let o1 = b1.handle_segment(now, seg);
+        GENERAL_ONLY.with(|g| g.set(true));
+        let o2 = b2.handle_segment(now, seg);
+        GENERAL_ONLY.with(|g| g.set(false));
+        assert_eq!(o1, o2);
+        assert_eq!(dump(b1), dump(b2), "{seg:?}");
+        predicted
+    }
+
+    /// A connected sender and two identical receivers.
+    fn established(cfg: &ConnConfig, now: Instant) -> (Connection, Connection, Connection) {
+        let mut a = Connection::connect(cfg, SeqNum(0xffff_f000), now);
+        let syn = drain(&mut a, now);
+        let syn = syn.first().expect("a SYN");
+        let b1 = Connection::accept(cfg, SeqNum(77), &syn.seg(), now);
+        let b2 = Connection::accept(cfg, SeqNum(77), &syn.seg(), now);
+        (a, b1, b2)
+    }
+
+    /// Two receivers get every segment, one with header prediction and one
+    /// through the full eight steps only; after each segment, timer and
+    /// read their whole state, their outcome and what they send must be
+    /// the same. The sender's segments are lost, duplicated and reordered
+    /// at random, the receiver reads at random (window changes) and, late
+    /// in the run, sends data of its own (something outstanding), with
+    /// several option combinations. Returns how many segments were predicted.
+    fn receivers_agree(cfg: &ConnConfig, seed: u64) -> usize {
+        let mut st = seed;
+        let mut now = Instant::from_millis(1000);
+        let (mut a, mut b1, mut b2) = established(cfg, now);
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i * 31 + 7) as u8).collect();
+        let (mut sent, mut predicted) = (0usize, 0usize);
+        let mut to_b: Vec<Owned> = Vec::new();
+        let mut buf = [0u8; 5000];
+        for step in 0..3000 {
+            let r = next(&mut st);
+            if r % 3 != 0 {
+                let off = sent % 60_000;
+                let n = (r >> 8) as usize % 6000;
+                sent += a.send(&data[off..off + n]).unwrap_or(0);
+            }
+            while a.recv(&mut buf).is_ok_and(|n| n > 0) {}
+            if step >= 2400 && r % 17 == 0 {
+                // Late in the run, the receiver sends a little data of its own.
+                let n = (r >> 20) as usize % 700 + 1;
+                assert_eq!(b1.send(&data[..n]).ok(), b2.send(&data[..n]).ok());
+            }
+            to_b.extend(drain(&mut a, now));
+            // Deliver with loss, duplication and reordering.
+            let mut batch = core::mem::take(&mut to_b);
+            if batch.len() > 1 && r % 5 == 0 {
+                let i = (r >> 32) as usize % (batch.len() - 1);
+                batch.swap(i, i + 1);
+            }
+            for s in &batch {
+                let roll = next(&mut st) % 100;
+                let copies = match roll {
+                    0..=7 => 0,
+                    8..=11 => 2,
+                    _ => 1,
+                };
+                for _ in 0..copies {
+                    predicted += usize::from(feed_both(&mut b1, &mut b2, now, &s.seg()));
+                }
+            }
+            // A stretch of slow reading closes the window (probes, zero-window data).
+            let reads = match step {
+                1000..=1400 => r % 16 == 0,
+                _ => r % 4 != 0,
+            };
+            if reads {
+                let n = (r >> 40) as usize % buf.len() + 1;
+                let got1 = b1.recv(&mut buf[..n]);
+                let copy1 = buf;
+                let got2 = b2.recv(&mut buf[..n]);
+                assert_eq!(got1, got2, "step {step}");
+                assert_eq!(copy1, buf, "step {step}");
+            }
+            now += Duration::from_millis(next(&mut st) % 30);
+            for c in [&mut a, &mut b1, &mut b2] {
+                if c.poll_timeout().is_some_and(|t| t <= now) {
+                    c.handle_timeout(now);
+                }
+            }
+            let out1 = drain(&mut b1, now);
+            assert_eq!(out1, drain(&mut b2, now), "step {step}");
+            assert_eq!(dump(&b1), dump(&b2), "step {step}");
+            for s in &out1 {
+                if next(&mut st) % 10 != 0 {
+                    a.handle_segment(now, &s.seg());
+                }
+            }
+            while b1.poll_event().is_some() {}
+            while b2.poll_event().is_some() {}
+            while a.poll_event().is_some() {}
+        }
+        predicted
+    }
+
+    #[test]
+    fn header_prediction_matches_the_eight_steps() {
+        let base = ConnConfig {
+            send_buffer: 16 * 1024,
+            recv_buffer: 8 * 1024,
+            ..ConnConfig::default()
+        };
+        let mut total = 0;
+        for (i, (sack, rack, ts, ws)) in [
+            (true, true, true, true),
+            (true, false, true, false),
+            (false, false, false, false),
+            (false, false, true, true),
+            (true, true, false, true),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let cfg = ConnConfig {
+                enable_sack: sack,
+                enable_rack: rack,
+                enable_timestamps: ts,
+                enable_window_scale: ws,
+                ..base.clone()
+            };
+            let predicted = receivers_agree(&cfg, 0x1234_5678_9abc_def1 ^ (i as u64) << 7);
+            // Each configuration used the fast path (and not for everything).
+            assert!(predicted > 100, "config {i}: {predicted}");
+            total += predicted;
+        }
+        assert!(total > 500, "{total}");
+    }
+
+    /// In-order data arriving at a closed receive window is not predicted
+    /// (the eight steps keep only its ACK), and gives the same state both ways.
+    #[test]
+    fn data_at_a_closed_window_is_not_predicted() {
+        let cfg = ConnConfig {
+            recv_buffer: 4096,
+            ..ConnConfig::default()
+        };
+        let mut now = Instant::from_millis(1000);
+        let (mut a, mut b1, mut b2) = established(&cfg, now);
+        let data = [5u8; 20_000];
+        let mut last = None;
+        let mut predicted = 0;
+        for _ in 0..10 {
+            let _ = a.send(&data);
+            for s in drain(&mut a, now) {
+                predicted += usize::from(feed_both(&mut b1, &mut b2, now, &s.seg()));
+                last = Some(s);
+            }
+            let out = drain(&mut b1, now);
+            assert_eq!(out, drain(&mut b2, now));
+            for s in &out {
+                a.handle_segment(now, &s.seg());
+            }
+            now += Duration::from_millis(1);
+        }
+        assert!(predicted > 0);
+        // Fill what SWS avoidance left of the window (predicted: it fits).
+        let mut seg = last.expect("data was sent");
+        seg.seq = b1.rcv_nxt;
+        seg.payload = alloc::vec![6u8; b1.acceptance_window() as usize];
+        if !seg.payload.is_empty() {
+            assert!(feed_both(&mut b1, &mut b2, now, &seg.seg()));
+        }
+        assert_eq!(b1.acceptance_window(), 0, "the window is closed");
+        seg.seq = b1.rcv_nxt;
+        seg.payload = alloc::vec![7u8; 100];
+        assert!(!b1.is_predicted_in_order_data(&seg.seg()));
+        assert!(!feed_both(&mut b1, &mut b2, now, &seg.seg()));
     }
 }

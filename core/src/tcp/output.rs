@@ -11,13 +11,13 @@ use crate::tcp::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::{TcpFlags, TcpOptions};
 
-/// What `poll_transmit` decided to send (payload is taken from the send ring last).
+/// What `poll_transmit` decided to send (payload is taken from the send ring
+/// last, options in `build`): small, as it is moved through every planner.
 struct Plan {
     seq: SeqNum,
     flags: TcpFlags,
     data_off: u64,
     len: usize,
-    syn_options: Option<TcpOptions>,
 }
 
 impl Connection {
@@ -76,12 +76,6 @@ impl Connection {
         if self.fl.rexmit == Instant::MAX {
             self.fl.rexmit = now + self.rto();
         }
-        let ts_val = self.ts_val(now);
-        let opts = if with_ack {
-            options::syn_ack_options(self.offer.mss, &self.neg, Some((ts_val, self.ts_recent)))
-        } else {
-            options::syn_options(&self.offer, ts_val)
-        };
         let flags = if with_ack {
             TcpFlags::SYN | TcpFlags::ACK
         } else {
@@ -92,7 +86,6 @@ impl Connection {
             flags,
             data_off: 0,
             len: 0,
-            syn_options: Some(opts),
         })
     }
 
@@ -110,7 +103,6 @@ impl Connection {
             flags: TcpFlags::ACK,
             data_off: 0,
             len: 0,
-            syn_options: None,
         })
     }
 
@@ -304,7 +296,6 @@ impl Connection {
             flags,
             data_off: off,
             len,
-            syn_options: None,
         })
     }
 
@@ -360,7 +351,6 @@ impl Connection {
             flags,
             data_off: self.seq_to_send_off(seq),
             len,
-            syn_options: None,
         })
     }
 
@@ -516,7 +506,6 @@ impl Connection {
             flags: TcpFlags::ACK,
             data_off: 0,
             len: 0,
-            syn_options: None,
         }
     }
 
@@ -560,6 +549,14 @@ impl Connection {
     fn build(&mut self, now: Instant, plan: Plan) -> OutSegment<'_> {
         let syn = plan.flags.syn();
         let has_ack = plan.flags.ack();
+        // First: the options' narrow stores are copied out with wide loads
+        // at the end, which stall unless the stores have left the store
+        // buffer by then (nothing below depends on them).
+        let options = if syn {
+            self.syn_options(now, has_ack)
+        } else {
+            self.data_options(now)
+        };
         let window = if syn {
             // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
             u32::try_from(self.fl.recv_window())
@@ -584,10 +581,6 @@ impl Connection {
             self.fl.unacked_rcv_bytes = 0;
             self.fl.delack = Instant::MAX;
         }
-        let options = match plan.syn_options {
-            Some(o) => o,
-            None => self.data_options(now),
-        };
         self.stats.segs_sent += 1;
         self.stats.bytes_sent += plan.len as u64;
         if plan.len > 0 || syn || plan.flags.fin() {
@@ -606,6 +599,18 @@ impl Connection {
             window: wire_window,
             options,
             payload,
+        }
+    }
+
+    /// The options of a SYN (our offer) or SYN-ACK (the answer to the peer's).
+    #[cold]
+    #[inline(never)]
+    fn syn_options(&self, now: Instant, with_ack: bool) -> TcpOptions {
+        let ts_val = self.ts_val(now);
+        if with_ack {
+            options::syn_ack_options(self.offer.mss, &self.neg, Some((ts_val, self.ts_recent)))
+        } else {
+            options::syn_options(&self.offer, ts_val)
         }
     }
 

@@ -661,6 +661,11 @@ impl Rack {
     }
 
     /// Bytes marked lost and not yet retransmitted or SACKed.
+    /// A flight record exists (data was sent and RACK tracks it).
+    pub fn has_flight(&self) -> bool {
+        self.flight.is_some()
+    }
+
     pub fn lost_bytes(&self) -> u64 {
         self.flight.as_ref().map_or(0, |f| f.lost_bytes)
     }

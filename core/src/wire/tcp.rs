@@ -69,6 +69,24 @@ pub struct TcpOptions {
 }
 
 impl TcpOptions {
+    /// (TSval, TSecr) when timestamps are the only option (every segment
+    /// after the handshake that carries no SACK blocks): the fixed 12-byte
+    /// NOP NOP TS layout (RFC 7323 Appendix A).
+    #[inline]
+    pub fn only_timestamps(&self) -> Option<(u32, u32)> {
+        match self {
+            TcpOptions {
+                mss: None,
+                window_scale: None,
+                sack_permitted: false,
+                timestamps: Some(ts),
+                sack_block_count: 0,
+                ..
+            } => Some(*ts),
+            _ => None,
+        }
+    }
+
     /// The valid SACK blocks.
     pub fn sack_blocks(&self) -> &[(u32, u32)] {
         let n = usize::from(self.sack_block_count).min(self.sack_blocks.len());
