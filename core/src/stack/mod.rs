@@ -56,8 +56,9 @@ use core::net::{IpAddr, SocketAddr};
 
 use crate::tcp::connection::{CloseReason, ConnConfig, ConnError, ConnEvent, Connection};
 use crate::tcp::time_wait::TimeWait;
-use crate::tcp::{InFlightPool, SeqNum};
+use crate::tcp::{InFlightPool, OutOptions, SeqNum};
 use crate::time::{Duration, Instant};
+use crate::wire::TcpOptions;
 
 pub use crate::tcp::state::State;
 pub use config::{Config, Congestion};
@@ -442,6 +443,9 @@ pub struct Stack {
     events: EventQueue,
     outgoing: VecDeque<Outgoing>,
     pool: Vec<Vec<u8>>,
+    /// Where `poll_transmit_head` writes options other than timestamps only
+    /// (SYN, SACK blocks): kept here so the data path initialises nothing.
+    tx_options: TcpOptions,
     /// A connection segment that did not fit the caller's buffer, kept for the next call.
     stash: Option<Vec<u8>>,
     frag: Reassembler,
@@ -537,6 +541,7 @@ impl Stack {
             events: EventQueue::new(),
             outgoing: VecDeque::new(),
             pool: Vec::new(),
+            tx_options: TcpOptions::default(),
             stash: None,
             frag: Reassembler::new(FRAG_MAX_DATAGRAMS, FRAG_MAX_BYTES, FRAG_TIMEOUT),
             icmp_limiter: icmp::RateLimiter::new(),
@@ -836,7 +841,9 @@ impl Stack {
             let max_payload = mtu.saturating_sub(base_headers(v6));
             // Used in place (see `feed`: moving it out of the Option stalls).
             slot.conn.prefill_in_flight(&mut self.inflight_pool);
-            let out = slot.conn.poll_transmit(now, max_payload);
+            let out = slot
+                .conn
+                .poll_transmit_head(now, max_payload, &mut self.tx_options);
             let Some(seg) = out.as_ref() else {
                 // Nothing after all (window or cwnd closed): leave the ready
                 // list until something else touches it, so this loop ends.
@@ -852,14 +859,14 @@ impl Stack {
             // IPv4 with timestamps only (nearly every segment): the fields
             // go straight to the fixed-layout emitter, without copying the
             // options into a `TcpOut` (wide loads of fresh narrow stores).
-            let fast = match (key.v4_endpoints(), seg.options.only_timestamps()) {
-                (Some((l, r)), Some(ts)) => {
+            let fast = match (key.v4_endpoints(), seg.options) {
+                (Some((l, r)), OutOptions::Timestamps(val, ecr)) => {
                     let hdr = packet::TcpOutTs {
                         seq: seg.seq.0,
                         ack: seg.ack.0,
                         flags: seg.flags,
                         window: seg.window,
-                        ts,
+                        ts: (val, ecr),
                     };
                     packet::emit_tcp_v4_ts(buf, l, r, id, &hdr, seg.payload)
                 }
@@ -874,7 +881,7 @@ impl Stack {
                         ack: seg.ack.0,
                         flags: seg.flags,
                         window: seg.window,
-                        options: seg.options,
+                        options: seg.tcp_options(&self.tx_options),
                     };
                     let needed = packet::tcp_packet_len(v6, &hdr.options, seg.payload_len());
                     if buf.len() >= needed {
