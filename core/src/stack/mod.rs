@@ -866,7 +866,7 @@ impl Stack {
                         ack: seg.ack.0,
                         flags: seg.flags,
                         window: seg.window,
-                        ts: (val, ecr),
+                        ts: packet::TcpOutTs::pack_ts(val, ecr),
                     };
                     packet::emit_tcp_v4_ts(buf, l, r, id, &hdr, seg.payload)
                 }
