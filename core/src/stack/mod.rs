@@ -825,13 +825,16 @@ impl Stack {
     }
 
     /// Round robin over the ready list: one segment from the first connection
-    /// that has one; it goes to the back if it has more.
+    /// that has one; it goes to the back if it has more. The entry is popped
+    /// only once the outcome is known: a connection alone on the list that
+    /// sent data stays where it is (the back of a list of one).
     fn transmit_connection(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
-        while let Some(idx) = self.ready.pop_front() {
+        while let Some(&idx) = self.ready.front() {
             let id = self.ip_id.wrapping_add(1);
             let now = self.now;
             let mtu = self.config.mtu as usize;
             let Some(slot) = self.conns.at_mut(idx) else {
+                self.ready.pop_front();
                 continue;
             };
             slot.flags &= !F_READY;
@@ -847,6 +850,7 @@ impl Stack {
             let Some(seg) = out.as_ref() else {
                 // Nothing after all (window or cwnd closed): leave the ready
                 // list until something else touches it, so this loop ends.
+                self.ready.pop_front();
                 self.after_inner(idx, false);
                 continue;
             };
@@ -899,21 +903,36 @@ impl Stack {
             if seg.flags.rst() {
                 self.counters.rst_sent += 1;
             }
-            if let Some(slot) = self.conns.at_mut(idx) {
-                if first || end > slot.snd_max || slot.snd_max == SeqNum(0) {
-                    slot.snd_max = end;
+            // After a data segment, more is likely (bulk transfer): back on
+            // the ready list without asking `wants_transmit`; if nothing is
+            // sendable after all, the poll above returns None and drops it
+            // from the list. One slot lookup for this and SND.MAX.
+            let requeue = match self.conns.at_mut(idx) {
+                Some(slot) => {
+                    if first || end > slot.snd_max || slot.snd_max == SeqNum(0) {
+                        slot.snd_max = end;
+                    }
+                    if data_sent {
+                        slot.flags |= F_READY;
+                    }
+                    data_sent
                 }
-            }
+                None => false,
+            };
             self.ip_id = id;
-            if data_sent {
-                // After a data segment, more is likely (bulk transfer): back
-                // on the ready list without asking `wants_transmit`; if
-                // nothing is sendable after all, the poll above returns None
-                // and drops it from the list.
-                self.requeue_ready(idx);
+            if requeue {
+                if self.ready.len() != 1 {
+                    self.ready.pop_front();
+                    self.ready.push_back(idx);
+                }
                 self.after_inner(idx, false);
             } else {
-                self.after(idx);
+                self.ready.pop_front();
+                if data_sent {
+                    self.after_inner(idx, false);
+                } else {
+                    self.after(idx);
+                }
             }
             return result;
         }
@@ -1088,16 +1107,6 @@ impl Stack {
     /// After anything touched connection `idx`: collect its events, promote a
     /// completed passive open to the accept queue, put it on the ready list,
     /// re-arm its timer, and free it when it is finished and nobody holds it.
-    /// Put a connection on the ready list unless it is there already.
-    fn requeue_ready(&mut self, idx: u32) {
-        if let Some(slot) = self.conns.at_mut(idx) {
-            if slot.flags & F_READY == 0 {
-                slot.flags |= F_READY;
-                self.ready.push_back(idx);
-            }
-        }
-    }
-
     fn after(&mut self, idx: u32) {
         self.after_inner(idx, true);
     }
