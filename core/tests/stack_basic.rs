@@ -314,6 +314,42 @@ fn exact_listener_wins_over_wildcard_and_addr_rules() {
     );
 }
 
+/// A SYN looks up only the listener kinds that exist (`listen_kinds`):
+/// precedence exact > any IPv4 > any still holds as listeners of each kind
+/// come and go.
+#[test]
+fn listener_precedence_follows_listen_and_close() {
+    let mut p = Pair::new();
+    let any = p.b.listen(ListenAddr::Any, 80, 8).expect("any");
+    let any4 = p.b.listen(ListenAddr::AnyV4, 80, 8).expect("any v4");
+    let exact = p.b.listen(ListenAddr::Exact(ip(B4)), 80, 8).expect("exact");
+    let open_to = |p: &mut Pair, want: Option<ListenerHandle>, others: &[ListenerHandle]| {
+        let c = p.a.connect(p.now, sa(B4, 80), 0).expect("connect");
+        p.settle();
+        match want {
+            Some(l) => {
+                assert!(p.b.accept(l).is_ok(), "went to {l:?}");
+                assert_eq!(p.a.state(c), Ok(State::Established));
+            }
+            None => assert_eq!(p.a.state(c), Ok(State::Closed), "refused"),
+        }
+        for &o in others {
+            assert!(p.b.accept(o).is_err(), "not to {o:?}");
+        }
+    };
+    open_to(&mut p, Some(exact), &[any4, any]);
+    p.b.listener_close(exact).expect("close exact");
+    open_to(&mut p, Some(any4), &[any]);
+    p.b.listener_close(any4).expect("close any v4");
+    open_to(&mut p, Some(any), &[]);
+    p.b.listener_close(any).expect("close any");
+    open_to(&mut p, None, &[]);
+    let again =
+        p.b.listen(ListenAddr::Exact(ip(B4)), 80, 8)
+            .expect("exact again");
+    open_to(&mut p, Some(again), &[]);
+}
+
 #[test]
 fn tun2socks_mode_accepts_any_destination() {
     let cb = tcpkit::stack::Config {

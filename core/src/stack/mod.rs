@@ -54,7 +54,10 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
-use crate::tcp::connection::{CloseReason, ConnConfig, ConnError, ConnEvent, Connection};
+use crate::tcp::connection::{
+    CloseReason, ConnConfig, ConnError, ConnTemplate, Connection, EV_CLOSED, EV_CONNECTED,
+    EV_PEER_CLOSED, EV_READABLE, EV_WRITABLE,
+};
 use crate::tcp::time_wait::TimeWait;
 use crate::tcp::{InFlightPool, OutOptions, SeqNum};
 use crate::time::{Duration, Instant};
@@ -417,6 +420,9 @@ pub struct Stack {
     config: Config,
     cfg_v4: ConnConfig,
     cfg_v6: ConnConfig,
+    /// What new connections derive from `cfg_v4` / `cfg_v6`, computed once.
+    tmpl_v4: ConnTemplate,
+    tmpl_v6: ConnTemplate,
     counters: Counters,
     now: Instant,
     addrs: Vec<IpAddr>,
@@ -427,6 +433,10 @@ pub struct Stack {
     listeners: Slab<Listener>,
     /// (address or unspecified, port) -> listener; exact addresses win over wildcards.
     listen_map: BTreeMap<(ListenKey, u16), u32>,
+    /// Listeners per [`ListenKey`] kind (exact, any IPv4, any): a SYN looks
+    /// up only the kinds that exist (one tree search instead of three for
+    /// the usual single wildcard listener).
+    listen_kinds: [u32; 3],
     udp: Slab<UdpSocket>,
     udp_map: BTreeMap<([u8; 16], u16), u32>,
     isn: IsnGenerator,
@@ -463,6 +473,17 @@ enum ListenKey {
     Exact([u8; 16]),
     AnyV4,
     Any,
+}
+
+impl ListenKey {
+    /// Index of the kind in `Stack::listen_kinds`.
+    fn kind(&self) -> usize {
+        match self {
+            ListenKey::Exact(_) => 0,
+            ListenKey::AnyV4 => 1,
+            ListenKey::Any => 2,
+        }
+    }
 }
 
 /// IP and base TCP header bytes: the payload cap is MTU minus these. The
@@ -519,6 +540,8 @@ impl Stack {
         let cfg_v4 = Self::conn_config(&config, 20);
         let cfg_v6 = Self::conn_config(&config, 40);
         Ok(Stack {
+            tmpl_v4: ConnTemplate::new(&cfg_v4),
+            tmpl_v6: ConnTemplate::new(&cfg_v6),
             cfg_v4,
             cfg_v6,
             counters: Counters::default(),
@@ -529,6 +552,7 @@ impl Stack {
             demux: Demux::new(dk0, dk1),
             listeners: Slab::new(),
             listen_map: BTreeMap::new(),
+            listen_kinds: [0; 3],
             udp: Slab::new(),
             udp_map: BTreeMap::new(),
             isn: IsnGenerator::new(ik0, ik1),
@@ -859,7 +883,9 @@ impl Stack {
                 + u32::from(seg.flags.syn())
                 + u32::from(seg.flags.fin());
             let first = seg.flags.syn() && !seg.flags.ack();
-            let data_sent = seg.payload_len() > 0;
+            // A FIN ends the new data: nothing follows it but what
+            // `wants_transmit` would report (asked below instead of a poll).
+            let data_sent = seg.payload_len() > 0 && !seg.flags.fin();
             // IPv4 with timestamps only (nearly every segment): the fields
             // go straight to the fixed-layout emitter, without copying the
             // options into a `TcpOut` (wide loads of fresh narrow stores).
@@ -903,7 +929,7 @@ impl Stack {
             if seg.flags.rst() {
                 self.counters.rst_sent += 1;
             }
-            // After a data segment, more is likely (bulk transfer): back on
+            // After a data segment (without FIN), more is likely (bulk transfer): back on
             // the ready list without asking `wants_transmit`; if nothing is
             // sendable after all, the poll above returns None and drops it
             // from the list. One slot lookup for this and SND.MAX.
@@ -1147,10 +1173,10 @@ impl Stack {
             .conn
             .poll_timeout()
             .map(|d| d.max(now + Duration::from_micros(1)));
-        let before = self.timers.ops;
-        self.timers
+        let pushed = self
+            .timers
             .schedule(idx, generation, deadline, &mut slot.armed);
-        self.counters.work_timer_ops += self.timers.ops - before;
+        self.counters.work_timer_ops += u64::from(pushed);
         // Only a passive open leaving SYN-RECEIVED needs promoting, only a
         // finished connection reaping, and only an orphan in TIME-WAIT with
         // nothing pending compacting: test the cheap flags on the slot at
@@ -1175,22 +1201,28 @@ impl Stack {
         counters: &mut Counters,
     ) {
         let handle = handle::encode(Kind::Conn, idx, generation);
-        while let Some(ev) = slot.conn.poll_event() {
-            let (kind, reason) = match ev {
-                ConnEvent::Connected => {
+        // All pending bits at once, lowest (first to report) first.
+        let mut bits = slot.conn.take_event_bits();
+        while bits != 0 {
+            let bit = bits & bits.wrapping_neg();
+            bits &= !bit;
+            let (kind, reason) = match bit {
+                EV_CONNECTED => {
                     if slot.flags & F_OPENED == 0 {
                         slot.flags |= F_OPENED;
                         counters.connections_opened += 1;
                     }
                     (EventKind::Connected, None)
                 }
-                ConnEvent::Readable => (EventKind::Readable, None),
-                ConnEvent::Writable => (EventKind::Writable, None),
-                ConnEvent::PeerClosed => (EventKind::PeerClosed, None),
-                ConnEvent::Closed(r) => {
+                EV_READABLE => (EventKind::Readable, None),
+                EV_WRITABLE => (EventKind::Writable, None),
+                EV_PEER_CLOSED => (EventKind::PeerClosed, None),
+                EV_CLOSED => {
+                    let r = slot.conn.closed_event_reason();
                     slot.deferred_reason = Some(r);
                     (EventKind::Closed, close_reason_error(r))
                 }
+                _ => continue,
             };
             if slot.flags & F_ORPHAN != 0 {
                 continue;
@@ -1259,10 +1291,10 @@ impl Stack {
         self.demux.replace(&key, idx, ti | TW_BIT);
         self.counters.time_wait_active = self.tw.len() as u64;
         if let Some(t) = self.tw.at_mut(ti) {
-            let before = self.timers.ops;
-            self.timers
+            let pushed = self
+                .timers
                 .schedule(ti | TW_BIT, tg, Some(rec.expiry()), &mut t.armed);
-            self.counters.work_timer_ops += self.timers.ops - before;
+            self.counters.work_timer_ops += u64::from(pushed);
         }
     }
 
@@ -1311,10 +1343,11 @@ impl Stack {
         }
         t.armed = Instant::MAX;
         if t.rec.expiry() > now {
-            let (deadline, before) = (t.rec.expiry(), self.timers.ops);
-            self.timers
+            let deadline = t.rec.expiry();
+            let pushed = self
+                .timers
                 .schedule(e.index, e.generation, Some(deadline), &mut t.armed);
-            self.counters.work_timer_ops += self.timers.ops - before;
+            self.counters.work_timer_ops += u64::from(pushed);
             return;
         }
         let Some(t) = self.tw.remove(ti) else {
@@ -1570,6 +1603,9 @@ impl Stack {
         };
         let (i, g) = self.listeners.insert(l).ok_or(Error::Limit)?;
         self.listen_map.insert((key, port), i);
+        if let Some(n) = self.listen_kinds.get_mut(key.kind()) {
+            *n += 1;
+        }
         Ok(ListenerHandle(handle::encode(Kind::Listener, i, g)))
     }
 
@@ -1593,6 +1629,7 @@ impl Stack {
         candidates
             .into_iter()
             .flatten()
+            .filter(|(k, _)| self.listen_kinds.get(k.kind()).is_some_and(|&n| n > 0))
             .find_map(|k| self.listen_map.get(&k).copied())
     }
 
@@ -1634,7 +1671,11 @@ impl Stack {
             ListenAddr::AnyV4 => ListenKey::AnyV4,
             ListenAddr::Exact(ip) => ListenKey::Exact(addr16(ip)),
         };
-        self.listen_map.remove(&(key, listener.port));
+        if self.listen_map.remove(&(key, listener.port)).is_some() {
+            if let Some(n) = self.listen_kinds.get_mut(key.kind()) {
+                *n = n.saturating_sub(1);
+            }
+        }
         let Some(listener) = self.listeners.remove(li) else {
             return Err(Error::InvalidHandle);
         };
@@ -1706,12 +1747,12 @@ impl Stack {
         }
         let key = FlowKey::new(local, remote);
         let iss = self.isn.isn(self.now, &key);
-        let cfg = if remote.is_ipv6() {
-            &self.cfg_v6
+        let tmpl = if remote.is_ipv6() {
+            &self.tmpl_v6
         } else {
-            &self.cfg_v4
+            &self.tmpl_v4
         };
-        let conn = Connection::connect(cfg, iss, self.now);
+        let conn = Connection::connect_with(tmpl, iss, self.now);
         let idx = self.insert_conn(conn, key, 0, (u32::MAX, 0))?;
         self.after(idx);
         Ok(ConnHandle(self.conn_handle(idx)))

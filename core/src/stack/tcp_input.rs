@@ -238,12 +238,12 @@ impl Stack {
             return;
         }
         let iss = self.isn.isn(self.now, &key);
-        let cfg = if key.local().is_ipv6() {
-            &self.cfg_v6
+        let tmpl = if key.local().is_ipv6() {
+            &self.tmpl_v6
         } else {
-            &self.cfg_v4
+            &self.tmpl_v4
         };
-        let conn = Connection::accept(cfg, iss, &segment(seg), self.now);
+        let conn = Connection::accept_with(tmpl, iss, &segment(seg), self.now);
         match self.insert_conn(conn, key, F_UNACCEPTED | F_SYN_QUEUED, (li, lg)) {
             Ok(idx) => {
                 if let Some(l) = self.listeners.at_mut(li) {

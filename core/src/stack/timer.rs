@@ -34,17 +34,18 @@ impl TimerQueue {
         TimerQueue::default()
     }
 
-    /// Arms `deadline` for a slot whose earliest heap entry is `*armed`.
+    /// Arms `deadline` for a slot whose earliest heap entry is `*armed`;
+    /// whether an entry was pushed (for the stack's work counter).
     pub fn schedule(
         &mut self,
         index: u32,
         generation: u32,
         deadline: Option<Instant>,
         armed: &mut Instant,
-    ) {
-        let Some(d) = deadline else { return };
+    ) -> bool {
+        let Some(d) = deadline else { return false };
         if *armed <= d {
-            return;
+            return false;
         }
         *armed = d;
         self.ops += 1;
@@ -53,6 +54,7 @@ impl TimerQueue {
             index,
             generation,
         }));
+        true
     }
 
     /// The earliest entry (may be stale: then waking up is spurious, which is allowed).
@@ -62,10 +64,15 @@ impl TimerQueue {
 
     /// Pops the earliest entry if it is due at `now`. The caller checks that
     /// the slot's generation and `armed` still match `deadline`.
+    #[inline]
     pub fn pop_due(&mut self, now: Instant) -> Option<Entry> {
         if self.heap.peek()?.0.deadline > now {
             return None;
         }
+        self.pop()
+    }
+
+    fn pop(&mut self) -> Option<Entry> {
         self.ops += 1;
         let e = self.heap.pop().map(|r| r.0);
         self.shrink_if_sparse();
@@ -108,12 +115,12 @@ mod tests {
         let mut q = TimerQueue::new();
         let mut a = Instant::MAX;
         let mut b = Instant::MAX;
-        q.schedule(1, 1, Some(t(50)), &mut a);
+        assert!(q.schedule(1, 1, Some(t(50)), &mut a), "first: pushed");
         q.schedule(2, 1, Some(t(20)), &mut b);
-        q.schedule(1, 1, Some(t(80)), &mut a); // later: not pushed
+        assert!(!q.schedule(1, 1, Some(t(80)), &mut a), "later: not pushed");
         assert_eq!(q.len(), 2);
         assert_eq!(a, t(50));
-        q.schedule(1, 1, Some(t(10)), &mut a); // earlier: pushed
+        assert!(q.schedule(1, 1, Some(t(10)), &mut a), "earlier: pushed");
         assert_eq!(q.next_deadline(), Some(t(10)));
         assert!(q.pop_due(t(5)).is_none());
         let e = q.pop_due(t(60));

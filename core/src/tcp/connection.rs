@@ -135,11 +135,12 @@ pub struct ConnInfo {
     pub challenge_acks_sent: u64,
 }
 
-pub(super) const EV_CONNECTED: u8 = 1;
-pub(super) const EV_READABLE: u8 = 2;
-pub(super) const EV_WRITABLE: u8 = 4;
-pub(super) const EV_PEER_CLOSED: u8 = 8;
-pub(super) const EV_CLOSED: u8 = 16;
+/// Event bits, in reporting order (lowest first); see [`Connection::take_event_bits`].
+pub(crate) const EV_CONNECTED: u8 = 1;
+pub(crate) const EV_READABLE: u8 = 2;
+pub(crate) const EV_WRITABLE: u8 = 4;
+pub(crate) const EV_PEER_CLOSED: u8 = 8;
+pub(crate) const EV_CLOSED: u8 = 16;
 /// Not an event: a flag kept in the spare top bit of `events_emitted` (so the
 /// compact part does not grow): the in-flight box has served only the
 /// handshake so far, so it is freed as soon as it is unused. Later idle
@@ -286,8 +287,25 @@ pub fn timestamp_clock(iss: SeqNum, now: Instant) -> u32 {
     (now.as_millis() as u32).wrapping_add(ts_offset_from_iss(iss))
 }
 
-impl Connection {
-    pub(super) fn new(cfg: &ConnConfig, iss: SeqNum, now: Instant, state: State) -> Connection {
+/// What a new connection derives from its [`ConnConfig`] alone (the
+/// offer, the estimator and controller in their initial state, the options
+/// in their compact units), computed once per configuration: a stack keeps
+/// one per address family instead of converting durations and searching
+/// the window shift for every connection.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnTemplate {
+    offer: Offer,
+    eff_mss: u16,
+    path_mss: u16,
+    send_buffer: u32,
+    recv_buffer: u32,
+    rtt: RttEstimator,
+    cc: Controller,
+    opts: UserOptions,
+}
+
+impl ConnTemplate {
+    pub(crate) fn new(cfg: &ConnConfig) -> ConnTemplate {
         let offer = Offer {
             mss: cfg.mss,
             sack: cfg.enable_sack,
@@ -300,6 +318,53 @@ impl Connection {
             },
         };
         let eff_mss = options::effective_mss(options::DEFAULT_PEER_MSS, cfg.mss, false);
+        ConnTemplate {
+            offer,
+            eff_mss,
+            path_mss: cfg.mss,
+            send_buffer: cfg.send_buffer,
+            recv_buffer: cfg.recv_buffer,
+            rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
+            cc: Controller::with_hystart(
+                cfg.congestion,
+                u32::from(eff_mss),
+                cfg.initial_cwnd_segments,
+                cfg.hystart,
+            ),
+            opts: UserOptions {
+                nodelay: cfg.nodelay,
+                keepalive_idle: DurMs32::new(cfg.keepalive_idle),
+                keepalive_interval: DurMs32::new(cfg.keepalive_interval),
+                keepalive_count: cfg.keepalive_count,
+                user_timeout: DurMs32::new(cfg.user_timeout),
+                max_retries: cfg.max_retries,
+                delayed_ack: Dur32::new(cfg.delayed_ack),
+                time_wait: Dur32::new(cfg.time_wait),
+                fin_wait2_timeout: Dur32::new(cfg.fin_wait2_timeout),
+                congestion: cfg.congestion,
+                hystart: cfg.hystart,
+                initial_cwnd_segments: u16::try_from(cfg.initial_cwnd_segments).unwrap_or(u16::MAX),
+                max_rto: Dur32::new(cfg.max_rto),
+                rack: cfg.enable_rack,
+            },
+        }
+    }
+}
+
+impl Connection {
+    pub(super) fn new(cfg: &ConnConfig, iss: SeqNum, now: Instant, state: State) -> Connection {
+        Connection::from_template(&ConnTemplate::new(cfg), iss, now, state)
+    }
+
+    /// A new connection in `state` from a precomputed template.
+    pub(super) fn from_template(
+        t: &ConnTemplate,
+        iss: SeqNum,
+        now: Instant,
+        state: State,
+    ) -> Connection {
+        let cfg_mss = t.path_mss;
+        let eff_mss = t.eff_mss;
         Connection {
             state,
             iss,
@@ -314,26 +379,21 @@ impl Connection {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
-            offer,
+            offer: t.offer,
             neg: Negotiated {
                 peer_mss: options::DEFAULT_PEER_MSS,
                 ..Negotiated::default()
             },
-            path_mss: cfg.mss,
+            path_mss: cfg_mss,
             eff_mss,
-            rcv_mss: options::DEFAULT_PEER_MSS.min(cfg.mss),
+            rcv_mss: options::DEFAULT_PEER_MSS.min(cfg_mss),
             ts_offset: ts_offset_from_iss(iss),
             ts_recent: 0,
             ts_recent_at: Ms32::at(now),
             last_ack_sent: SeqNum(0),
-            fl: InFlightBox::new(cfg.send_buffer, cfg.recv_buffer),
-            rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
-            cc: Controller::with_hystart(
-                cfg.congestion,
-                u32::from(eff_mss),
-                cfg.initial_cwnd_segments,
-                cfg.hystart,
-            ),
+            fl: InFlightBox::new(t.send_buffer, t.recv_buffer),
+            rtt: t.rtt.clone(),
+            cc: t.cc.clone(),
             timers: Timers::default(),
             retries: 0,
             probes: 0,
@@ -361,34 +421,34 @@ impl Connection {
             events: 0,
             events_emitted: HANDSHAKE_BOX,
             close_reason: None,
-            opts: UserOptions {
-                nodelay: cfg.nodelay,
-                keepalive_idle: DurMs32::new(cfg.keepalive_idle),
-                keepalive_interval: DurMs32::new(cfg.keepalive_interval),
-                keepalive_count: cfg.keepalive_count,
-                user_timeout: DurMs32::new(cfg.user_timeout),
-                max_retries: cfg.max_retries,
-                delayed_ack: Dur32::new(cfg.delayed_ack),
-                time_wait: Dur32::new(cfg.time_wait),
-                fin_wait2_timeout: Dur32::new(cfg.fin_wait2_timeout),
-                congestion: cfg.congestion,
-                hystart: cfg.hystart,
-                initial_cwnd_segments: u16::try_from(cfg.initial_cwnd_segments).unwrap_or(u16::MAX),
-                max_rto: Dur32::new(cfg.max_rto),
-                rack: cfg.enable_rack,
-            },
+            opts: t.opts,
             stats: Stats::default(),
         }
     }
 
     /// Active OPEN: CLOSED -> SYN-SENT; the SYN comes out of `poll_transmit` (RFC 9293 §3.10.1).
     pub fn connect(cfg: &ConnConfig, iss: SeqNum, now: Instant) -> Connection {
-        Connection::new(cfg, iss, now, State::SynSent)
+        Connection::connect_with(&ConnTemplate::new(cfg), iss, now)
+    }
+
+    /// [`Connection::connect`] from a template of the configuration.
+    pub(crate) fn connect_with(t: &ConnTemplate, iss: SeqNum, now: Instant) -> Connection {
+        Connection::from_template(t, iss, now, State::SynSent)
     }
 
     /// Passive OPEN with a SYN in hand: LISTEN -> SYN-RECEIVED (RFC 9293 §3.10.7.2).
     pub fn accept(cfg: &ConnConfig, iss: SeqNum, syn: &Segment, now: Instant) -> Connection {
-        let mut c = Connection::new(cfg, iss, now, State::SynReceived);
+        Connection::accept_with(&ConnTemplate::new(cfg), iss, syn, now)
+    }
+
+    /// [`Connection::accept`] from a template of the configuration.
+    pub(crate) fn accept_with(
+        t: &ConnTemplate,
+        iss: SeqNum,
+        syn: &Segment,
+        now: Instant,
+    ) -> Connection {
+        let mut c = Connection::from_template(t, iss, now, State::SynReceived);
         c.passive = true;
         c.irs = syn.seq;
         c.rcv_nxt = syn.seq + 1;
@@ -521,7 +581,7 @@ impl Connection {
             EV_READABLE => ConnEvent::Readable,
             EV_WRITABLE => ConnEvent::Writable,
             EV_PEER_CLOSED => ConnEvent::PeerClosed,
-            EV_CLOSED => ConnEvent::Closed(self.close_reason.unwrap_or(CloseReason::Orderly)),
+            EV_CLOSED => ConnEvent::Closed(self.closed_event_reason()),
             _ => return None,
         };
         self.events &= !bit;
@@ -530,6 +590,18 @@ impl Connection {
 
     pub fn has_events(&self) -> bool {
         self.events != 0
+    }
+
+    /// Every pending event at once as `EV_` bits (lowest first is the order
+    /// of [`Connection::poll_event`]), none pending afterwards: the stack maps
+    /// the bits to its own event kinds without the `ConnEvent` step.
+    pub(crate) fn take_event_bits(&mut self) -> u8 {
+        core::mem::take(&mut self.events)
+    }
+
+    /// The reason a CLOSED event reports (as [`ConnEvent::Closed`] does).
+    pub(crate) fn closed_event_reason(&self) -> CloseReason {
+        self.close_reason.unwrap_or(CloseReason::Orderly)
     }
 
     /// Enter CLOSED and tell the application why (RFC 9293 §3.10.7.4).
@@ -1293,5 +1365,106 @@ mod tests {
         assert_eq!(c.poll_event(), Some(ConnEvent::Readable));
         assert!(c.has_events());
         assert_eq!(drain(&mut c), [ConnEvent::Writable]);
+    }
+
+    /// One template serves every connection of its configuration: a
+    /// connection built from it equals one built from the configuration, and
+    /// changing a connection's options leaves the template (and the next
+    /// connection) as configured.
+    #[test]
+    fn a_template_builds_what_its_configuration_does() {
+        use crate::tcp::Congestion;
+        use crate::time::Duration;
+        use alloc::format;
+        let t0 = Instant::from_millis(5);
+        let configs = [
+            ConnConfig::default(),
+            ConnConfig {
+                nodelay: true,
+                keepalive_idle: Duration::from_secs(30),
+                keepalive_interval: Duration::from_millis(1500),
+                keepalive_count: 4,
+                user_timeout: Duration::from_millis(12_345),
+                congestion: Congestion::NewReno,
+                enable_window_scale: false,
+                send_buffer: 3000,
+                recv_buffer: 70_000,
+                ..ConnConfig::default()
+            },
+        ];
+        for cfg in &configs {
+            let t = ConnTemplate::new(cfg);
+            let mut first = Connection::connect_with(&t, SeqNum(7), t0);
+            assert_eq!(
+                format!("{first:?}"),
+                format!("{:?}", Connection::new(cfg, SeqNum(7), t0, State::SynSent))
+            );
+            first.set_nodelay(!cfg.nodelay);
+            first.set_user_timeout(Duration::from_secs(99));
+            first.set_congestion(Congestion::Cubic);
+            first.set_keepalive(t0, Duration::from_secs(1), Duration::from_secs(1), 1);
+            let syn = Segment {
+                seq: SeqNum(1000),
+                ack: SeqNum(0),
+                flags: crate::wire::tcp::TcpFlags::SYN,
+                window: 5000,
+                options: crate::wire::tcp::TcpOptions {
+                    mss: Some(1400),
+                    timestamps: Some((77, 0)),
+                    ..Default::default()
+                },
+                payload: &[],
+            };
+            let next = Connection::accept_with(&t, SeqNum(9), &syn, t0);
+            assert_eq!(
+                format!("{next:?}"),
+                format!("{:?}", Connection::accept(cfg, SeqNum(9), &syn, t0))
+            );
+            assert_eq!(next.nodelay(), cfg.nodelay);
+            assert_eq!(next.congestion(), cfg.congestion);
+            assert_eq!(next.keepalive().2, cfg.keepalive_count);
+            assert_eq!(next.send_buffer(), cfg.send_buffer);
+        }
+    }
+
+    /// `take_event_bits` hands over what `poll_event` would report, all at once.
+    #[test]
+    fn event_bits_are_what_poll_event_reports() {
+        let cfg = ConnConfig::default();
+        let t0 = Instant::from_millis(0);
+        let all = [
+            EV_CONNECTED,
+            EV_READABLE,
+            EV_WRITABLE,
+            EV_PEER_CLOSED,
+            EV_CLOSED,
+        ];
+        for mask in 0u8..32 {
+            let mut a = Connection::connect(&cfg, SeqNum(1), t0);
+            let mut b = Connection::connect(&cfg, SeqNum(1), t0);
+            for (i, ev) in all.iter().enumerate() {
+                if mask & (1 << i) != 0 {
+                    a.raise(*ev);
+                    b.raise(*ev);
+                }
+            }
+            let polled = drain(&mut a);
+            let mut bits = b.take_event_bits();
+            assert!(!b.has_events());
+            let mut taken = Vec::new();
+            while bits != 0 {
+                let bit = bits & bits.wrapping_neg();
+                bits &= !bit;
+                taken.push(match bit {
+                    EV_CONNECTED => ConnEvent::Connected,
+                    EV_READABLE => ConnEvent::Readable,
+                    EV_WRITABLE => ConnEvent::Writable,
+                    EV_PEER_CLOSED => ConnEvent::PeerClosed,
+                    EV_CLOSED => ConnEvent::Closed(b.closed_event_reason()),
+                    other => panic!("unknown event bit {other}"),
+                });
+            }
+            assert_eq!(taken, polled, "mask {mask:#b}");
+        }
     }
 }

@@ -174,9 +174,17 @@ impl InFlightBox {
     /// Whether it did.
     #[inline]
     pub fn prefill(&mut self, pool: &mut InFlightPool) -> bool {
+        // Asked before every segment and most commands; the box is there
+        // for all but the first of a connection (or after an idle release).
         if self.inner.is_some() {
             return false;
         }
+        self.fill_from(pool)
+    }
+
+    /// [`InFlightBox::prefill`] of a released box (out of line: rare).
+    #[inline(never)]
+    fn fill_from(&mut self, pool: &mut InFlightPool) -> bool {
         let Some(b) = pool.take() else {
             return false;
         };
