@@ -284,7 +284,33 @@ impl Connection {
             self.fl.rack.reo_timer = Instant::MAX;
         }
         self.arm_keepalive(now);
-        self.process_text_and_fin(now, seg);
+        self.process_predicted_text(now, seg);
+    }
+
+    /// `process_text_and_fin` for a segment that passed
+    /// `is_predicted_in_order_data` (ESTABLISHED, text at RCV.NXT, no FIN,
+    /// the window open): `receive_data` with nothing ahead or behind to cut.
+    #[inline]
+    fn process_predicted_text(&mut self, now: Instant, seg: &Segment) {
+        if self.app_closed {
+            self.reset_data_after_close();
+            return;
+        }
+        let base = self.fl.recvbuf.next_offset();
+        // Never take more than the window we advertised (RFC 9293 §3.10.7.4).
+        let keep = self.acceptance_window() as usize;
+        let payload = seg
+            .payload
+            .get(..seg.payload.len().min(keep))
+            .unwrap_or(&[]);
+        if payload.is_empty() {
+            self.ack_now = true;
+        } else {
+            self.receive_in_order(now, base, payload);
+        }
+        if self.fl.peer_fin_seq == Some(self.rcv_nxt) {
+            self.accept_fin(now);
+        }
     }
 
     /// Simultaneous open: the peer's SYN-ACK repeats its SYN; drop the SYN
@@ -672,6 +698,10 @@ impl Connection {
             self.ack_now = true;
             return;
         }
+        if ahead == 0 {
+            self.receive_in_order(now, offset, payload);
+            return;
+        }
         let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
         self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
         let had_hole = self.fl.recvbuf.has_out_of_order();
@@ -686,6 +716,29 @@ impl Connection {
         }
         if ahead != 0 || had_hole || advanced == 0 {
             // Out-of-order, duplicate, or hole-filling data: ACK at once (RFC 5681 §4.2).
+            self.ack_now = true;
+            return;
+        }
+        self.schedule_delayed_ack(now, advanced);
+    }
+
+    /// `receive_data` for non-empty in-window text at RCV.NXT (`offset`).
+    #[inline]
+    fn receive_in_order(&mut self, now: Instant, offset: u64, payload: &[u8]) {
+        let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
+        self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
+        let had_hole = self.fl.recvbuf.has_out_of_order();
+        let advanced = self.fl.recvbuf.write(offset, payload);
+        if let Some(dup) = self.fl.recvbuf.take_dsack() {
+            // Report the duplicate as the first SACK block (RFC 2883 §4).
+            self.fl.pending_dsack = self.neg.sack.then_some(dup);
+        }
+        if advanced > 0 {
+            self.rcv_nxt += advanced as u32;
+            self.raise_readable();
+        }
+        if had_hole || advanced == 0 {
+            // Hole-filling data (or nothing taken): ACK at once (RFC 5681 §4.2).
             self.ack_now = true;
             return;
         }
