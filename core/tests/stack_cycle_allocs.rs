@@ -1,13 +1,11 @@
 //! A connect + 1 KB + close cycle reuses the in-flight boxes of earlier
 //! connections and the buffer memory they keep (the stack's bounded box
 //! pool): once warm, a cycle allocates nothing. Counted with the
-//! counting allocator (one test in this file so nothing else allocates
-//! concurrently).
+//! counting allocator (on the test's own thread, so the harness's
+//! threads do not count).
 
 #[path = "stack_util.rs"]
 mod util;
-
-use std::sync::atomic::Ordering;
 
 use tcpkit::stack::{ListenAddr, Stack};
 use tcpkit::Duration;
@@ -15,7 +13,7 @@ use util::*;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
-use counting_alloc::ALLOCS;
+use counting_alloc::thread_allocs;
 
 fn drain_quietly(s: &mut Stack) {
     while s.poll_event().is_some() {}
@@ -59,12 +57,12 @@ fn warm_cycles_allocate_nothing() {
     for _ in 0..20 {
         cycle(&mut p, l, &data, &mut rbuf);
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = thread_allocs();
     let cycles = 200usize;
     for _ in 0..cycles {
         cycle(&mut p, l, &data, &mut rbuf);
     }
-    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let allocs = thread_allocs() - before;
     println!("{allocs} allocations in {cycles} cycles");
     // Each of the two connections builds an in-flight box three times or
     // more (SYN, data after the handshake released it, the last ACK), and

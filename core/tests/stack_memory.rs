@@ -1,11 +1,9 @@
 //! Heap bytes per idle established connection (≤ 512), everything counted,
-//! with a counting global allocator (one test in this file so nothing else allocates
-//! concurrently).
+//! with a counting global allocator (on the test's own thread, so the harness's
+//! threads do not count).
 
 #[path = "stack_util.rs"]
 mod util;
-
-use std::sync::atomic::Ordering;
 
 use tcpkit::stack::ListenAddr;
 use tcpkit::tcp::connection::Connection;
@@ -14,14 +12,14 @@ use util::*;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
-use counting_alloc::LIVE;
+use counting_alloc::thread_live_bytes;
 
 #[test]
 fn idle_established_connection_costs_at_most_512_heap_bytes() {
     let mut p = Pair::new();
     let l = p.b.listen(ListenAddr::Any, 80, 65535).expect("listen");
     let n = 8192usize;
-    let base = LIVE.load(Ordering::Relaxed);
+    let base = thread_live_bytes();
     let mut conns = Vec::with_capacity(n);
     let mut servers = Vec::with_capacity(n);
     for _ in 0..n / 1024 {
@@ -38,8 +36,7 @@ fn idle_established_connection_costs_at_most_512_heap_bytes() {
     // that served the handshake is already gone.
     drain(&mut p.a);
     drain(&mut p.b);
-    let fresh =
-        LIVE.load(Ordering::Relaxed) - base - (conns.capacity() + servers.capacity()) as isize * 8;
+    let fresh = thread_live_bytes() - base - (conns.capacity() + servers.capacity()) as isize * 8;
     let fresh_per_end = fresh as f64 / (2 * n) as f64;
     println!("heap bytes per connection end right after the handshake: {fresh_per_end:.0}");
     assert!(
@@ -59,8 +56,7 @@ fn idle_established_connection_costs_at_most_512_heap_bytes() {
     p.run_until(Duration::from_secs(5), |_| false);
     drain(&mut p.a);
     drain(&mut p.b);
-    let used =
-        LIVE.load(Ordering::Relaxed) - base - (conns.capacity() + servers.capacity()) as isize * 8;
+    let used = thread_live_bytes() - base - (conns.capacity() + servers.capacity()) as isize * 8;
     let per_end = used as f64 / (2 * n) as f64;
     let conn = std::mem::size_of::<Connection>() as f64;
     println!("heap bytes per idle established connection end: {per_end:.0} (tcp::Connection is {conn} bytes)");

@@ -59,8 +59,9 @@ use crate::tcp::connection::{
     EV_PEER_CLOSED, EV_READABLE, EV_WRITABLE,
 };
 use crate::tcp::time_wait::TimeWait;
-use crate::tcp::{InFlightPool, SeqNum};
+use crate::tcp::{InFlightPool, OutOptions, SeqNum};
 use crate::time::{Duration, Instant};
+use crate::wire::TcpOptions;
 
 pub use crate::tcp::state::State;
 pub use config::{Config, Congestion};
@@ -452,6 +453,9 @@ pub struct Stack {
     events: EventQueue,
     outgoing: VecDeque<Outgoing>,
     pool: Vec<Vec<u8>>,
+    /// Where `poll_transmit_head` writes options other than timestamps only
+    /// (SYN, SACK blocks): kept here so the data path initialises nothing.
+    tx_options: TcpOptions,
     /// A connection segment that did not fit the caller's buffer, kept for the next call.
     stash: Option<Vec<u8>>,
     frag: Reassembler,
@@ -561,6 +565,7 @@ impl Stack {
             events: EventQueue::new(),
             outgoing: VecDeque::new(),
             pool: Vec::new(),
+            tx_options: TcpOptions::default(),
             stash: None,
             frag: Reassembler::new(FRAG_MAX_DATAGRAMS, FRAG_MAX_BYTES, FRAG_TIMEOUT),
             icmp_limiter: icmp::RateLimiter::new(),
@@ -844,13 +849,16 @@ impl Stack {
     }
 
     /// Round robin over the ready list: one segment from the first connection
-    /// that has one; it goes to the back if it has more.
+    /// that has one; it goes to the back if it has more. The entry is popped
+    /// only once the outcome is known: a connection alone on the list that
+    /// sent data stays where it is (the back of a list of one).
     fn transmit_connection(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
-        while let Some(idx) = self.ready.pop_front() {
+        while let Some(&idx) = self.ready.front() {
             let id = self.ip_id.wrapping_add(1);
             let now = self.now;
             let mtu = self.config.mtu as usize;
             let Some(slot) = self.conns.at_mut(idx) else {
+                self.ready.pop_front();
                 continue;
             };
             slot.flags &= !F_READY;
@@ -860,10 +868,13 @@ impl Stack {
             let max_payload = mtu.saturating_sub(base_headers(v6));
             // Used in place (see `feed`: moving it out of the Option stalls).
             slot.conn.prefill_in_flight(&mut self.inflight_pool);
-            let out = slot.conn.poll_transmit(now, max_payload);
+            let out = slot
+                .conn
+                .poll_transmit_head(now, max_payload, &mut self.tx_options);
             let Some(seg) = out.as_ref() else {
                 // Nothing after all (window or cwnd closed): leave the ready
                 // list until something else touches it, so this loop ends.
+                self.ready.pop_front();
                 self.after_inner(idx, false);
                 continue;
             };
@@ -878,14 +889,14 @@ impl Stack {
             // IPv4 with timestamps only (nearly every segment): the fields
             // go straight to the fixed-layout emitter, without copying the
             // options into a `TcpOut` (wide loads of fresh narrow stores).
-            let fast = match (key.v4_endpoints(), seg.options.only_timestamps()) {
-                (Some((l, r)), Some(ts)) => {
+            let fast = match (key.v4_endpoints(), seg.options) {
+                (Some((l, r)), OutOptions::Timestamps(val, ecr)) => {
                     let hdr = packet::TcpOutTs {
                         seq: seg.seq.0,
                         ack: seg.ack.0,
                         flags: seg.flags,
                         window: seg.window,
-                        ts,
+                        ts: packet::TcpOutTs::pack_ts(val, ecr),
                     };
                     packet::emit_tcp_v4_ts(buf, l, r, id, &hdr, seg.payload)
                 }
@@ -900,7 +911,7 @@ impl Stack {
                         ack: seg.ack.0,
                         flags: seg.flags,
                         window: seg.window,
-                        options: seg.options,
+                        options: seg.tcp_options(&self.tx_options),
                     };
                     let needed = packet::tcp_packet_len(v6, &hdr.options, seg.payload_len());
                     if buf.len() >= needed {
@@ -918,21 +929,36 @@ impl Stack {
             if seg.flags.rst() {
                 self.counters.rst_sent += 1;
             }
-            if let Some(slot) = self.conns.at_mut(idx) {
-                if first || end > slot.snd_max || slot.snd_max == SeqNum(0) {
-                    slot.snd_max = end;
+            // After a data segment (without FIN), more is likely (bulk transfer): back on
+            // the ready list without asking `wants_transmit`; if nothing is
+            // sendable after all, the poll above returns None and drops it
+            // from the list. One slot lookup for this and SND.MAX.
+            let requeue = match self.conns.at_mut(idx) {
+                Some(slot) => {
+                    if first || end > slot.snd_max || slot.snd_max == SeqNum(0) {
+                        slot.snd_max = end;
+                    }
+                    if data_sent {
+                        slot.flags |= F_READY;
+                    }
+                    data_sent
                 }
-            }
+                None => false,
+            };
             self.ip_id = id;
-            if data_sent {
-                // After a data segment (without FIN), more is likely (bulk transfer): back
-                // on the ready list without asking `wants_transmit`; if
-                // nothing is sendable after all, the poll above returns None
-                // and drops it from the list.
-                self.requeue_ready(idx);
+            if requeue {
+                if self.ready.len() != 1 {
+                    self.ready.pop_front();
+                    self.ready.push_back(idx);
+                }
                 self.after_inner(idx, false);
             } else {
-                self.after(idx);
+                self.ready.pop_front();
+                if data_sent {
+                    self.after_inner(idx, false);
+                } else {
+                    self.after(idx);
+                }
             }
             return result;
         }
@@ -1107,16 +1133,6 @@ impl Stack {
     /// After anything touched connection `idx`: collect its events, promote a
     /// completed passive open to the accept queue, put it on the ready list,
     /// re-arm its timer, and free it when it is finished and nobody holds it.
-    /// Put a connection on the ready list unless it is there already.
-    fn requeue_ready(&mut self, idx: u32) {
-        if let Some(slot) = self.conns.at_mut(idx) {
-            if slot.flags & F_READY == 0 {
-                slot.flags |= F_READY;
-                self.ready.push_back(idx);
-            }
-        }
-    }
-
     fn after(&mut self, idx: u32) {
         self.after_inner(idx, true);
     }

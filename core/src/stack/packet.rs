@@ -298,7 +298,18 @@ pub struct TcpOutTs {
     pub ack: u32,
     pub flags: TcpFlags,
     pub window: u16,
-    pub ts: (u32, u32),
+    /// TSval in the high half, TSecr in the low: one value, stored and
+    /// loaded whole (two 4-byte stores read back by one 8-byte load stall
+    /// store forwarding).
+    pub ts: u64,
+}
+
+impl TcpOutTs {
+    /// `ts` from (TSval, TSecr).
+    #[inline]
+    pub fn pack_ts(tsval: u32, tsecr: u32) -> u64 {
+        u64::from(tsval) << 32 | u64::from(tsecr)
+    }
 }
 
 fn ip_header_len(v6: bool) -> usize {
@@ -382,7 +393,7 @@ pub fn emit_tcp(
             ack: hdr.ack,
             flags: hdr.flags,
             window: hdr.window,
-            ts,
+            ts: TcpOutTs::pack_ts(ts.0, ts.1),
         };
         if let Some(n) = emit_tcp_v4_ts(buf, l, r, id, &h, payload) {
             return n;
@@ -409,7 +420,7 @@ pub fn emit_tcp_v4_ts(
     hdr: &TcpOutTs,
     payload: (&[u8], &[u8]),
 ) -> Option<usize> {
-    let (tsval, tsecr) = hdr.ts;
+    let (tsval, tsecr) = ((hdr.ts >> 32) as u32, hdr.ts as u32);
     let tcp_len = 32 + payload.0.len() + payload.1.len();
     let total = u16::try_from(ipv4::HEADER_LEN + tcp_len).ok()?;
     let out = buf.get_mut(..usize::from(total))?;

@@ -284,7 +284,33 @@ impl Connection {
             self.fl.rack.reo_timer = Instant::MAX;
         }
         self.arm_keepalive(now);
-        self.process_text_and_fin(now, seg);
+        self.process_predicted_text(now, seg);
+    }
+
+    /// `process_text_and_fin` for a segment that passed
+    /// `is_predicted_in_order_data` (ESTABLISHED, text at RCV.NXT, no FIN,
+    /// the window open): `receive_data` with nothing ahead or behind to cut.
+    #[inline]
+    fn process_predicted_text(&mut self, now: Instant, seg: &Segment) {
+        if self.app_closed {
+            self.reset_data_after_close();
+            return;
+        }
+        let base = self.fl.recvbuf.next_offset();
+        // Never take more than the window we advertised (RFC 9293 §3.10.7.4).
+        let keep = self.acceptance_window() as usize;
+        let payload = seg
+            .payload
+            .get(..seg.payload.len().min(keep))
+            .unwrap_or(&[]);
+        if payload.is_empty() {
+            self.ack_now = true;
+        } else {
+            self.receive_in_order(now, base, payload);
+        }
+        if self.fl.peer_fin_seq == Some(self.rcv_nxt) {
+            self.accept_fin(now);
+        }
     }
 
     /// Simultaneous open: the peer's SYN-ACK repeats its SYN; drop the SYN
@@ -672,6 +698,10 @@ impl Connection {
             self.ack_now = true;
             return;
         }
+        if ahead == 0 {
+            self.receive_in_order(now, offset, payload);
+            return;
+        }
         let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
         self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
         let had_hole = self.fl.recvbuf.has_out_of_order();
@@ -686,6 +716,29 @@ impl Connection {
         }
         if ahead != 0 || had_hole || advanced == 0 {
             // Out-of-order, duplicate, or hole-filling data: ACK at once (RFC 5681 §4.2).
+            self.ack_now = true;
+            return;
+        }
+        self.schedule_delayed_ack(now, advanced);
+    }
+
+    /// `receive_data` for non-empty in-window text at RCV.NXT (`offset`).
+    #[inline]
+    fn receive_in_order(&mut self, now: Instant, offset: u64, payload: &[u8]) {
+        let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
+        self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
+        let had_hole = self.fl.recvbuf.has_out_of_order();
+        let advanced = self.fl.recvbuf.write(offset, payload);
+        if let Some(dup) = self.fl.recvbuf.take_dsack() {
+            // Report the duplicate as the first SACK block (RFC 2883 §4).
+            self.fl.pending_dsack = self.neg.sack.then_some(dup);
+        }
+        if advanced > 0 {
+            self.rcv_nxt += advanced as u32;
+            self.raise_readable();
+        }
+        if had_hole || advanced == 0 {
+            // Hole-filling data (or nothing taken): ACK at once (RFC 5681 §4.2).
             self.ack_now = true;
             return;
         }
@@ -730,7 +783,7 @@ pub(super) mod tests {
 
     use super::*;
     use crate::tcp::connection::ConnConfig;
-    use crate::tcp::segment::OutSegment;
+    use crate::tcp::segment::{OutHead, OutOptions, OutSegment};
     use crate::wire::TcpOptions;
     use alloc::format;
     use alloc::string::String;
@@ -937,6 +990,80 @@ pub(super) mod tests {
             total += predicted;
         }
         assert!(total > 500, "{total}");
+    }
+
+    /// `data_out_options` (the stack's transmit path) gives the options and
+    /// leaves the state exactly as `data_options` does, SACK blocks and
+    /// D-SACK included: two identical receivers get out-of-order,
+    /// duplicate and in-order data, and before each of their answers one
+    /// takes the options one way and the other the other way.
+    #[test]
+    fn out_options_match_data_options() {
+        let (mut spilled, mut by_value, mut none) = (0, 0, 0);
+        for (sack, ts) in [(true, true), (true, false), (false, true), (false, false)] {
+            let cfg = ConnConfig {
+                enable_sack: sack,
+                enable_timestamps: ts,
+                ..ConnConfig::default()
+            };
+            let mut st = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(sack) ^ u64::from(ts) << 1;
+            let mut now = Instant::from_millis(1000);
+            let (mut a, mut b1, mut b2) = established(&cfg, now);
+            let data = [3u8; 40_000];
+            for _ in 0..60 {
+                let _ = a.send(&data[..(next(&mut st) % 9000) as usize]);
+                let mut batch = drain(&mut a, now);
+                if batch.len() > 2 {
+                    let i = (next(&mut st) % (batch.len() as u64 - 1)) as usize;
+                    batch.swap(i, i + 1);
+                }
+                for s in &batch {
+                    for _ in 0..1 + usize::from(next(&mut st) % 7 == 0) {
+                        if next(&mut st) % 9 != 0 {
+                            b1.handle_segment(now, &s.seg());
+                            b2.handle_segment(now, &s.seg());
+                        }
+                        b1.fl.ensure();
+                        b2.fl.ensure();
+                        let general = b1.data_options(now);
+                        // Junk, to see that a spilled result overwrites it.
+                        let mut spill = TcpOptions {
+                            mss: Some(1),
+                            ..TcpOptions::default()
+                        };
+                        let head = b2.data_out_options(now, &mut spill);
+                        let lean = OutHead {
+                            seq: SeqNum(0),
+                            ack: SeqNum(0),
+                            flags: TcpFlags::ACK,
+                            window: 0,
+                            options: head,
+                            payload: (&[], &[]),
+                        };
+                        assert_eq!(general, lean.tcp_options(&spill));
+                        assert_eq!(dump(&b1), dump(&b2));
+                        match head {
+                            OutOptions::Spilled => spilled += 1,
+                            OutOptions::Timestamps(..) => by_value += 1,
+                            OutOptions::None => none += 1,
+                        }
+                    }
+                }
+                let out = drain(&mut b1, now);
+                assert_eq!(out, drain(&mut b2, now));
+                for s in &out {
+                    a.handle_segment(now, &s.seg());
+                }
+                while b1.recv(&mut [0u8; 4096]).is_ok_and(|n| n > 0) {}
+                while b2.recv(&mut [0u8; 4096]).is_ok_and(|n| n > 0) {}
+                now += Duration::from_millis(5);
+            }
+        }
+        // Every kind was exercised.
+        assert!(
+            spilled > 10 && by_value > 10 && none > 10,
+            "{spilled} {by_value} {none}"
+        );
     }
 
     /// In-order data arriving at a closed receive window is not predicted

@@ -56,5 +56,6 @@ pub use seq::SeqNum;
 
 pub use cc::Congestion;
 pub use connection::{CloseReason, ConnConfig, ConnError, ConnEvent, ConnInfo, Connection};
+pub(crate) use segment::OutOptions;
 pub use segment::{BadChecksum, OutSegment, Segment, SegmentOutcome};
 pub use state::State;

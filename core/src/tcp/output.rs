@@ -4,7 +4,7 @@
 use crate::tcp::cc::CongestionControl;
 use crate::tcp::connection::Connection;
 use crate::tcp::options;
-use crate::tcp::segment::OutSegment;
+use crate::tcp::segment::{OutHead, OutOptions, OutSegment};
 use crate::tcp::state::State;
 use crate::tcp::timers::Ms32;
 use crate::tcp::SeqNum;
@@ -23,6 +23,20 @@ struct Plan {
 impl Connection {
     /// The next segment to send, if any (RFC 9293 §3.10, output side).
     pub fn poll_transmit(&mut self, now: Instant, max_payload: usize) -> Option<OutSegment<'_>> {
+        let mut spill = TcpOptions::default();
+        let head = self.poll_transmit_head(now, max_payload, &mut spill)?;
+        Some(head.into_segment(&spill))
+    }
+
+    /// `poll_transmit` for the stack: options other than none or timestamps
+    /// only are written to `spill`, not carried in the result by value (its
+    /// copy out would load the options' fresh narrow stores wide and stall).
+    pub(crate) fn poll_transmit_head(
+        &mut self,
+        now: Instant,
+        max_payload: usize,
+        spill: &mut TcpOptions,
+    ) -> Option<OutHead<'_>> {
         self.clock = self.clock.max(now);
         self.payload_cap = u32::try_from(max_payload).unwrap_or(u32::MAX).max(1);
         if let Some(rst) = self.take_pending_rst() {
@@ -35,11 +49,11 @@ impl Connection {
             State::SynReceived => self.plan_syn(now, true).or_else(|| self.plan_pure_ack()),
             _ => self.plan_synchronized(now, max_payload),
         }?;
-        Some(self.build(now, plan))
+        Some(self.build(now, plan, spill))
     }
 
     /// Queued RST: <SEQ=x><CTL=RST> or <SEQ=x><ACK=y><CTL=RST,ACK> (RFC 9293 §3.10.7.1).
-    fn take_pending_rst(&mut self) -> Option<OutSegment<'static>> {
+    fn take_pending_rst(&mut self) -> Option<OutHead<'static>> {
         if !self.fl.is_allocated() {
             return None;
         }
@@ -50,12 +64,12 @@ impl Connection {
         } else {
             TcpFlags::RST
         };
-        Some(OutSegment {
+        Some(OutHead {
             seq,
             ack: if with_ack { ack } else { SeqNum(0) },
             flags,
             window: 0,
-            options: TcpOptions::default(),
+            options: OutOptions::None,
             payload: (&[], &[]),
         })
     }
@@ -546,16 +560,17 @@ impl Connection {
     }
 
     /// Fill in ACK, window, options; record what was sent.
-    fn build(&mut self, now: Instant, plan: Plan) -> OutSegment<'_> {
+    fn build(&mut self, now: Instant, plan: Plan, spill: &mut TcpOptions) -> OutHead<'_> {
         let syn = plan.flags.syn();
         let has_ack = plan.flags.ack();
         // First: the options' narrow stores are copied out with wide loads
         // at the end, which stall unless the stores have left the store
         // buffer by then (nothing below depends on them).
         let options = if syn {
-            self.syn_options(now, has_ack)
+            *spill = self.syn_options(now, has_ack);
+            OutOptions::Spilled
         } else {
-            self.data_options(now)
+            self.data_out_options(now, spill)
         };
         let window = if syn {
             // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
@@ -592,7 +607,7 @@ impl Connection {
         } else {
             (&[][..], &[][..])
         };
-        OutSegment {
+        OutHead {
             seq: plan.seq,
             ack,
             flags: plan.flags,
@@ -614,8 +629,28 @@ impl Connection {
         }
     }
 
+    /// `data_options` as `OutOptions`: with SACK blocks to send, written to
+    /// `spill`; otherwise the timestamps (or nothing) by value.
+    #[inline]
+    pub(super) fn data_out_options(&mut self, now: Instant, spill: &mut TcpOptions) -> OutOptions {
+        if self.neg.sack && (self.fl.pending_dsack.is_some() || self.fl.recvbuf.has_out_of_order())
+        {
+            *spill = self.data_options(now);
+            return OutOptions::Spilled;
+        }
+        // `data_options` takes the D-SACK note even when it sends no block.
+        if self.fl.pending_dsack.is_some() {
+            self.fl.pending_dsack = None;
+        }
+        if self.neg.timestamps {
+            OutOptions::Timestamps(self.ts_val(now), self.ts_recent)
+        } else {
+            OutOptions::None
+        }
+    }
+
     /// Timestamps on every segment (RFC 7323 §3.2), SACK blocks when data is out of order (RFC 2018 §4).
-    fn data_options(&mut self, now: Instant) -> TcpOptions {
+    pub(super) fn data_options(&mut self, now: Instant) -> TcpOptions {
         let mut o = TcpOptions::default();
         if self.neg.timestamps {
             o.timestamps = Some((self.ts_val(now), self.ts_recent));

@@ -44,6 +44,61 @@ impl OutSegment<'_> {
     }
 }
 
+/// The options of an outgoing segment as the stack's emitters take them:
+/// the common cases by value, anything else written to the caller's
+/// `TcpOptions` (so the data path never copies a whole `TcpOptions` out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OutOptions {
+    /// No options.
+    None,
+    /// Timestamps (TSval, TSecr) only (RFC 7323 §3.2): nearly every segment.
+    Timestamps(u32, u32),
+    /// Written to the `TcpOptions` passed to `poll_transmit_head`.
+    Spilled,
+}
+
+/// `OutSegment` with its options as `OutOptions` (the stack's transmit path).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OutHead<'a> {
+    pub seq: SeqNum,
+    pub ack: SeqNum,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub options: OutOptions,
+    pub payload: (&'a [u8], &'a [u8]),
+}
+
+impl<'a> OutHead<'a> {
+    /// Payload length in bytes.
+    pub fn payload_len(&self) -> usize {
+        self.payload.0.len() + self.payload.1.len()
+    }
+
+    /// The options as `TcpOptions`; `spill` is what `poll_transmit_head` wrote.
+    pub fn tcp_options(&self, spill: &TcpOptions) -> TcpOptions {
+        match self.options {
+            OutOptions::None => TcpOptions::default(),
+            OutOptions::Timestamps(val, ecr) => TcpOptions {
+                timestamps: Some((val, ecr)),
+                ..TcpOptions::default()
+            },
+            OutOptions::Spilled => *spill,
+        }
+    }
+
+    /// The whole segment, options included.
+    pub fn into_segment(self, spill: &TcpOptions) -> OutSegment<'a> {
+        OutSegment {
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            options: self.tcp_options(spill),
+            payload: self.payload,
+        }
+    }
+}
+
 /// The segment's checksum did not verify; it was dropped with no effect
 /// (`Connection::handle_segment_unverified`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
