@@ -32,11 +32,16 @@ fn has_marker(hay: &[u8]) -> bool {
     hay.windows(10).any(|w| pieces.iter().any(|m| m == w))
 }
 
-/// The TCP payload and sequence number of an IPv4 packet the stack emitted.
+/// The TCP payload and sequence number of a packet the stack emitted
+/// (IPv4, or IPv6 without extension headers).
 fn tcp_payload(pkt: &[u8]) -> (u32, &[u8]) {
-    let ihl = usize::from(pkt[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([pkt[2], pkt[3]]));
-    let tcp = &pkt[ihl..total];
+    let (start, end) = if pkt[0] >> 4 == 6 {
+        (40, 40 + usize::from(u16::from_be_bytes([pkt[4], pkt[5]])))
+    } else {
+        let ihl = usize::from(pkt[0] & 0x0f) * 4;
+        (ihl, usize::from(u16::from_be_bytes([pkt[2], pkt[3]])))
+    };
+    let tcp = &pkt[start..end];
     let seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
     let doff = usize::from(tcp[12] >> 4) * 4;
     (seq, &tcp[doff..])
@@ -144,8 +149,14 @@ enum Limits {
     Larger,
 }
 
-fn open(p: &mut Pair, link: &mut Link, l: ListenerHandle, port: u16) -> (ConnHandle, ConnHandle) {
-    let c = p.a.connect(p.now, sa(B4, 80), port).expect("connect");
+fn open(
+    p: &mut Pair,
+    link: &mut Link,
+    l: ListenerHandle,
+    port: u16,
+    to: &str,
+) -> (ConnHandle, ConnHandle) {
+    let c = p.a.connect(p.now, sa(to, 80), port).expect("connect");
     let mut s = None;
     let ok = link.run(p, Duration::from_secs(130), |p| {
         s = s.or_else(|| p.b.accept(l).ok());
@@ -170,7 +181,7 @@ fn push_all(s: &mut tcpkit::stack::Stack, c: ConnHandle, data: &[u8]) -> usize {
 /// Connection 1: fills both directions with the marker and ends as `end` says.
 /// Returns the client's local port.
 fn first_connection(p: &mut Pair, link: &mut Link, l: ListenerHandle, end: End) -> u16 {
-    let (c, s) = open(p, link, l, 0);
+    let (c, s) = open(p, link, l, 0, B4);
     let port = p.a.local_endpoint(c).expect("local").port();
     let data = marker(40_000);
     match end {
@@ -229,7 +240,9 @@ fn first_connection(p: &mut Pair, link: &mut Link, l: ListenerHandle, end: End) 
     port
 }
 
-fn reuse_after(end: End, limits: Limits) {
+/// Connection 1 over IPv4, then connection 2 (over IPv6 if `v6`: the pool
+/// is per stack, shared by both families).
+fn reuse_after(end: End, limits: Limits, v6: bool) {
     let cfg = |seed| Config {
         send_buffer: 16 * 1024,
         recv_buffer: 16 * 1024,
@@ -247,7 +260,7 @@ fn reuse_after(end: End, limits: Limits) {
         End::OrderlyThroughTimeWait => port,
         _ => 0,
     };
-    let (c, s) = open(&mut p, &mut link, l, port2);
+    let (c, s) = open(&mut p, &mut link, l, port2, if v6 { B6 } else { B4 });
     if matches!(end, End::OrderlyThroughTimeWait) {
         assert!(
             p.b.counters().time_wait_active == 0,
@@ -322,28 +335,38 @@ fn reuse_after(end: End, limits: Limits) {
 #[test]
 fn client_abort_with_data_buffered_leaks_nothing() {
     for limits in [Limits::AsConfigured, Limits::Smaller, Limits::Larger] {
-        reuse_after(End::ClientAborts, limits);
+        reuse_after(End::ClientAborts, limits, false);
     }
 }
 
 #[test]
 fn reset_by_peer_with_data_buffered_leaks_nothing() {
     for limits in [Limits::AsConfigured, Limits::Smaller, Limits::Larger] {
-        reuse_after(End::ServerAborts, limits);
+        reuse_after(End::ServerAborts, limits, false);
     }
 }
 
 #[test]
 fn close_with_unread_data_leaks_nothing() {
     for limits in [Limits::AsConfigured, Limits::Smaller, Limits::Larger] {
-        reuse_after(End::ServerClosesUnread, limits);
+        reuse_after(End::ServerClosesUnread, limits, false);
     }
 }
 
 #[test]
 fn time_wait_record_rebuilt_by_a_new_syn_leaks_nothing() {
     for limits in [Limits::AsConfigured, Limits::Smaller, Limits::Larger] {
-        reuse_after(End::OrderlyThroughTimeWait, limits);
+        reuse_after(End::OrderlyThroughTimeWait, limits, false);
+    }
+}
+
+/// An IPv6 connection takes the box an IPv4 one left.
+#[test]
+fn an_ipv6_connection_after_an_ipv4_one_leaks_nothing() {
+    for end in [End::ClientAborts, End::ServerClosesUnread] {
+        for limits in [Limits::AsConfigured, Limits::Smaller] {
+            reuse_after(end, limits, true);
+        }
     }
 }
 
