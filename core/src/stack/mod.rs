@@ -558,6 +558,12 @@ struct StateChange {
 }
 
 impl StateChange {
+    const NONE: StateChange = StateChange {
+        promote: false,
+        finished: false,
+        time_wait: false,
+    };
+
     fn any(self) -> bool {
         self.promote || self.finished || self.time_wait
     }
@@ -613,14 +619,17 @@ fn bookkeep(
         .schedule(idx, generation, deadline, &mut slot.armed);
     b.counters.work_timer_ops += u64::from(pushed);
     // Only a passive open leaving SYN-RECEIVED needs promoting, only a
-    // finished connection reaping, and only an orphan in TIME-WAIT with
-    // nothing pending compacting: test the cheap flags on the slot at
-    // hand, the rest out of line.
+    // finished (CLOSED) connection reaping, and only an orphan in TIME-WAIT
+    // with nothing pending compacting: one test of the slot's flags and
+    // state for the common case (none of them), the rest out of line.
+    let state = slot.conn.state();
+    if slot.flags & (F_SYN_QUEUED | F_ORPHAN) == 0 && state != State::Closed {
+        return StateChange::NONE;
+    }
     StateChange {
-        promote: slot.flags & F_SYN_QUEUED != 0 && slot.conn.state() != State::SynReceived,
+        promote: slot.flags & F_SYN_QUEUED != 0 && state != State::SynReceived,
         finished: slot.conn.is_finished(),
-        time_wait: slot.flags & (F_ORPHAN | F_READY) == F_ORPHAN
-            && slot.conn.state() == State::TimeWait,
+        time_wait: slot.flags & (F_ORPHAN | F_READY) == F_ORPHAN && state == State::TimeWait,
     }
 }
 
@@ -966,8 +975,9 @@ impl Stack {
             };
             slot.flags &= !F_READY;
             self.counters.work_conn_visits += 1;
-            let key = slot.key;
-            let v6 = key.is_ipv6();
+            // The key stays in the slot (a copy of it costs more than the
+            // IPv4 endpoints the fast path needs).
+            let v6 = slot.key.is_ipv6();
             let max_payload = mtu.saturating_sub(base_headers(v6));
             // Used in place (see `feed`: moving it out of the Option stalls).
             slot.conn.prefill_in_flight(&mut self.inflight_pool);
@@ -995,7 +1005,7 @@ impl Stack {
             // IPv4 with timestamps only (nearly every segment): the fields
             // go straight to the fixed-layout emitter, without copying the
             // options into a `TcpOut` (wide loads of fresh narrow stores).
-            let fast = match (key.v4_endpoints(), seg.options) {
+            let fast = match (slot.key.v4_endpoints(), seg.options) {
                 (Some((l, r)), OutOptions::Timestamps(val, ecr)) => {
                     let hdr = packet::TcpOutTs {
                         seq: seg.seq.0,
@@ -1011,7 +1021,7 @@ impl Stack {
             let result = match fast {
                 Some(n) => Ok(n),
                 None => {
-                    let (local, remote) = (key.local(), key.remote());
+                    let (local, remote) = (slot.key.local(), slot.key.remote());
                     let hdr = packet::TcpOut {
                         seq: seg.seq.0,
                         ack: seg.ack.0,
