@@ -515,6 +515,9 @@ impl Connection {
     /// see `release_buffers_now`) once nothing is left to send.
     /// `wants_transmit`: [`Connection::wants_transmit`] if the caller has
     /// just asked it (nothing changed since), else None.
+    ///
+    /// Asked after every segment: the cheap tests inline, the rest out of line.
+    #[inline]
     pub(crate) fn release_unused_in_flight_into(
         &mut self,
         pool: &mut InFlightPool,
@@ -524,7 +527,20 @@ impl Connection {
             && self.fl.is_allocated()
             && (!self.fl.holds_buffer_memory()
                 || matches!(self.state, State::Closed | State::TimeWait))
-            && self.in_flight_releasable()
+        {
+            self.release_releasable_in_flight_into(pool, wants_transmit);
+        }
+    }
+
+    /// The rest of [`Connection::release_unused_in_flight_into`]: nothing
+    /// buffered or in flight, and no ACK waiting.
+    #[inline(never)]
+    fn release_releasable_in_flight_into(
+        &mut self,
+        pool: &mut InFlightPool,
+        wants_transmit: Option<bool>,
+    ) {
+        if self.in_flight_releasable()
             // Not while an ACK waits: sending it would rebuild the box.
             && !wants_transmit.unwrap_or_else(|| self.wants_transmit())
         {
