@@ -298,11 +298,8 @@ impl Connection {
         }
         let base = self.fl.recvbuf.next_offset();
         // Never take more than the window we advertised (RFC 9293 §3.10.7.4).
-        let keep = self.acceptance_window() as usize;
-        let payload = seg
-            .payload
-            .get(..seg.payload.len().min(keep))
-            .unwrap_or(&[]);
+        let keep = self.window_take(seg.payload.len());
+        let payload = seg.payload.get(..keep).unwrap_or(&[]);
         if payload.is_empty() {
             self.ack_now = true;
         } else {
@@ -364,6 +361,16 @@ impl Connection {
     /// (then the window is at least that) before the buffer is asked.
     fn receive_window_open(&self) -> bool {
         self.rcv_adv > self.rcv_nxt || self.acceptance_window() > 0
+    }
+
+    /// How much of `len` bytes of text at RCV.NXT the receive window takes,
+    /// `len.min(acceptance_window())`: all of it when what we advertised
+    /// covers it (the window is at least that), else the window decides.
+    fn window_take(&self, len: usize) -> usize {
+        if self.rcv_adv > self.rcv_nxt && (self.rcv_adv - self.rcv_nxt) as usize >= len {
+            return len;
+        }
+        len.min(self.acceptance_window() as usize)
     }
 
     /// The four-case acceptability test (RFC 9293 §3.10.7.4, first step).
@@ -1072,7 +1079,8 @@ pub(super) mod tests {
         );
     }
 
-    /// `receive_window_open` answers as `acceptance_window() > 0` with
+    /// `receive_window_open` answers as `acceptance_window() > 0`, and
+    /// `window_take(len)` as `len.min(acceptance_window())`, with
     /// RCV.ADV behind, at and ahead of RCV.NXT (near and across the
     /// half-space) and with the receive buffer from empty to full.
     #[test]
@@ -1091,7 +1099,12 @@ pub(super) mod tests {
             ] {
                 b.rcv_adv = b.rcv_nxt + delta;
                 let open = b.receive_window_open();
-                assert_eq!(open, b.acceptance_window() > 0, "{delta:#x}");
+                let window = b.acceptance_window();
+                assert_eq!(open, window > 0, "{delta:#x}");
+                for len in [0usize, 1, 99, 100, 101, 1448, 4096, 70_000, 70_001] {
+                    let want = len.min(window as usize);
+                    assert_eq!(b.window_take(len), want, "{delta:#x} {len}");
+                }
                 seen[usize::from(open)] += 1;
             }
             b.rcv_adv = saved;
