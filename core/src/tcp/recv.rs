@@ -211,15 +211,27 @@ impl RecvBuffer {
     /// "seventh, process the segment text"; RFC 9293 §3.4 window trimming).
     /// Returns how far RCV.NXT advanced. Out-of-order data returns 0; a
     /// segment that would need more than [`MAX_RANGES`] ranges is dropped.
+    #[inline]
     pub fn write(&mut self, offset: u64, data: &[u8]) -> usize {
         let placed = core::mem::take(&mut self.placed) as usize;
-        let rcv_nxt = self.next_offset();
-        if placed != 0 && placed == data.len() && offset == rcv_nxt && self.ooo.is_empty() {
+        if placed != 0
+            && placed == data.len()
+            && offset == self.next_offset()
+            && self.ooo.is_empty()
+        {
             // Copied by `place_in_order`, which checked the window and that no
             // out-of-order data is held: nothing to trim, track or copy.
             self.readable += placed;
             return placed;
         }
+        self.write_general(offset, data)
+    }
+
+    /// `write` of bytes not placed by `place_in_order` (out of line: the
+    /// placed case is nearly every in-order segment).
+    #[inline(never)]
+    fn write_general(&mut self, offset: u64, data: &[u8]) -> usize {
+        let rcv_nxt = self.next_offset();
         self.note_duplicate(offset, data.len(), rcv_nxt);
         let Some((s, e)) = self.trim_to_window(offset, data.len()) else {
             return 0;
