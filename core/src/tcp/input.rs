@@ -736,7 +736,7 @@ impl Connection {
     }
 
     /// `receive_data` for non-empty in-window text at RCV.NXT (`offset`).
-    #[inline]
+    #[inline(always)]
     fn receive_in_order(&mut self, now: Instant, offset: u64, payload: &[u8]) {
         let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
         self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
