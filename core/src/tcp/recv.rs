@@ -272,6 +272,7 @@ impl RecvBuffer {
     /// not apply: out-of-order data held (its bytes must not be
     /// overwritten), the data not wholly inside the window, or the ring
     /// would have to grow (a segment failing its checksum allocates nothing).
+    #[inline(always)]
     pub fn place_in_order(&mut self, data: &[u8], initial: u32) -> Option<u32> {
         self.placed = 0;
         let len = u32::try_from(data.len()).ok()?;
