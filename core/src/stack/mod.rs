@@ -34,6 +34,22 @@
 //! `max_orphans` do so at once: beyond, `close` aborts (RST) instead
 //! (`Counters::orphans_aborted`), as Linux does past `tcp_max_orphans`.
 
+/// The tables of [`Books`], borrowed from a `Stack` field by field, so the
+/// caller may hold a connection slot from `conns` at the same time.
+macro_rules! books {
+    ($s:ident) => {
+        Books {
+            now: $s.now,
+            ready: &mut $s.ready,
+            events: &mut $s.events,
+            counters: &mut $s.counters,
+            inflight_pool: &mut $s.inflight_pool,
+            buffer_release: &mut $s.buffer_release,
+            timers: &mut $s.timers,
+        }
+    };
+}
+
 pub mod config;
 pub mod counters;
 pub mod demux;
@@ -522,6 +538,101 @@ fn is_unicast(ip: IpAddr) -> bool {
     }
 }
 
+/// The stack's tables that per-connection bookkeeping updates (see [`bookkeep`]).
+struct Books<'a> {
+    now: Instant,
+    ready: &'a mut VecDeque<u32>,
+    events: &'a mut EventQueue,
+    counters: &'a mut Counters,
+    inflight_pool: &'a mut InFlightPool,
+    buffer_release: &'a mut VecDeque<(Instant, u32, u32)>,
+    timers: &'a mut TimerQueue,
+}
+
+/// What `bookkeep` found due that needs the whole stack.
+#[derive(Clone, Copy)]
+struct StateChange {
+    promote: bool,
+    finished: bool,
+    time_wait: bool,
+}
+
+impl StateChange {
+    const NONE: StateChange = StateChange {
+        promote: false,
+        finished: false,
+        time_wait: false,
+    };
+
+    fn any(self) -> bool {
+        self.promote || self.finished || self.time_wait
+    }
+}
+
+/// After anything touched the connection in `slot`: collect its events, put
+/// it on the ready list (if `requeue`), release its unused box, schedule its
+/// buffer release and re-arm its timer. Takes the slot the caller already
+/// holds, so a hot path needs no second slab lookup; what needs the whole
+/// stack (promotion, reaping, compaction) is returned for
+/// `Stack::after_state_change`.
+#[inline(always)]
+fn bookkeep(
+    slot: &mut ConnSlot,
+    idx: u32,
+    generation: u32,
+    requeue: bool,
+    b: Books<'_>,
+) -> StateChange {
+    let now = b.now;
+    // Events (out of line: about one call in three has any).
+    if slot.conn.has_events() {
+        Stack::publish_events(slot, idx, generation, b.events, b.counters);
+    }
+    // Ready list. The answer also serves the box release below.
+    let mut wants = None;
+    if requeue && slot.flags & F_READY == 0 {
+        let w = slot.conn.wants_transmit();
+        wants = Some(w);
+        if w {
+            slot.flags |= F_READY;
+            b.ready.push_back(idx);
+        }
+    }
+    // A box that served only the handshake and holds nothing goes now;
+    // otherwise empty buffers (and an empty box) are freed at the next
+    // release tick (1-2 s away) if still empty then; a drain in between
+    // keeps them.
+    slot.conn
+        .release_unused_in_flight_into(b.inflight_pool, wants);
+    if slot.release_at == u32::MAX && slot.conn.holds_idle_buffers() {
+        let deadline = buffer_release_deadline(now);
+        slot.release_at = release_tick(deadline);
+        b.buffer_release.push_back((deadline, idx, generation));
+    }
+    // Timer: never at or before now, so handle_timeout always makes progress.
+    let deadline = slot
+        .conn
+        .poll_timeout()
+        .map(|d| d.max(now + Duration::from_micros(1)));
+    let pushed = b
+        .timers
+        .schedule(idx, generation, deadline, &mut slot.armed);
+    b.counters.work_timer_ops += u64::from(pushed);
+    // Only a passive open leaving SYN-RECEIVED needs promoting, only a
+    // finished (CLOSED) connection reaping, and only an orphan in TIME-WAIT
+    // with nothing pending compacting: one test of the slot's flags and
+    // state for the common case (none of them), the rest out of line.
+    let state = slot.conn.state();
+    if slot.flags & (F_SYN_QUEUED | F_ORPHAN) == 0 && state != State::Closed {
+        return StateChange::NONE;
+    }
+    StateChange {
+        promote: slot.flags & F_SYN_QUEUED != 0 && state != State::SynReceived,
+        finished: slot.conn.is_finished(),
+        time_wait: slot.flags & (F_ORPHAN | F_READY) == F_ORPHAN && state == State::TimeWait,
+    }
+}
+
 impl Stack {
     /// A stack with `config` (validated: `InvalidArgument` for nonsense).
     pub fn new(config: Config) -> Result<Stack, Error> {
@@ -857,14 +968,16 @@ impl Stack {
             let id = self.ip_id.wrapping_add(1);
             let now = self.now;
             let mtu = self.config.mtu as usize;
-            let Some(slot) = self.conns.at_mut(idx) else {
+            // One slab lookup for the whole segment, bookkeeping included.
+            let Some((slot, generation)) = self.conns.at_mut_with_generation(idx) else {
                 self.ready.pop_front();
                 continue;
             };
             slot.flags &= !F_READY;
             self.counters.work_conn_visits += 1;
-            let key = slot.key;
-            let v6 = key.is_ipv6();
+            // The key stays in the slot (a copy of it costs more than the
+            // IPv4 endpoints the fast path needs).
+            let v6 = slot.key.is_ipv6();
             let max_payload = mtu.saturating_sub(base_headers(v6));
             // Used in place (see `feed`: moving it out of the Option stalls).
             slot.conn.prefill_in_flight(&mut self.inflight_pool);
@@ -875,7 +988,10 @@ impl Stack {
                 // Nothing after all (window or cwnd closed): leave the ready
                 // list until something else touches it, so this loop ends.
                 self.ready.pop_front();
-                self.after_inner(idx, false);
+                let change = bookkeep(slot, idx, generation, false, books!(self));
+                if change.any() {
+                    self.after_state_change(idx, change);
+                }
                 continue;
             };
             let end = seg.seq
@@ -889,7 +1005,7 @@ impl Stack {
             // IPv4 with timestamps only (nearly every segment): the fields
             // go straight to the fixed-layout emitter, without copying the
             // options into a `TcpOut` (wide loads of fresh narrow stores).
-            let fast = match (key.v4_endpoints(), seg.options) {
+            let fast = match (slot.key.v4_endpoints(), seg.options) {
                 (Some((l, r)), OutOptions::Timestamps(val, ecr)) => {
                     let hdr = packet::TcpOutTs {
                         seq: seg.seq.0,
@@ -905,7 +1021,7 @@ impl Stack {
             let result = match fast {
                 Some(n) => Ok(n),
                 None => {
-                    let (local, remote) = (key.local(), key.remote());
+                    let (local, remote) = (slot.key.local(), slot.key.remote());
                     let hdr = packet::TcpOut {
                         seq: seg.seq.0,
                         ack: seg.ack.0,
@@ -929,36 +1045,27 @@ impl Stack {
             if seg.flags.rst() {
                 self.counters.rst_sent += 1;
             }
-            // After a data segment (without FIN), more is likely (bulk transfer): back on
-            // the ready list without asking `wants_transmit`; if nothing is
-            // sendable after all, the poll above returns None and drops it
-            // from the list. One slot lookup for this and SND.MAX.
-            let requeue = match self.conns.at_mut(idx) {
-                Some(slot) => {
-                    if first || end > slot.snd_max || slot.snd_max == SeqNum(0) {
-                        slot.snd_max = end;
-                    }
-                    if data_sent {
-                        slot.flags |= F_READY;
-                    }
-                    data_sent
-                }
-                None => false,
-            };
+            if first || end > slot.snd_max || slot.snd_max == SeqNum(0) {
+                slot.snd_max = end;
+            }
             self.ip_id = id;
-            if requeue {
+            // After a data segment (without FIN), more is likely (bulk
+            // transfer): back on the ready list without asking
+            // `wants_transmit`; if nothing is sendable after all, the poll
+            // above returns None and drops it from the list. Otherwise the
+            // bookkeeping asks (requeue).
+            if data_sent {
+                slot.flags |= F_READY;
                 if self.ready.len() != 1 {
                     self.ready.pop_front();
                     self.ready.push_back(idx);
                 }
-                self.after_inner(idx, false);
             } else {
                 self.ready.pop_front();
-                if data_sent {
-                    self.after_inner(idx, false);
-                } else {
-                    self.after(idx);
-                }
+            }
+            let change = bookkeep(slot, idx, generation, !data_sent, books!(self));
+            if change.any() {
+                self.after_state_change(idx, change);
             }
             return result;
         }
@@ -1138,55 +1245,13 @@ impl Stack {
     }
 
     fn after_inner(&mut self, idx: u32, requeue: bool) {
-        let now = self.now;
         // One slab lookup for everything below (this runs per packet and per command).
         let Some((slot, generation)) = self.conns.at_mut_with_generation(idx) else {
             return;
         };
-        // Events (out of line: about one call in three has any).
-        if slot.conn.has_events() {
-            Self::publish_events(slot, idx, generation, &mut self.events, &mut self.counters);
-        }
-        // Ready list. The answer also serves the box release below.
-        let mut wants = None;
-        if requeue && slot.flags & F_READY == 0 {
-            let w = slot.conn.wants_transmit();
-            wants = Some(w);
-            if w {
-                slot.flags |= F_READY;
-                self.ready.push_back(idx);
-            }
-        }
-        // A box that served only the handshake and holds nothing goes now;
-        // otherwise empty buffers (and an empty box) are freed at the next
-        // release tick (1-2 s away) if still empty then; a drain in between
-        // keeps them.
-        slot.conn
-            .release_unused_in_flight_into(&mut self.inflight_pool, wants);
-        if slot.release_at == u32::MAX && slot.conn.holds_idle_buffers() {
-            let deadline = buffer_release_deadline(now);
-            slot.release_at = release_tick(deadline);
-            self.buffer_release.push_back((deadline, idx, generation));
-        }
-        // Timer: never at or before now, so handle_timeout always makes progress.
-        let deadline = slot
-            .conn
-            .poll_timeout()
-            .map(|d| d.max(now + Duration::from_micros(1)));
-        let pushed = self
-            .timers
-            .schedule(idx, generation, deadline, &mut slot.armed);
-        self.counters.work_timer_ops += u64::from(pushed);
-        // Only a passive open leaving SYN-RECEIVED needs promoting, only a
-        // finished connection reaping, and only an orphan in TIME-WAIT with
-        // nothing pending compacting: test the cheap flags on the slot at
-        // hand, the rest out of line.
-        let promote = slot.flags & F_SYN_QUEUED != 0 && slot.conn.state() != State::SynReceived;
-        let finished = slot.conn.is_finished();
-        let time_wait =
-            slot.flags & (F_ORPHAN | F_READY) == F_ORPHAN && slot.conn.state() == State::TimeWait;
-        if promote || finished || time_wait {
-            self.after_state_change(idx, promote, finished, time_wait);
+        let change = bookkeep(slot, idx, generation, requeue, books!(self));
+        if change.any() {
+            self.after_state_change(idx, change);
         }
     }
 
@@ -1240,7 +1305,12 @@ impl Stack {
 
     /// The promotion, reaping or compaction `after_inner` found due.
     #[inline(never)]
-    fn after_state_change(&mut self, idx: u32, promote: bool, finished: bool, time_wait: bool) {
+    fn after_state_change(&mut self, idx: u32, change: StateChange) {
+        let StateChange {
+            promote,
+            finished,
+            time_wait,
+        } = change;
         if promote {
             self.promote_passive(idx);
             self.reap_if_finished(idx);

@@ -6,7 +6,10 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use super::demux::FlowKey;
 use super::packet::{self, TcpIn, TcpOut};
 use super::syncookie::SynCookies;
-use super::{Outgoing, PacketError, Stack, State, F_ORPHAN, F_SYN_QUEUED, F_UNACCEPTED, TW_BIT};
+use super::{
+    bookkeep, Books, Outgoing, PacketError, Stack, State, F_ORPHAN, F_SYN_QUEUED, F_UNACCEPTED,
+    TW_BIT,
+};
 use crate::tcp::connection::{timestamp_clock, Connection, Segment, SegmentOutcome};
 use crate::tcp::options::window_shift_for;
 use crate::tcp::SeqNum;
@@ -107,7 +110,8 @@ impl Stack {
                 self.counters.listen_overflows += 1;
                 return Ok(());
             }
-            let Some(slot) = self.conns.at_mut(idx) else {
+            // One slab lookup for the segment and the bookkeeping after it.
+            let Some((slot, generation)) = self.conns.at_mut_with_generation(idx) else {
                 return Ok(());
             };
             self.counters.work_conn_visits += 1;
@@ -132,7 +136,10 @@ impl Stack {
             // (valid until close): then the SYN is ignored and the peer retries.
             let held = slot.flags & F_ORPHAN == 0;
             if outcome != SegmentOutcome::ReopenFromTimeWait || held {
-                self.after(idx);
+                let change = bookkeep(slot, idx, generation, true, books!(self));
+                if change.any() {
+                    self.after_state_change(idx, change);
+                }
                 return Ok(());
             }
             // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN may reuse a TIME-WAIT 4-tuple.

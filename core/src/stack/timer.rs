@@ -36,6 +36,9 @@ impl TimerQueue {
 
     /// Arms `deadline` for a slot whose earliest heap entry is `*armed`;
     /// whether an entry was pushed (for the stack's work counter).
+    ///
+    /// Inline: asked after every segment, and nearly always armed already.
+    #[inline]
     pub fn schedule(
         &mut self,
         index: u32,
@@ -47,6 +50,13 @@ impl TimerQueue {
         if *armed <= d {
             return false;
         }
+        self.push(index, generation, d, armed);
+        true
+    }
+
+    /// A new earliest deadline for the slot: into the heap.
+    #[inline(never)]
+    fn push(&mut self, index: u32, generation: u32, d: Instant, armed: &mut Instant) {
         *armed = d;
         self.ops += 1;
         self.heap.push(Reverse(Entry {
@@ -54,7 +64,6 @@ impl TimerQueue {
             index,
             generation,
         }));
-        true
     }
 
     /// The earliest entry (may be stale: then waking up is spurious, which is allowed).

@@ -1060,6 +1060,7 @@ impl Connection {
     }
 
     /// The earliest deadline of all timers, or None.
+    #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let t = self
             .timers

@@ -264,7 +264,7 @@ impl Connection {
             && ts_ok
             && self.fl.scoreboard.range_count() == 0
             && !self.fl.rack.has_flight()
-            && self.acceptance_window() > 0
+            && self.receive_window_open()
             && fast_path_enabled()
     }
 
@@ -298,11 +298,8 @@ impl Connection {
         }
         let base = self.fl.recvbuf.next_offset();
         // Never take more than the window we advertised (RFC 9293 §3.10.7.4).
-        let keep = self.acceptance_window() as usize;
-        let payload = seg
-            .payload
-            .get(..seg.payload.len().min(keep))
-            .unwrap_or(&[]);
+        let keep = self.window_take(seg.payload.len());
+        let payload = seg.payload.get(..keep).unwrap_or(&[]);
         if payload.is_empty() {
             self.ack_now = true;
         } else {
@@ -358,6 +355,22 @@ impl Connection {
         };
         let room = u32::try_from(self.fl.recv_window()).unwrap_or(u32::MAX);
         advertised.max(room.min(0xffff << self.neg.rcv_shift))
+    }
+
+    /// `acceptance_window() > 0`, decided by RCV.ADV ahead of RCV.NXT
+    /// (then the window is at least that) before the buffer is asked.
+    fn receive_window_open(&self) -> bool {
+        self.rcv_adv > self.rcv_nxt || self.acceptance_window() > 0
+    }
+
+    /// How much of `len` bytes of text at RCV.NXT the receive window takes,
+    /// `len.min(acceptance_window())`: all of it when what we advertised
+    /// covers it (the window is at least that), else the window decides.
+    fn window_take(&self, len: usize) -> usize {
+        if self.rcv_adv > self.rcv_nxt && (self.rcv_adv - self.rcv_nxt) as usize >= len {
+            return len;
+        }
+        len.min(self.acceptance_window() as usize)
     }
 
     /// The four-case acceptability test (RFC 9293 §3.10.7.4, first step).
@@ -723,7 +736,7 @@ impl Connection {
     }
 
     /// `receive_data` for non-empty in-window text at RCV.NXT (`offset`).
-    #[inline]
+    #[inline(always)]
     fn receive_in_order(&mut self, now: Instant, offset: u64, payload: &[u8]) {
         let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
         self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
@@ -1064,6 +1077,74 @@ pub(super) mod tests {
             spilled > 10 && by_value > 10 && none > 10,
             "{spilled} {by_value} {none}"
         );
+    }
+
+    /// `receive_window_open` answers as `acceptance_window() > 0`, and
+    /// `window_take(len)` as `len.min(acceptance_window())`, with
+    /// RCV.ADV behind, at and ahead of RCV.NXT (near and across the
+    /// half-space) and with the receive buffer from empty to full.
+    #[test]
+    fn receive_window_open_matches_acceptance_window() {
+        fn check(b: &mut Connection, seen: &mut [usize; 2]) {
+            let saved = b.rcv_adv;
+            for delta in [
+                0u32,
+                1,
+                100,
+                70_000,
+                0x7fff_ffff,
+                0x8000_0000,
+                0xffff_ff00,
+                0xffff_ffff,
+            ] {
+                b.rcv_adv = b.rcv_nxt + delta;
+                let open = b.receive_window_open();
+                let window = b.acceptance_window();
+                assert_eq!(open, window > 0, "{delta:#x}");
+                for len in [0usize, 1, 99, 100, 101, 1448, 4096, 70_000, 70_001] {
+                    let want = len.min(window as usize);
+                    assert_eq!(b.window_take(len), want, "{delta:#x} {len}");
+                }
+                seen[usize::from(open)] += 1;
+            }
+            b.rcv_adv = saved;
+        }
+        let cfg = ConnConfig {
+            recv_buffer: 4096,
+            ..ConnConfig::default()
+        };
+        let mut now = Instant::from_millis(1000);
+        let (mut a, mut b, _) = established(&cfg, now);
+        let data = [5u8; 3000];
+        let mut seen = [0usize; 2];
+        let mut last = None;
+        for round in 0..12 {
+            let _ = a.send(&data);
+            for s in drain(&mut a, now) {
+                b.fl.ensure();
+                b.handle_segment(now, &s.seg());
+                check(&mut b, &mut seen);
+                last = Some(s);
+            }
+            if round % 3 == 1 {
+                // Fill what the sender left of the window.
+                if let Some(mut seg) = last.clone() {
+                    seg.seq = b.rcv_nxt;
+                    seg.payload = alloc::vec![6u8; b.fl.recv_window()];
+                    b.handle_segment(now, &seg.seg());
+                    check(&mut b, &mut seen);
+                }
+            }
+            for s in drain(&mut b, now) {
+                a.handle_segment(now, &s.seg());
+            }
+            if round % 3 == 2 {
+                while b.recv(&mut [0u8; 4096]).is_ok_and(|n| n > 0) {}
+            }
+            now += Duration::from_millis(1);
+        }
+        // Both answers came up.
+        assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}");
     }
 
     /// In-order data arriving at a closed receive window is not predicted

@@ -211,15 +211,27 @@ impl RecvBuffer {
     /// "seventh, process the segment text"; RFC 9293 §3.4 window trimming).
     /// Returns how far RCV.NXT advanced. Out-of-order data returns 0; a
     /// segment that would need more than [`MAX_RANGES`] ranges is dropped.
+    #[inline]
     pub fn write(&mut self, offset: u64, data: &[u8]) -> usize {
         let placed = core::mem::take(&mut self.placed) as usize;
-        let rcv_nxt = self.next_offset();
-        if placed != 0 && placed == data.len() && offset == rcv_nxt && self.ooo.is_empty() {
+        if placed != 0
+            && placed == data.len()
+            && offset == self.next_offset()
+            && self.ooo.is_empty()
+        {
             // Copied by `place_in_order`, which checked the window and that no
             // out-of-order data is held: nothing to trim, track or copy.
             self.readable += placed;
             return placed;
         }
+        self.write_general(offset, data)
+    }
+
+    /// `write` of bytes not placed by `place_in_order` (out of line: the
+    /// placed case is nearly every in-order segment).
+    #[inline(never)]
+    fn write_general(&mut self, offset: u64, data: &[u8]) -> usize {
+        let rcv_nxt = self.next_offset();
         self.note_duplicate(offset, data.len(), rcv_nxt);
         let Some((s, e)) = self.trim_to_window(offset, data.len()) else {
             return 0;
@@ -260,6 +272,7 @@ impl RecvBuffer {
     /// not apply: out-of-order data held (its bytes must not be
     /// overwritten), the data not wholly inside the window, or the ring
     /// would have to grow (a segment failing its checksum allocates nothing).
+    #[inline(always)]
     pub fn place_in_order(&mut self, data: &[u8], initial: u32) -> Option<u32> {
         self.placed = 0;
         let len = u32::try_from(data.len()).ok()?;
@@ -515,6 +528,9 @@ impl Connection {
     /// see `release_buffers_now`) once nothing is left to send.
     /// `wants_transmit`: [`Connection::wants_transmit`] if the caller has
     /// just asked it (nothing changed since), else None.
+    ///
+    /// Asked after every segment: the cheap tests inline, the rest out of line.
+    #[inline]
     pub(crate) fn release_unused_in_flight_into(
         &mut self,
         pool: &mut InFlightPool,
@@ -524,7 +540,20 @@ impl Connection {
             && self.fl.is_allocated()
             && (!self.fl.holds_buffer_memory()
                 || matches!(self.state, State::Closed | State::TimeWait))
-            && self.in_flight_releasable()
+        {
+            self.release_releasable_in_flight_into(pool, wants_transmit);
+        }
+    }
+
+    /// The rest of [`Connection::release_unused_in_flight_into`]: nothing
+    /// buffered or in flight, and no ACK waiting.
+    #[inline(never)]
+    fn release_releasable_in_flight_into(
+        &mut self,
+        pool: &mut InFlightPool,
+        wants_transmit: Option<bool>,
+    ) {
+        if self.in_flight_releasable()
             // Not while an ACK waits: sending it would rebuild the box.
             && !wants_transmit.unwrap_or_else(|| self.wants_transmit())
         {
