@@ -715,47 +715,41 @@ impl Connection {
             self.receive_in_order(now, offset, payload);
             return;
         }
-        let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
-        self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
-        let had_hole = self.fl.recvbuf.has_out_of_order();
-        let advanced = self.fl.recvbuf.write(offset, payload);
-        if let Some(dup) = self.fl.recvbuf.take_dsack() {
-            // Report the duplicate as the first SACK block (RFC 2883 §4).
-            self.fl.pending_dsack = self.neg.sack.then_some(dup);
-        }
-        if advanced > 0 {
-            self.rcv_nxt += advanced as u32;
-            self.raise_readable();
-        }
-        if ahead != 0 || had_hole || advanced == 0 {
-            // Out-of-order, duplicate, or hole-filling data: ACK at once (RFC 5681 §4.2).
-            self.ack_now = true;
-            return;
-        }
-        self.schedule_delayed_ack(now, advanced);
+        self.store_text(offset, payload);
+        // Out-of-order or duplicate data: ACK at once (RFC 5681 §4.2).
+        self.ack_now = true;
     }
 
     /// `receive_data` for non-empty in-window text at RCV.NXT (`offset`).
     #[inline(always)]
     fn receive_in_order(&mut self, now: Instant, offset: u64, payload: &[u8]) {
-        let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
-        self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
-        let had_hole = self.fl.recvbuf.has_out_of_order();
-        let advanced = self.fl.recvbuf.write(offset, payload);
-        if let Some(dup) = self.fl.recvbuf.take_dsack() {
-            // Report the duplicate as the first SACK block (RFC 2883 §4).
-            self.fl.pending_dsack = self.neg.sack.then_some(dup);
-        }
-        if advanced > 0 {
-            self.rcv_nxt += advanced as u32;
-            self.raise_readable();
-        }
+        let (had_hole, advanced) = self.store_text(offset, payload);
         if had_hole || advanced == 0 {
             // Hole-filling data (or nothing taken): ACK at once (RFC 5681 §4.2).
             self.ack_now = true;
             return;
         }
         self.schedule_delayed_ack(now, advanced);
+    }
+
+    /// Writes in-window text at stream `offset` into the receive buffer and
+    /// advances RCV.NXT by what became contiguous; whether a hole was open
+    /// before, and how many bytes advanced.
+    #[inline(always)]
+    fn store_text(&mut self, offset: u64, payload: &[u8]) -> (bool, usize) {
+        let len16 = u16::try_from(payload.len()).unwrap_or(u16::MAX);
+        self.rcv_mss = self.rcv_mss.max(len16.min(self.offer.mss));
+        let had_hole = self.fl.recvbuf.has_out_of_order();
+        let advanced = self.fl.recvbuf.write(offset, payload);
+        if let Some(dup) = self.fl.recvbuf.take_dsack() {
+            // Report the duplicate as the first SACK block (RFC 2883 §4).
+            self.fl.pending_dsack = self.neg.sack.then_some(dup);
+        }
+        if advanced > 0 {
+            self.rcv_nxt += advanced as u32;
+            self.raise_readable();
+        }
+        (had_hole, advanced)
     }
 
     /// Delayed ACK: at least every second full-sized segment, else after the delay (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2).
