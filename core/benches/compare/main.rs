@@ -320,7 +320,7 @@ fn bench_scale(runs: usize, max: usize, smol_max: usize) {
         .into_iter()
         .filter(|n| *n <= max)
     {
-        let (t_ns, t_heap) = tk::scale(n, runs);
+        let (t_ns, t_heap, (timer_ops, visits)) = tk::scale(n, runs);
         let s = if n <= smol_max {
             Some(smol::scale(n, runs))
         } else {
@@ -337,6 +337,10 @@ fn bench_scale(runs: usize, max: usize, smol_max: usize) {
             "bytes",
             t_heap,
             s.map(|(_, h)| h),
+        );
+        println!(
+            "{:<44} {timer_ops:>12.2} {visits:>12.2}  (tcpkit: timer-queue ops, connection visits)",
+            format!("work per exchange, {n} conns")
         );
         tk_at.push((n, t_ns));
     }

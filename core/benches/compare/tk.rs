@@ -266,8 +266,19 @@ fn exchange(p: &mut Pair, (c, s): (ConnHandle, ConnHandle), msg: &[u8], buf: &mu
     p.drain_events();
 }
 
-/// Median ns per exchange over `runs`, and heap bytes per connection end.
-pub fn scale(n: usize, runs: usize) -> (f64, f64) {
+/// Timer-queue operations and connection visits both stacks counted so far.
+fn work(p: &Pair) -> (u64, u64) {
+    let (a, b) = (p.a.counters(), p.b.counters());
+    (
+        a.work_timer_ops + b.work_timer_ops,
+        a.work_conn_visits + b.work_conn_visits,
+    )
+}
+
+/// Median ns per exchange over `runs`, heap bytes per connection end, and
+/// the stacks' work per timed exchange (timer-queue operations, connection
+/// visits): constant in N when the cost difference is the caches'.
+pub fn scale(n: usize, runs: usize) -> (f64, f64, (f64, f64)) {
     let (mut p, conns, per_end) = setup(n, 2048);
     let msg = pattern(100);
     let mut buf = vec![0u8; 2048];
@@ -276,6 +287,7 @@ pub fn scale(n: usize, runs: usize) -> (f64, f64) {
     }
     let rounds = 1000;
     let mut t = Vec::with_capacity(runs);
+    let before = work(&p);
     for run in 0..runs {
         let t0 = Clock::start();
         for r in 0..rounds {
@@ -284,7 +296,13 @@ pub fn scale(n: usize, runs: usize) -> (f64, f64) {
         }
         t.push(t0.secs() * 1e9 / rounds as f64);
     }
-    (median(t), per_end)
+    let after = work(&p);
+    let exchanges = (runs * rounds) as f64;
+    let per_exchange = (
+        (after.0 - before.0) as f64 / exchanges,
+        (after.1 - before.1) as f64 / exchanges,
+    );
+    (median(t), per_end, per_exchange)
 }
 
 /// `n` idle established connections: heap bytes per end, VmRSS, setup seconds.
