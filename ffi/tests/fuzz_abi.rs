@@ -5,6 +5,10 @@
 //! `TCPKIT_FUZZ_SEED` as in core/tests/hostile_fuzz.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The C ABI's code as a Rust library under the name abi.rs uses
+// (tcpkit-ffi builds only the C products; see ffi/Cargo.toml).
+extern crate tcpkit_ffi_rs as tcpkit_ffi;
+
 #[path = "../../fuzz/src/abi.rs"]
 mod abi;
 
