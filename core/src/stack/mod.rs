@@ -2009,6 +2009,28 @@ mod tests {
         }
     }
 
+    /// A segment reads the stack's per-slot fields and the connection's hot
+    /// fields: they form one range at the front of the slot, and what only a
+    /// passive connection before `accept` reads, plus the connection's cold
+    /// tail, come after it.
+    #[test]
+    fn slot_hot_fields_come_first() {
+        use core::mem::{offset_of, size_of};
+        for hot in [
+            offset_of!(ConnSlot, armed),
+            offset_of!(ConnSlot, key),
+            offset_of!(ConnSlot, release_at),
+            offset_of!(ConnSlot, pending),
+            offset_of!(ConnSlot, flags),
+        ] {
+            assert!(hot < offset_of!(ConnSlot, conn), "{hot}");
+        }
+        assert!(
+            offset_of!(ConnSlot, listener) >= offset_of!(ConnSlot, conn) + size_of::<Connection>()
+        );
+        assert!(handle::slot_size::<ConnSlot>() <= 472, "slot grew");
+    }
+
     /// What the stack keeps beside each connection stays small.
     #[test]
     fn slot_overhead_beside_the_connection_is_small() {

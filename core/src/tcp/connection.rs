@@ -1473,3 +1473,39 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod hot_cold_layout_tests {
+    use super::*;
+    use core::mem::{offset_of, size_of};
+
+    /// The fields an established connection's segments never touch
+    /// (handshake, challenge ACK, close reason) are the tail, after the
+    /// per-segment counters; the size stays that of the packed layout.
+    #[test]
+    fn cold_fields_are_the_tail() {
+        let tail = offset_of!(Connection, stats) + size_of::<Stats>();
+        for cold in [
+            offset_of!(Connection, iss),
+            offset_of!(Connection, irs),
+            offset_of!(Connection, challenge_window),
+            offset_of!(Connection, offer),
+            offset_of!(Connection, soft_error),
+            offset_of!(Connection, close_reason),
+            offset_of!(Connection, challenge_count),
+        ] {
+            assert!(cold >= tail, "{cold} < {tail}");
+        }
+        for hot in [
+            offset_of!(Connection, fl),
+            offset_of!(Connection, cc),
+            offset_of!(Connection, snd_una),
+            offset_of!(Connection, rcv_nxt),
+            offset_of!(Connection, state),
+            offset_of!(Connection, events),
+        ] {
+            assert!(hot < offset_of!(Connection, stats), "{hot}");
+        }
+        assert!(size_of::<Connection>() <= 392);
+    }
+}
