@@ -13,6 +13,8 @@
 //! - `TCPKIT_BENCH_MB` megabytes per bulk run, default 64
 //! - `TCPKIT_BENCH_CYCLES` connect+1KB+close cycles per run, default 20000
 //! - `TCPKIT_BENCH_SCALE_MAX` largest concurrent-connection count, default 100000
+//! - `TCPKIT_BENCH_SCALE_MIN` smallest concurrent-connection count, default 10
+//!   (e.g. 100000: only the 100k row, for callgrind)
 //! - `TCPKIT_BENCH_SMOL_SCALE_MAX` largest count for smoltcp, default 10000
 //! - `TCPKIT_BENCH_IDLE` idle connections for the RSS figure, default 1000000
 //! - `TCPKIT_BENCH_ONLY` comma list of sections: bulk,floor,cycles,scale,idle
@@ -311,14 +313,14 @@ fn bench_cycles(runs: usize, cycles: usize) {
     row("cycles per second", "cycles/s", t, Some(s));
 }
 
-fn bench_scale(runs: usize, max: usize, smol_max: usize) {
+fn bench_scale(runs: usize, min: usize, max: usize, smol_max: usize) {
     header(&format!(
         "one 100-byte request/response exchange, N concurrent connections, 2 KiB buffers, median of {runs}"
     ));
     let mut tk_at = Vec::new();
     for n in [10usize, 1_000, 10_000, 100_000]
         .into_iter()
-        .filter(|n| *n <= max)
+        .filter(|n| *n >= min && *n <= max)
     {
         let (t_ns, t_heap, (timer_ops, visits)) = tk::scale(n, runs);
         let s = if n <= smol_max {
@@ -447,6 +449,7 @@ fn main() {
     if section("scale") {
         bench_scale(
             runs,
+            env_usize("TCPKIT_BENCH_SCALE_MIN", 10),
             env_usize("TCPKIT_BENCH_SCALE_MAX", 100_000),
             env_usize("TCPKIT_BENCH_SMOL_SCALE_MAX", 10_000),
         );

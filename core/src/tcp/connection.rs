@@ -150,8 +150,10 @@ pub(crate) const EV_CLOSED: u8 = 16;
 /// last ACK is out.
 pub(super) const HANDSHAKE_BOX: u8 = 128;
 
-/// Counters kept per connection.
+/// Counters kept per connection. `repr(C)`: the three counted per segment
+/// first, next to the connection's hot fields (see [`Connection`]).
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
 pub(super) struct Stats {
     /// (Bytes acked and received are not counted here: they are SND.UNA's
     /// and RCV.NXT's stream offsets, see `info`.)
@@ -195,11 +197,26 @@ pub(super) struct UserOptions {
 }
 
 /// One TCP connection (RFC 9293 TCB plus extensions).
+/// `repr(C)`, fields in this order: the fields one segment exchange touches
+/// come first and the cold ones last, so a connection fetched from DRAM
+/// (100k connections are far past the caches) costs fewer cache lines; the
+/// order is also packed so the size stays 392 bytes (see `stack_memory`).
 #[derive(Debug)]
+#[repr(C)]
 pub struct Connection {
-    pub(super) state: State,
-    // --- send sequence space (RFC 9293 §3.3.1) ---
-    pub(super) iss: SeqNum,
+    // Hot part: what a data segment, its ACK and the timers read and write.
+    /// Buffers, SACK scoreboard and loss-recovery state: boxed, allocated on
+    /// first use and dropped when the connection goes idle.
+    pub(super) fl: InFlightBox,
+    pub(super) cc: Controller,
+    pub(super) rtt: RttEstimator,
+    /// Stream offset of SND.UNA (the SYN is offset -1, i.e. u64::MAX, wrapping).
+    pub(super) snd_una_off: u64,
+    pub(super) unacked_since: Instant,
+    /// The latest time seen from the stack, for timers armed by send() (which has no clock).
+    pub(super) clock: Instant,
+    pub(super) timers: Timers,
+    pub(super) opts: UserOptions,
     pub(super) snd_una: SeqNum,
     /// Next sequence number to send; pulled back to SND.UNA on RTO.
     pub(super) snd_nxt: SeqNum,
@@ -210,69 +227,56 @@ pub struct Connection {
     /// Send window in bytes, already scaled.
     pub(super) snd_wnd: u32,
     pub(super) max_snd_wnd: u32,
-    /// Stream offset of SND.UNA (the SYN is offset -1, i.e. u64::MAX, wrapping).
-    pub(super) snd_una_off: u64,
-    // --- receive sequence space ---
-    pub(super) irs: SeqNum,
     pub(super) rcv_nxt: SeqNum,
     /// Right edge of the window we last advertised.
     pub(super) rcv_adv: SeqNum,
-    // --- options ---
-    pub(super) offer: Offer,
-    pub(super) neg: Negotiated,
-    pub(super) path_mss: u16,
-    pub(super) eff_mss: u16,
-    /// Largest payload seen from the peer: the receiver's idea of a full segment.
-    pub(super) rcv_mss: u16,
     pub(super) ts_offset: u32,
     pub(super) ts_recent: u32,
     /// When TS.Recent was recorded (PAWS 24-day rule; see [`Ms32`]'s wrap rule).
     pub(super) ts_recent_at: Ms32,
     pub(super) last_ack_sent: SeqNum,
-    /// Buffers, SACK scoreboard and loss-recovery state: boxed, allocated on
-    /// first use and dropped when the connection goes idle.
-    pub(super) fl: InFlightBox,
-    // --- timing and congestion ---
-    pub(super) rtt: RttEstimator,
-    pub(super) cc: Controller,
-    pub(super) timers: Timers,
-    pub(super) retries: u16,
-    pub(super) probes: u16,
-    /// RTO doublings since the last RTT sample (RFC 6298 §5.5).
-    pub(super) rto_backoff: u8,
-    pub(super) persist_backoff: u8,
     pub(super) last_recv: Ms32,
     pub(super) last_send: Ms32,
-    pub(super) unacked_since: Instant,
-    pub(super) challenge_window: Ms32,
-    pub(super) challenge_count: u8,
-    /// The latest time seen from the stack, for timers armed by send() (which has no clock).
-    pub(super) clock: Instant,
     /// The stack's payload cap from the last poll_transmit, so wants_transmit() plans
     /// with the same segment size (usize::MAX until the first poll).
     pub(super) payload_cap: u32,
-    // --- loss recovery ---
     pub(super) dupacks: u32,
     pub(super) recover: SeqNum,
+    pub(super) neg: Negotiated,
+    pub(super) path_mss: u16,
+    pub(super) eff_mss: u16,
+    /// Largest payload seen from the peer: the receiver's idea of a full segment.
+    pub(super) rcv_mss: u16,
+    pub(super) retries: u16,
+    pub(super) probes: u16,
+    pub(super) state: State,
     pub(super) in_recovery: bool,
-    // --- pending output ---
     pub(super) ack_now: bool,
     /// A persist or keep-alive timer asked for a probe or a forced send.
     pub(super) probe_pending: bool,
     pub(super) force_send: bool,
-    // --- application side ---
     pub(super) fin_queued: bool,
     pub(super) app_closed: bool,
     pub(super) passive: bool,
     pub(super) read_starved: bool,
     pub(super) write_blocked: bool,
-    /// An ICMP soft error arrived during SYN-SENT (RFC 1122 §4.2.3.9).
-    pub(super) soft_error: bool,
     pub(super) events: u8,
     pub(super) events_emitted: u8,
-    pub(super) close_reason: Option<CloseReason>,
-    pub(super) opts: UserOptions,
+    /// RTO doublings since the last RTT sample (RFC 6298 §5.5).
+    pub(super) rto_backoff: u8,
+    pub(super) persist_backoff: u8,
+    // Per-connection counters: the first three count every segment.
     pub(super) stats: Stats,
+    // Cold tail: handshake, RFC 5961 challenge ACK and close state,
+    // untouched by an established connection's data segments.
+    pub(super) iss: SeqNum,
+    pub(super) irs: SeqNum,
+    pub(super) challenge_window: Ms32,
+    pub(super) offer: Offer,
+    /// An ICMP soft error arrived during SYN-SENT (RFC 1122 §4.2.3.9).
+    pub(super) soft_error: bool,
+    pub(super) close_reason: Option<CloseReason>,
+    pub(super) challenge_count: u8,
 }
 
 /// Timestamp clock offset derived from the ISS, so TSval does not reveal uptime (RFC 7323 §7.1).
@@ -1467,5 +1471,41 @@ mod tests {
             }
             assert_eq!(taken, polled, "mask {mask:#b}");
         }
+    }
+}
+
+#[cfg(test)]
+mod hot_cold_layout_tests {
+    use super::*;
+    use core::mem::{offset_of, size_of};
+
+    /// The fields an established connection's segments never touch
+    /// (handshake, challenge ACK, close reason) are the tail, after the
+    /// per-segment counters; the size stays that of the packed layout.
+    #[test]
+    fn cold_fields_are_the_tail() {
+        let tail = offset_of!(Connection, stats) + size_of::<Stats>();
+        for cold in [
+            offset_of!(Connection, iss),
+            offset_of!(Connection, irs),
+            offset_of!(Connection, challenge_window),
+            offset_of!(Connection, offer),
+            offset_of!(Connection, soft_error),
+            offset_of!(Connection, close_reason),
+            offset_of!(Connection, challenge_count),
+        ] {
+            assert!(cold >= tail, "{cold} < {tail}");
+        }
+        for hot in [
+            offset_of!(Connection, fl),
+            offset_of!(Connection, cc),
+            offset_of!(Connection, snd_una),
+            offset_of!(Connection, rcv_nxt),
+            offset_of!(Connection, state),
+            offset_of!(Connection, events),
+        ] {
+            assert!(hot < offset_of!(Connection, stats), "{hot}");
+        }
+        assert!(size_of::<Connection>() <= 392);
     }
 }
