@@ -140,21 +140,6 @@ impl Pkt {
     }
 }
 
-/// xorshift64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn set_u32(b: &mut [u8], at: usize, v: u32) {
     b[at..at + 4].copy_from_slice(&v.to_be_bytes());
 }
@@ -193,8 +178,8 @@ fn mutate(base: &Pkt, rng: &mut Rng) -> (Pkt, bool) {
                 let d = rng.below(200_000) as i64 - 100_000;
                 set_u32(&mut p.tcp, 8, ack.wrapping_add(d as u32));
             }
-            2 => p.tcp[13] = rng.next() as u8,
-            3 => p.tcp[14..16].copy_from_slice(&(rng.next() as u16).to_be_bytes()),
+            2 => p.tcp[13] = rng.next_u64() as u8,
+            3 => p.tcp[14..16].copy_from_slice(&(rng.next_u64() as u16).to_be_bytes()),
             4 => {
                 let val = get_u32(&p.ts, 0);
                 let d = rng.below(1 << 20) as i64 - (1 << 19);
@@ -202,7 +187,7 @@ fn mutate(base: &Pkt, rng: &mut Rng) -> (Pkt, bool) {
             }
             5 => {
                 let len = rng.below(1500) as usize;
-                p.payload = pattern(len, rng.next() as u32);
+                p.payload = pattern(len, rng.next_u64() as u32);
             }
             6 => p.tcp[0..2].copy_from_slice(&(rng.below(3) as u16 + 39_999).to_be_bytes()),
             7 => p.tcp[2..4].copy_from_slice(&(rng.below(4) as u16 + 79).to_be_bytes()),
@@ -223,12 +208,12 @@ fn mutate(base: &Pkt, rng: &mut Rng) -> (Pkt, bool) {
                     1 => 0x4000,
                     2 => 0x2000,
                     3 => rng.below(0x2000) as u16,
-                    _ => rng.next() as u16,
+                    _ => rng.next_u64() as u16,
                 };
                 p.ip[6..8].copy_from_slice(&f.to_be_bytes());
-                p.ip[1] = rng.next() as u8;
-                p.ip[4] = rng.next() as u8;
-                p.ip[8] = rng.next() as u8;
+                p.ip[1] = rng.next_u64() as u8;
+                p.ip[4] = rng.next_u64() as u8;
+                p.ip[8] = rng.next_u64() as u8;
             }
             _ => {
                 p.ip[9] = [1, 17, 99, 6][rng.below(4) as usize];

@@ -8,19 +8,6 @@ use tcpkit::stack::{Config, Error, ListenAddr, State};
 use tcpkit::Duration;
 use util::*;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// A TCP segment with arbitrary options bytes and a correct checksum.
 fn tcp_with_options(
     sport: u16,
@@ -82,13 +69,13 @@ fn random_valid_checksum_segments_never_panic_and_keep_state_bounded() {
         let info = p.a.info(conns[(i as usize) % conns.len()]).ok();
         // Sequence numbers near the live ones half the time.
         let seq = if rng.below(2) == 0 {
-            rng.next() as u32
+            rng.next_u64() as u32
         } else {
             info.map_or(0, |x| x.tcp.bytes_sent as u32)
                 .wrapping_add(rng.below(3000) as u32)
         };
-        let ack = rng.next() as u32;
-        let flags = rng.next() as u8;
+        let ack = rng.next_u64() as u32;
+        let flags = rng.next_u64() as u8;
         let mut opts = [0u8; 40];
         for b in opts.iter_mut() {
             *b = match rng.below(6) {
@@ -97,7 +84,7 @@ fn random_valid_checksum_segments_never_panic_and_keep_state_bounded() {
                 2 => 4,
                 3 => 8,
                 4 => 10,
-                _ => rng.next() as u8,
+                _ => rng.next_u64() as u8,
             };
         }
         let olen = rng.below(41) as usize;
@@ -193,7 +180,7 @@ fn in_window_random_segments_on_live_connections_never_panic() {
         let ack = u32::from_be_bytes([pkt[28], pkt[29], pkt[30], pkt[31]]);
         for i in 0..500u32 {
             let flags = match rng.below(8) {
-                0 => rng.next() as u8,
+                0 => rng.next_u64() as u8,
                 1 => 0x11,
                 2 => 0x14,
                 3 => 0x02,

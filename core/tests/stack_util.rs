@@ -290,3 +290,21 @@ pub fn tcp4(
     t[16..18].copy_from_slice(&c.to_be_bytes());
     t
 }
+
+/// xorshift64: a seeded, repeatable source for randomised tests.
+#[derive(Debug)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform enough below `n` for test inputs.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
