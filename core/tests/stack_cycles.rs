@@ -11,20 +11,6 @@ use tcpkit::stack::{ConnHandle, Error, EventKind, ListenAddr, State};
 use tcpkit::Duration;
 use util::*;
 
-/// Connects a -> b:80 and accepts; (client, server).
-fn open(p: &mut Pair, l: tcpkit::stack::ListenerHandle) -> (ConnHandle, ConnHandle) {
-    let c = p.a.connect(p.now, sa(B4, 80), 0).expect("connect");
-    let mut s = None;
-    assert!(
-        p.run_until(Duration::from_secs(5), |p| {
-            s = s.or_else(|| p.b.accept(l).ok());
-            s.is_some()
-        }),
-        "handshake completes"
-    );
-    (c, s.expect("accepted"))
-}
-
 /// Connect, 1 KB, shutdown, close both ends, TIME-WAIT runs out: every cycle
 /// ends with nothing left, on a fresh port, the data
 /// intact, and the handles of earlier cycles stale even though their slots
@@ -37,7 +23,7 @@ fn connect_transfer_close_cycles_leave_nothing_behind() {
     let mut old: Vec<(ConnHandle, ConnHandle)> = Vec::new();
     for cycle in 0..200u32 {
         let data = pattern(1024, cycle);
-        let (c, s) = open(&mut p, l);
+        let (c, s) = open_pair(&mut p, l);
         let port = p.a.local_endpoint(c).expect("local").port();
         assert!(ports.insert(port), "cycle {cycle}: port {port} reused");
         assert_eq!(
@@ -81,8 +67,8 @@ fn connect_transfer_close_cycles_leave_nothing_behind() {
 fn interleaved_flows_each_get_their_own_data() {
     let mut p = Pair::new();
     let l = p.b.listen(ListenAddr::Any, 80, 16).expect("listen");
-    let (c1, s1) = open(&mut p, l);
-    let (c2, s2) = open(&mut p, l);
+    let (c1, s1) = open_pair(&mut p, l);
+    let (c2, s2) = open_pair(&mut p, l);
     let (d1, d2) = (pattern(20_000, 1), pattern(20_000, 2));
     let (mut o1, mut o2) = (0, 0);
     let (mut g1, mut g2) = (Vec::new(), Vec::new());
@@ -120,7 +106,7 @@ fn interleaved_flows_each_get_their_own_data() {
 fn empty_reads_keep_readable_and_end_of_stream() {
     let mut p = Pair::new();
     let l = p.b.listen(ListenAddr::Any, 80, 16).expect("listen");
-    let (c, s) = open(&mut p, l);
+    let (c, s) = open_pair(&mut p, l);
     drain(&mut p.b);
     let mut buf = [0u8; 64];
     for _ in 0..3 {

@@ -7,22 +7,7 @@ mod util;
 use std::collections::VecDeque;
 
 use tcpkit::stack::{ConnHandle, ListenAddr};
-use tcpkit::Duration;
 use util::*;
-
-/// Connects a -> b:80 and accepts; the client's handle.
-fn open(p: &mut Pair, l: tcpkit::stack::ListenerHandle) -> ConnHandle {
-    let c = p.a.connect(p.now, sa(B4, 80), 0).expect("connect");
-    let mut s = None;
-    assert!(
-        p.run_until(Duration::from_secs(5), |p| {
-            s = s.or_else(|| p.b.accept(l).ok());
-            s.is_some()
-        }),
-        "handshake completes"
-    );
-    c
-}
 
 /// TCP source port of an IPv4 packet.
 fn source_port(pkt: &[u8]) -> u16 {
@@ -50,7 +35,7 @@ fn round_robin(mut queue: VecDeque<(u16, usize)>) -> Vec<u16> {
 fn connections_take_turns_one_segment_each() {
     let mut p = Pair::new();
     let l = p.b.listen(ListenAddr::Any, 80, 16).expect("listen");
-    let conns: Vec<ConnHandle> = (0..3).map(|_| open(&mut p, l)).collect();
+    let conns: Vec<ConnHandle> = (0..3).map(|_| open_pair(&mut p, l).0).collect();
     p.settle();
     drain(&mut p.a);
     let ports: Vec<u16> = conns

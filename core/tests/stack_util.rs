@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use tcpkit::stack::{Config, ConnHandle, Event, EventKind, Stack};
+use tcpkit::stack::{Config, ConnHandle, Event, EventKind, ListenerHandle, Stack};
 use tcpkit::{Duration, Instant};
 
 pub const A4: &str = "192.0.2.1";
@@ -121,6 +121,20 @@ impl Pair {
             self.advance(end - self.now);
         }
     }
+}
+
+/// Connects a -> b:80 and accepts on `l`; (client, server).
+pub fn open_pair(p: &mut Pair, l: ListenerHandle) -> (ConnHandle, ConnHandle) {
+    let c = p.a.connect(p.now, sa(B4, 80), 0).expect("connect");
+    let mut s = None;
+    assert!(
+        p.run_until(Duration::from_secs(5), |p| {
+            s = s.or_else(|| p.b.accept(l).ok());
+            s.is_some()
+        }),
+        "handshake completes"
+    );
+    (c, s.expect("accepted"))
 }
 
 pub fn drain(s: &mut Stack) -> Vec<Event> {
