@@ -81,6 +81,29 @@ impl TxSeg {
     }
 }
 
+/// RFC 8985 §6.2 step 5 for `s`, scanned in time order: whether it is lost
+/// now. If not, the scan stops here: a segment sent after RACK.segment
+/// cannot be judged yet, and one still within its reordering window arms
+/// the reordering timer for the moment it can.
+#[inline(always)]
+fn lost_now(
+    s: &TxSeg,
+    rack_key: (u64, u64),
+    now: Instant,
+    wait: Duration,
+    d: &mut Detection,
+) -> bool {
+    if s.key() >= rack_key {
+        return false;
+    }
+    let due = s.xmit + wait;
+    if due > now {
+        d.timer = Some(d.timer.map_or(due, |t| t.min(due)));
+        return false;
+    }
+    true
+}
+
 /// What the loss detection of one ACK or timer found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Detection {
@@ -503,12 +526,7 @@ impl Flight {
                 i += 1;
                 continue;
             }
-            if s.key() >= rack_key {
-                return;
-            }
-            let due = s.xmit + wait;
-            if due > now {
-                d.timer = Some(d.timer.map_or(due, |t| t.min(due)));
+            if !lost_now(&s, rack_key, now, wait, d) {
                 return;
             }
             self.mark_lost(i, d);
@@ -533,12 +551,7 @@ impl Flight {
                 self.rexmits.pop_front();
                 continue;
             };
-            if s.key() >= rack_key {
-                return;
-            }
-            let due = s.xmit + wait;
-            if due > now {
-                d.timer = Some(d.timer.map_or(due, |t| t.min(due)));
+            if !lost_now(&s, rack_key, now, wait, d) {
                 return;
             }
             self.rexmits.pop_front();
