@@ -68,12 +68,9 @@ CBIN=$BIN/interop_http
 PYSRV=$ROOT/examples/python/interop_http.py
 
 # ---- namespaces ---------------------------------------------------------
-ip netns add "$NS" || exit 1
-"${IN[@]}" ip link set lo up
-"${IN[@]}" ip tuntap add dev tk0 mode tun
-"${IN[@]}" ip addr add 192.0.2.1/24 dev tk0
-"${IN[@]}" ip -6 addr add 2001:db8::1/64 dev tk0 nodad
-"${IN[@]}" ip link set tk0 up
+# shellcheck source=examples/tests/tun-namespace.sh
+. "$ROOT/examples/tests/tun-namespace.sh"
+tun_namespace_up || exit 1
 # The far side for PMTU discovery: this namespace routes between tk0 and a
 # veth whose end here has MTU 1280, the far end 1500 (so the far client
 # advertises MSS 1460/1440 and tcpkit's full-size segments must be refused

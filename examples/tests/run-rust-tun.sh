@@ -43,12 +43,9 @@ echo "test-kernel (rust tun): building ffi/examples/tun_http_server.rs (release)
   >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log"; echo "test-kernel (rust tun): FAILED: build"; exit 1; }
 BIN=$ROOT/target/release/examples/tun_http_server
 
-ip netns add "$NS" || exit 1
-"${IN[@]}" ip link set lo up
-"${IN[@]}" ip tuntap add dev tk0 mode tun
-"${IN[@]}" ip addr add 192.0.2.1/24 dev tk0
-"${IN[@]}" ip -6 addr add 2001:db8::1/64 dev tk0 nodad
-"${IN[@]}" ip link set tk0 up
+# shellcheck source=examples/tests/tun-namespace.sh
+. "$ROOT/examples/tests/tun-namespace.sh"
+tun_namespace_up || exit 1
 
 # Two downloads, then the driver lingers 1 s for the FIN exchange and exits.
 : >"$OUT/server.log"
