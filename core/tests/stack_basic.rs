@@ -624,3 +624,51 @@ fn corrupted_segment_does_not_revive_a_time_wait_record() {
     );
     p.a.feed(p.now, &good).expect("an intact segment is taken");
 }
+
+/// The stack keeps an unaccepted connection's listener in the word that
+/// holds the user data after `accept`: none of it may show as user data.
+/// Data that arrived before `accept` is reported with user data 0, a second
+/// queued connection still finds its listener, and user data set after
+/// `accept` is what later events carry.
+#[test]
+fn user_data_starts_at_zero_for_accepted_connections() {
+    use tcpkit::stack::ConnOption::UserData;
+    let mut p = Pair::new();
+    let l = p.b.listen(ListenAddr::Any, 80, 16).expect("listen");
+    let c1 = p.a.connect(p.now, sa(B4, 80), 0).expect("connect");
+    let c2 = p.a.connect(p.now, sa(B4, 80), 0).expect("connect");
+    p.settle();
+    p.a.send(c1, b"early").expect("send");
+    p.settle();
+    drain(&mut p.a);
+    drain(&mut p.b);
+    let s1 = p.b.accept(l).expect("accept");
+    assert_eq!(p.b.get_option(s1, UserData), Ok(0));
+    let eb = drain(&mut p.b);
+    let early: Vec<_> = eb.iter().filter(|e| e.handle == s1.raw()).collect();
+    assert!(
+        early.iter().any(|e| e.kind == EventKind::Readable),
+        "deferred READABLE: {eb:?}"
+    );
+    assert!(early.iter().all(|e| e.user_data == 0), "{eb:?}");
+    p.b.set_option(s1, UserData, 0xabc).expect("user data");
+    let s2 =
+        p.b.accept(l)
+            .expect("the second connection kept its listener");
+    assert_eq!(p.b.get_option(s2, UserData), Ok(0));
+    assert_eq!(p.b.get_option(s1, UserData), Ok(0xabc));
+    let mut got = Vec::new();
+    read_all(&mut p.b, s1, &mut got);
+    assert_eq!(got, b"early");
+    p.a.send(c1, b"late").expect("send");
+    p.a.send(c2, b"two").expect("send");
+    p.settle();
+    let eb = drain(&mut p.b);
+    let user_data_of = |h: u64| {
+        eb.iter()
+            .find(|e| e.kind == EventKind::Readable && e.handle == h)
+            .map(|e| e.user_data)
+    };
+    assert_eq!(user_data_of(s1.raw()), Some(0xabc), "{eb:?}");
+    assert_eq!(user_data_of(s2.raw()), Some(0), "{eb:?}");
+}

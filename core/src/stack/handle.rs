@@ -47,15 +47,25 @@ enum Entry<T> {
     Vacant(u32),
 }
 
+/// A zero-sized type with cache line alignment: `Slab<T, CacheLine>` puts
+/// every slot on a line boundary (a connection slot, 448 bytes, then spans
+/// exactly its 7 lines, never 8 or 9; the chunk `Vec` allocates with the
+/// slot's alignment). Other slabs keep the default `()` (no padding).
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(align(64))]
+pub struct CacheLine;
+
 #[derive(Debug)]
-struct Slot<T> {
+struct Slot<T, A> {
+    /// Zero bytes; only gives the slot `A`'s alignment.
+    _align: [A; 0],
     generation: u32,
     entry: Entry<T>,
 }
 
-/// Bytes one slot of a `Slab<T>` takes (memory accounting and layout tests).
-pub fn slot_size<T>() -> usize {
-    core::mem::size_of::<Slot<T>>()
+/// Bytes one slot of a `Slab<T, A>` takes (memory accounting and layout tests).
+pub fn slot_size<T, A>() -> usize {
+    core::mem::size_of::<Slot<T, A>>()
 }
 
 /// Slots per chunk. The slab grows by whole chunks allocated to their exact
@@ -65,21 +75,21 @@ const CHUNK: usize = 1024;
 
 /// A slab: O(1) insert, remove and lookup; freed slots are reused (LIFO).
 #[derive(Debug)]
-pub struct Slab<T> {
-    chunks: Vec<Vec<Slot<T>>>,
+pub struct Slab<T, A = ()> {
+    chunks: Vec<Vec<Slot<T, A>>>,
     free_head: u32,
     len: usize,
     /// Slots ever created (occupied or on the free list).
     created: usize,
 }
 
-impl<T> Default for Slab<T> {
+impl<T, A> Default for Slab<T, A> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T> Slab<T> {
+impl<T, A> Slab<T, A> {
     pub const fn new() -> Self {
         Slab {
             chunks: Vec::new(),
@@ -100,16 +110,16 @@ impl<T> Slab<T> {
 
     /// Heap bytes of the slot arrays (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.chunks.iter().map(|c| c.capacity()).sum::<usize>() * core::mem::size_of::<Slot<T>>()
-            + self.chunks.capacity() * core::mem::size_of::<Vec<Slot<T>>>()
+        self.chunks.iter().map(|c| c.capacity()).sum::<usize>() * core::mem::size_of::<Slot<T, A>>()
+            + self.chunks.capacity() * core::mem::size_of::<Vec<Slot<T, A>>>()
     }
 
-    fn slot(&self, index: u32) -> Option<&Slot<T>> {
+    fn slot(&self, index: u32) -> Option<&Slot<T, A>> {
         let i = index as usize;
         self.chunks.get(i / CHUNK)?.get(i % CHUNK)
     }
 
-    fn slot_mut(&mut self, index: u32) -> Option<&mut Slot<T>> {
+    fn slot_mut(&mut self, index: u32) -> Option<&mut Slot<T, A>> {
         let i = index as usize;
         self.chunks.get_mut(i / CHUNK)?.get_mut(i % CHUNK)
     }
@@ -127,6 +137,7 @@ impl<T> Slab<T> {
             };
             let generation = slot.generation;
             *slot = Slot {
+                _align: [],
                 generation,
                 entry: Entry::Occupied(value),
             };
@@ -142,6 +153,7 @@ impl<T> Slab<T> {
         }
         let chunk = self.chunks.last_mut()?;
         chunk.push(Slot {
+            _align: [],
             generation: 1,
             entry: Entry::Occupied(value),
         });
@@ -255,7 +267,7 @@ mod tests {
 
     #[test]
     fn stale_generation_is_rejected_after_reuse() {
-        let mut s = Slab::new();
+        let mut s: Slab<_> = Slab::new();
         let (i, g) = s.insert("a").unwrap_or_default();
         assert_eq!(s.get(i, g), Some(&"a"));
         assert_eq!(s.remove(i), Some("a"));
@@ -273,7 +285,7 @@ mod tests {
 
     #[test]
     fn grows_by_chunks_across_the_boundary() {
-        let mut s = Slab::new();
+        let mut s: Slab<_> = Slab::new();
         let n = CHUNK * 2 + 5;
         let hs: Vec<(u32, u32)> = (0..n).filter_map(|i| s.insert(i)).collect();
         assert_eq!(hs.len(), n);
@@ -281,13 +293,13 @@ mod tests {
             assert_eq!(s.get(*idx, *g), Some(&i));
         }
         assert_eq!(s.chunks.len(), 3);
-        assert!(s.heap_bytes() >= n * core::mem::size_of::<Slot<usize>>());
-        assert!(s.heap_bytes() <= (n + CHUNK) * core::mem::size_of::<Slot<usize>>() + 1024);
+        assert!(s.heap_bytes() >= n * core::mem::size_of::<Slot<usize, ()>>());
+        assert!(s.heap_bytes() <= (n + CHUNK) * core::mem::size_of::<Slot<usize, ()>>() + 1024);
     }
 
     #[test]
     fn discard_frees_in_place_like_remove() {
-        let mut s = Slab::new();
+        let mut s: Slab<_> = Slab::new();
         let (a, ga) = s
             .insert(alloc::string::String::from("a"))
             .unwrap_or_default();
@@ -309,7 +321,7 @@ mod tests {
 
     #[test]
     fn generation_wraps_but_skips_zero() {
-        let mut s = Slab::new();
+        let mut s: Slab<_> = Slab::new();
         let (i, _) = s.insert(0u8).unwrap_or_default();
         for _ in 0..3 {
             s.remove(i);
@@ -321,5 +333,24 @@ mod tests {
         s.remove(i);
         let (_, g) = s.insert(1u8).unwrap_or_default();
         assert_eq!(g, 1);
+    }
+
+    /// A `CacheLine` slab starts every slot on a line boundary, in every
+    /// chunk; a default slab adds no padding for it.
+    #[test]
+    fn cache_line_slots_start_on_line_boundaries() {
+        let mut s: Slab<[u32; 3], CacheLine> = Slab::new();
+        assert_eq!(slot_size::<[u32; 3], CacheLine>(), 64);
+        assert_eq!(slot_size::<[u32; 3], ()>(), 20);
+        for i in 0..CHUNK as u32 + 3 {
+            s.insert([i; 3]);
+        }
+        assert_eq!(s.chunks.len(), 2);
+        for chunk in &s.chunks {
+            for slot in chunk {
+                assert_eq!(core::ptr::from_ref(slot) as usize % 64, 0);
+            }
+        }
+        assert_eq!(s.at(CHUNK as u32 + 2), Some(&[CHUNK as u32 + 2; 3]));
     }
 }

@@ -86,7 +86,7 @@ pub use counters::Counters;
 use demux::{addr16, Demux, FlowKey};
 use events::EventQueue;
 use frag::{FragKey, FragOutcome, Reassembler};
-use handle::{Kind, Slab};
+use handle::{CacheLine, Kind, Slab};
 use isn::IsnGenerator;
 use ports::PortAllocator;
 use syncookie::SynCookies;
@@ -371,7 +371,11 @@ const F_OPENED: u8 = 32;
 struct ConnSlot {
     /// Earliest deadline this slot has in the timer queue (`Instant::MAX`: none).
     armed: Instant,
-    user_data: u64,
+    /// The application's user data, or, while `F_UNACCEPTED`, the listener
+    /// of the passive connection (see [`ConnSlot::listener`]): the
+    /// application cannot reach an unaccepted connection (its handle is
+    /// refused until `accept`), so one field holds either.
+    user_or_listener: u64,
     key: FlowKey,
     /// Next check that frees the connection's empty buffers, in whole
     /// [`BUFFER_IDLE_RELEASE`] ticks (`u32::MAX`: none pending).
@@ -386,8 +390,40 @@ struct ConnSlot {
     /// The reason of a deferred CLOSED event (1 byte, unlike `Option<Error>`).
     deferred_reason: Option<CloseReason>,
     conn: Connection,
+}
+
+impl ConnSlot {
+    /// `user_or_listener` for a connection built with `flags`: the listener
+    /// (index, generation) of an unaccepted passive connection, else 0 (no
+    /// user data yet).
+    fn owner_word(flags: u8, listener: (u32, u32)) -> u64 {
+        if flags & F_UNACCEPTED != 0 {
+            u64::from(listener.0) << 32 | u64::from(listener.1)
+        } else {
+            0
+        }
+    }
+
     /// Listener (index, generation) of a passive connection not yet accepted.
-    listener: (u32, u32),
+    fn listener(&self) -> (u32, u32) {
+        if self.flags & F_UNACCEPTED != 0 {
+            (
+                (self.user_or_listener >> 32) as u32,
+                self.user_or_listener as u32,
+            )
+        } else {
+            (u32::MAX, 0)
+        }
+    }
+
+    /// The application's user data (0 until it sets some).
+    fn user_data(&self) -> u64 {
+        if self.flags & F_UNACCEPTED != 0 {
+            0
+        } else {
+            self.user_or_listener
+        }
+    }
 }
 
 /// An orphan in TIME-WAIT, compacted: its 4-tuple, the TCP record, and
@@ -404,7 +440,7 @@ struct TwSlot {
 const TW_BIT: u32 = 1 << 31;
 
 /// The 4-tuple of a demux entry: a connection slot or a TIME-WAIT record.
-fn entry_key(conns: &Slab<ConnSlot>, tw: &Slab<TwSlot>, i: u32) -> Option<FlowKey> {
+fn entry_key(conns: &Slab<ConnSlot, CacheLine>, tw: &Slab<TwSlot>, i: u32) -> Option<FlowKey> {
     if i & TW_BIT != 0 {
         tw.at(i & !TW_BIT).map(|t| t.key)
     } else {
@@ -447,7 +483,8 @@ pub struct Stack {
     counters: Counters,
     now: Instant,
     addrs: Vec<IpAddr>,
-    conns: Slab<ConnSlot>,
+    /// Line-aligned slots: a connection's 448 bytes are exactly 7 lines.
+    conns: Slab<ConnSlot, CacheLine>,
     /// Orphans in TIME-WAIT, compacted (see [`TwSlot`]).
     tw: Slab<TwSlot>,
     demux: Demux,
@@ -1120,7 +1157,7 @@ impl Stack {
                 match self.conns.get_mut(i, g) {
                     Some(s) if s.flags & F_ORPHAN == 0 => {
                         s.pending &= !b;
-                        s.user_data
+                        s.user_data()
                     }
                     _ => continue,
                 }
@@ -1386,10 +1423,9 @@ impl Stack {
         let slot = ConnSlot {
             conn: Connection::from_time_wait(cfg, &rec, self.now),
             key,
-            user_data: 0,
+            user_or_listener: 0,
             armed: Instant::MAX,
             release_at: u32::MAX,
-            listener: (u32::MAX, 0),
             pending: 0,
             deferred: 0,
             flags: F_ORPHAN | F_OPENED,
@@ -1448,7 +1484,7 @@ impl Stack {
             return;
         }
         slot.flags &= !F_SYN_QUEUED;
-        let (li, lg) = slot.listener;
+        let (li, lg) = slot.listener();
         let finished = slot.conn.state() == State::Closed;
         if slot.flags & F_OPENED == 0 && !finished {
             slot.flags |= F_OPENED;
@@ -1526,12 +1562,8 @@ impl Stack {
     }
 
     fn free_slot(&mut self, idx: u32) {
-        let Some(&ConnSlot {
-            key,
-            flags,
-            listener,
-            ..
-        }) = self.conns.at(idx)
+        let Some((key, flags, listener)) =
+            self.conns.at(idx).map(|s| (s.key, s.flags, s.listener()))
         else {
             return;
         };
@@ -1570,10 +1602,9 @@ impl Stack {
         let slot = ConnSlot {
             conn,
             key,
-            user_data: 0,
+            user_or_listener: ConnSlot::owner_word(flags, listener),
             armed: Instant::MAX,
             release_at: u32::MAX,
-            listener,
             pending: 0,
             deferred: 0,
             flags,
@@ -1716,7 +1747,7 @@ impl Stack {
         let handle = self.conn_handle(idx);
         let slot = self.conns.at_mut(idx).ok_or(Error::InvalidState)?;
         slot.flags &= !(F_UNACCEPTED | F_IN_ACCEPT_QUEUE);
-        slot.listener = (u32::MAX, 0);
+        slot.user_or_listener = 0;
         let deferred = core::mem::take(&mut slot.deferred);
         for kind in [
             EventKind::Readable,
@@ -1970,7 +2001,7 @@ impl Stack {
             } else {
                 Congestion::Cubic
             }),
-            ConnOption::UserData => s.user_data = value,
+            ConnOption::UserData => s.user_or_listener = value,
         })
     }
 
@@ -1989,7 +2020,7 @@ impl Stack {
                 Congestion::NewReno => 1,
                 Congestion::Cubic => 2,
             },
-            ConnOption::UserData => s.user_data,
+            ConnOption::UserData => s.user_data(),
         })
     }
 }
@@ -2025,10 +2056,16 @@ mod tests {
         ] {
             assert!(hot < offset_of!(ConnSlot, conn), "{hot}");
         }
-        assert!(
-            offset_of!(ConnSlot, listener) >= offset_of!(ConnSlot, conn) + size_of::<Connection>()
+        assert_eq!(
+            size_of::<ConnSlot>(),
+            offset_of!(ConnSlot, conn) + size_of::<Connection>()
         );
-        assert!(handle::slot_size::<ConnSlot>() <= 472, "slot grew");
+        // 7 whole cache lines, line-aligned (see `handle::Slot`).
+        assert!(
+            handle::slot_size::<ConnSlot, CacheLine>() <= 448,
+            "slot grew"
+        );
+        assert_eq!(handle::slot_size::<ConnSlot, CacheLine>() % 64, 0);
     }
 
     /// What the stack keeps beside each connection stays small.
@@ -2040,10 +2077,10 @@ mod tests {
             "size_of ConnSlot {} Connection {} slab slot {}",
             core::mem::size_of::<ConnSlot>(),
             core::mem::size_of::<Connection>(),
-            handle::slot_size::<ConnSlot>()
+            handle::slot_size::<ConnSlot, CacheLine>()
         );
         assert!(extra <= 80, "ConnSlot adds {extra} bytes");
-        let slab_slot = core::mem::size_of::<handle::Slab<ConnSlot>>();
+        let slab_slot = core::mem::size_of::<handle::Slab<ConnSlot, CacheLine>>();
         assert!(slab_slot < 64);
     }
 }

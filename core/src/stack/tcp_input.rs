@@ -171,7 +171,7 @@ impl Stack {
         {
             return false;
         }
-        let (li, lg) = slot.listener;
+        let (li, lg) = slot.listener();
         self.listeners
             .get(li, lg)
             .is_some_and(|l| l.accept_queue.len() >= l.backlog as usize)

@@ -181,12 +181,14 @@ pub(super) struct UserOptions {
     pub keepalive_interval: DurMs32,
     pub keepalive_count: u32,
     pub user_timeout: DurMs32,
-    pub max_retries: u32,
+    /// Clamped to u16: the retry and probe counters it bounds are u16
+    /// (saturating), so any larger limit is equally never reached.
+    pub max_retries: u16,
     /// Configured durations in 32 bits (see [`Dur32`]: clamped to 71.5 min).
+    /// (max_rto is the RTT estimator's, not kept twice.)
     pub delayed_ack: Dur32,
     pub time_wait: Dur32,
     pub fin_wait2_timeout: Dur32,
-    pub max_rto: Dur32,
     pub congestion: Congestion,
     /// HyStart++ (RFC 9406) for the controllers this connection creates.
     pub hystart: bool,
@@ -200,7 +202,9 @@ pub(super) struct UserOptions {
 /// `repr(C)`, fields in this order: the fields one segment exchange touches
 /// come first and the cold ones last, so a connection fetched from DRAM
 /// (100k connections are far past the caches) costs fewer cache lines; the
-/// order is also packed so the size stays 392 bytes (see `stack_memory`).
+/// order is also packed without holes (8-byte-aligned parts first) so the
+/// size stays 376 bytes and the stack's slab slot 448 (7 cache lines; see
+/// `stack_memory` and the layout tests).
 #[derive(Debug)]
 #[repr(C)]
 pub struct Connection {
@@ -209,13 +213,13 @@ pub struct Connection {
     /// first use and dropped when the connection goes idle.
     pub(super) fl: InFlightBox,
     pub(super) cc: Controller,
-    pub(super) rtt: RttEstimator,
     /// Stream offset of SND.UNA (the SYN is offset -1, i.e. u64::MAX, wrapping).
     pub(super) snd_una_off: u64,
     pub(super) unacked_since: Instant,
     /// The latest time seen from the stack, for timers armed by send() (which has no clock).
     pub(super) clock: Instant,
     pub(super) timers: Timers,
+    pub(super) rtt: RttEstimator,
     pub(super) opts: UserOptions,
     pub(super) snd_una: SeqNum,
     /// Next sequence number to send; pulled back to SND.UNA on RTO.
@@ -237,9 +241,6 @@ pub struct Connection {
     pub(super) last_ack_sent: SeqNum,
     pub(super) last_recv: Ms32,
     pub(super) last_send: Ms32,
-    /// The stack's payload cap from the last poll_transmit, so wants_transmit() plans
-    /// with the same segment size (usize::MAX until the first poll).
-    pub(super) payload_cap: u32,
     pub(super) dupacks: u32,
     pub(super) recover: SeqNum,
     pub(super) neg: Negotiated,
@@ -247,6 +248,10 @@ pub struct Connection {
     pub(super) eff_mss: u16,
     /// Largest payload seen from the peer: the receiver's idea of a full segment.
     pub(super) rcv_mss: u16,
+    /// The stack's payload cap from the last poll_transmit, so wants_transmit() plans
+    /// with the same segment size (u16::MAX until the first poll). 16 bits: an
+    /// IP packet's payload is below 64 KiB, and it only ever caps a u16 MSS.
+    pub(super) payload_cap: u16,
     pub(super) retries: u16,
     pub(super) probes: u16,
     pub(super) state: State,
@@ -265,6 +270,9 @@ pub struct Connection {
     /// RTO doublings since the last RTT sample (RFC 6298 §5.5).
     pub(super) rto_backoff: u8,
     pub(super) persist_backoff: u8,
+    /// Our offer (handshake only): cold, but its 6 bytes fill what would
+    /// otherwise be padding before the 8-byte-aligned counters.
+    pub(super) offer: Offer,
     // Per-connection counters: the first three count every segment.
     pub(super) stats: Stats,
     // Cold tail: handshake, RFC 5961 challenge ACK and close state,
@@ -272,7 +280,6 @@ pub struct Connection {
     pub(super) iss: SeqNum,
     pub(super) irs: SeqNum,
     pub(super) challenge_window: Ms32,
-    pub(super) offer: Offer,
     /// An ICMP soft error arrived during SYN-SENT (RFC 1122 §4.2.3.9).
     pub(super) soft_error: bool,
     pub(super) close_reason: Option<CloseReason>,
@@ -341,14 +348,13 @@ impl ConnTemplate {
                 keepalive_interval: DurMs32::new(cfg.keepalive_interval),
                 keepalive_count: cfg.keepalive_count,
                 user_timeout: DurMs32::new(cfg.user_timeout),
-                max_retries: cfg.max_retries,
+                max_retries: u16::try_from(cfg.max_retries).unwrap_or(u16::MAX),
                 delayed_ack: Dur32::new(cfg.delayed_ack),
                 time_wait: Dur32::new(cfg.time_wait),
                 fin_wait2_timeout: Dur32::new(cfg.fin_wait2_timeout),
                 congestion: cfg.congestion,
                 hystart: cfg.hystart,
                 initial_cwnd_segments: u16::try_from(cfg.initial_cwnd_segments).unwrap_or(u16::MAX),
-                max_rto: Dur32::new(cfg.max_rto),
                 rack: cfg.enable_rack,
             },
         }
@@ -409,7 +415,7 @@ impl Connection {
             challenge_window: Ms32::at(now),
             challenge_count: 0,
             clock: now,
-            payload_cap: u32::MAX,
+            payload_cap: u16::MAX,
             dupacks: 0,
             recover: iss,
             in_recovery: false,
@@ -1037,7 +1043,7 @@ impl Connection {
     pub(super) fn rto(&self) -> Duration {
         let base = self.rtt.rto();
         base.saturating_mul(1u64 << self.rto_backoff.min(16))
-            .min(self.opts.max_rto.get().max(base))
+            .min(self.rtt.max_rto().max(base))
     }
 
     /// A valid RTT measurement updates the estimator and ends the backoff (RFC 6298 §5.7).
@@ -1157,9 +1163,9 @@ impl Connection {
     /// for the 15 minutes that `max_retries` backed-off RTOs would take.
     fn retry_limit(&self) -> u32 {
         if self.state == State::SynReceived && self.passive {
-            self.opts.max_retries.min(SYNACK_RETRIES)
+            u32::from(self.opts.max_retries).min(SYNACK_RETRIES)
         } else {
-            self.opts.max_retries
+            u32::from(self.opts.max_retries)
         }
     }
 
@@ -1174,7 +1180,7 @@ impl Connection {
         // not timed out (RFC 9293 §3.8.6.1; Linux does the same).
         let zero_window_peer_alive = self.snd_wnd == 0
             && self.state.is_synchronized()
-            && self.last_recv.elapsed(now) <= self.opts.max_rto.get();
+            && self.last_recv.elapsed(now) <= self.rtt.max_rto();
         if !zero_window_peer_alive {
             self.retries = self.retries.saturating_add(1);
         }
@@ -1209,7 +1215,7 @@ impl Connection {
             return;
         }
         self.probes = self.probes.saturating_add(1);
-        if u32::from(self.probes) > self.opts.max_retries {
+        if self.probes > self.opts.max_retries {
             self.enter_closed(CloseReason::TimedOut);
             return;
         }
@@ -1481,15 +1487,20 @@ mod hot_cold_layout_tests {
 
     /// The fields an established connection's segments never touch
     /// (handshake, challenge ACK, close reason) are the tail, after the
-    /// per-segment counters; the size stays that of the packed layout.
+    /// per-segment counters, except the offer, which fills the bytes just
+    /// before the counters (padding otherwise); the size stays that of the
+    /// packed layout, with no padding inside.
     #[test]
     fn cold_fields_are_the_tail() {
         let tail = offset_of!(Connection, stats) + size_of::<Stats>();
+        assert_eq!(
+            offset_of!(Connection, offer) + size_of::<Offer>(),
+            offset_of!(Connection, stats)
+        );
         for cold in [
             offset_of!(Connection, iss),
             offset_of!(Connection, irs),
             offset_of!(Connection, challenge_window),
-            offset_of!(Connection, offer),
             offset_of!(Connection, soft_error),
             offset_of!(Connection, close_reason),
             offset_of!(Connection, challenge_count),
@@ -1506,6 +1517,8 @@ mod hot_cold_layout_tests {
         ] {
             assert!(hot < offset_of!(Connection, stats), "{hot}");
         }
-        assert!(size_of::<Connection>() <= 392);
+        assert!(offset_of!(Connection, persist_backoff) < offset_of!(Connection, offer));
+        // 376 + the stack's 64 bytes + the slab generation = 7 cache lines.
+        assert!(size_of::<Connection>() <= 376);
     }
 }

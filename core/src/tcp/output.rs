@@ -38,7 +38,7 @@ impl Connection {
         spill: &mut TcpOptions,
     ) -> Option<OutHead<'_>> {
         self.clock = self.clock.max(now);
-        self.payload_cap = u32::try_from(max_payload).unwrap_or(u32::MAX).max(1);
+        self.payload_cap = u16::try_from(max_payload).unwrap_or(u16::MAX).max(1);
         if let Some(rst) = self.take_pending_rst() {
             return Some(rst);
         }
@@ -426,7 +426,7 @@ impl Connection {
     #[inline]
     pub(super) fn segment_limit(&self) -> usize {
         let mss = usize::from(self.eff_mss).saturating_sub(self.sack_option_bytes());
-        mss.min(self.payload_cap as usize).max(1)
+        mss.min(usize::from(self.payload_cap)).max(1)
     }
 
     /// Bytes of the SACK option the next segment carries: 2 NOPs, kind,

@@ -103,6 +103,12 @@ impl RttEstimator {
         }
     }
 
+    /// The upper bound of the RTO (RFC 6298 §2.5); connections cap their own
+    /// backed-off RTO with it too instead of keeping a copy.
+    pub fn max_rto(&self) -> Duration {
+        Duration::from_micros(u64::from(self.max_rto_us))
+    }
+
     /// Smoothed RTT, `None` before the first sample.
     pub fn srtt(&self) -> Option<Duration> {
         (self.srtt_us != NO_SAMPLE).then(|| Duration::from_micros(u64::from(self.srtt_us)))

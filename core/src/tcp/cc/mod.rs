@@ -40,9 +40,10 @@ pub trait CongestionControl {
     fn on_ack_round(&mut self, _ack: SeqNum, _snd_nxt: SeqNum) {}
 }
 
-/// Which algorithm a connection uses. Values equal the C ABI's `TCPKIT_CC_*`.
+/// Which algorithm a connection uses. Values equal the C ABI's `TCPKIT_CC_*`
+/// (one byte: it is kept in every connection's options).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[repr(u32)]
+#[repr(u8)]
 pub enum Congestion {
     NewReno = 1,
     #[default]
