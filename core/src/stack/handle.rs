@@ -136,11 +136,7 @@ impl<T, A> Slab<T, A> {
                 Entry::Occupied(_) => u32::MAX,
             };
             let generation = slot.generation;
-            *slot = Slot {
-                _align: [],
-                generation,
-                entry: Entry::Occupied(value),
-            };
+            slot.entry = Entry::Occupied(value);
             self.free_head = next;
             self.len += 1;
             return Some((head, generation));
