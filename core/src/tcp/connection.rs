@@ -202,9 +202,9 @@ pub(super) struct UserOptions {
 /// `repr(C)`, fields in this order: the fields one segment exchange touches
 /// come first and the cold ones last, so a connection fetched from DRAM
 /// (100k connections are far past the caches) costs fewer cache lines; the
-/// order is also packed without holes (8-byte-aligned parts first) so the
-/// size stays 376 bytes and the stack's slab slot 448 (7 cache lines; see
-/// `stack_memory` and the layout tests).
+/// order is also packed without holes so the size stays 376 bytes and the
+/// stack's slab slot 448 (7 cache lines; see `stack_memory` and the layout
+/// tests).
 #[derive(Debug)]
 #[repr(C)]
 pub struct Connection {
@@ -213,13 +213,13 @@ pub struct Connection {
     /// first use and dropped when the connection goes idle.
     pub(super) fl: InFlightBox,
     pub(super) cc: Controller,
+    pub(super) rtt: RttEstimator,
     /// Stream offset of SND.UNA (the SYN is offset -1, i.e. u64::MAX, wrapping).
     pub(super) snd_una_off: u64,
     pub(super) unacked_since: Instant,
     /// The latest time seen from the stack, for timers armed by send() (which has no clock).
     pub(super) clock: Instant,
     pub(super) timers: Timers,
-    pub(super) rtt: RttEstimator,
     pub(super) opts: UserOptions,
     pub(super) snd_una: SeqNum,
     /// Next sequence number to send; pulled back to SND.UNA on RTO.
