@@ -304,7 +304,7 @@ fn parse_tcp_deferred_syn<'a>(
             },
             payload,
         },
-        checksum::ones_complement_sum(h, pseudo),
+        checksum::ones_complement_sum_fixed(h, pseudo),
     ))
 }
 
