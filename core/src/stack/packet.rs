@@ -468,21 +468,27 @@ pub fn emit_tcp(
             return n;
         }
     }
-    if let (SocketAddr::V4(l), SocketAddr::V4(r), Some(syn)) =
-        (local, remote, SynOptions::of(&hdr.options))
-    {
-        if let Some(n) = emit_tcp_v4_syn(buf, l, r, id, hdr, &syn, payload) {
+    if let (SocketAddr::V4(l), SocketAddr::V4(r), Some(syn)) = (
+        local,
+        remote,
+        SynHeader::of(hdr.seq, hdr.ack, hdr.flags, hdr.window, &hdr.options),
+    ) {
+        if let Some(n) = emit_tcp_v4_syn(buf, l, r, id, &syn, payload) {
             return n;
         }
     }
     emit_tcp_general(buf, local, remote, id, hdr, payload)
 }
 
-/// The options of a SYN or SYN-ACK that offers (or accepts) everything:
-/// MSS, window scale and timestamps, SACK-permitted or not; what
-/// [`emit_tcp_v4_syn`] writes.
+/// The header fields of a SYN or SYN-ACK whose options offer (or accept)
+/// everything: MSS, window scale and timestamps, SACK-permitted or not;
+/// what [`emit_tcp_v4_syn`] writes.
 #[derive(Clone, Copy, Debug)]
-struct SynOptions {
+pub struct SynHeader {
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    window: u16,
     mss: u16,
     /// Already clamped to 14 (RFC 7323 §2.3), as `TcpOptions::emit` does.
     shift: u8,
@@ -491,9 +497,16 @@ struct SynOptions {
     tsecr: u32,
 }
 
-impl SynOptions {
+impl SynHeader {
+    /// The header, if `o` is of the layout [`emit_tcp_v4_syn`] writes.
     #[inline]
-    fn of(o: &TcpOptions) -> Option<SynOptions> {
+    pub fn of(
+        seq: u32,
+        ack: u32,
+        flags: TcpFlags,
+        window: u16,
+        o: &TcpOptions,
+    ) -> Option<SynHeader> {
         match *o {
             TcpOptions {
                 mss: Some(mss),
@@ -502,7 +515,11 @@ impl SynOptions {
                 timestamps: Some((tsval, tsecr)),
                 sack_block_count: 0,
                 ..
-            } => Some(SynOptions {
+            } => Some(SynHeader {
+                seq,
+                ack,
+                flags,
+                window,
                 mss,
                 shift: TcpOptions::clamp_window_scale(ws),
                 sack_permitted,
@@ -517,7 +534,7 @@ impl SynOptions {
 /// Bytes of an IPv4 header plus a TCP header with the SYN option block.
 const V4_SYN_HEADERS: usize = ipv4::HEADER_LEN + 40;
 
-/// `emit_tcp` for an IPv4 SYN or SYN-ACK with [`SynOptions`], in the
+/// `emit_tcp` for an IPv4 SYN or SYN-ACK of [`SynHeader`]'s layout, in the
 /// layout `TcpOptions::emit` writes (Linux's tcp_options_write): MSS;
 /// SACK-permitted (or NOP NOP), timestamps; NOP, window scale. Like
 /// [`emit_tcp_v4_ts`], the 60 header bytes are built in registers and both
@@ -525,13 +542,12 @@ const V4_SYN_HEADERS: usize = ipv4::HEADER_LEN + 40;
 /// The same bytes as [`emit_tcp_general`]; `None` (nothing written) when
 /// `buf` is short or the length does not fit the header.
 #[inline(never)]
-fn emit_tcp_v4_syn(
+pub fn emit_tcp_v4_syn(
     buf: &mut [u8],
     local: SocketAddrV4,
     remote: SocketAddrV4,
     id: u16,
-    hdr: &TcpOut,
-    o: &SynOptions,
+    o: &SynHeader,
     payload: (&[u8], &[u8]),
 ) -> Option<usize> {
     let tcp_len = 40 + payload.0.len() + payload.1.len();
@@ -552,7 +568,7 @@ fn emit_tcp_v4_syn(
         );
     }
     let (sport, dport) = (local.port(), remote.port());
-    let (seq, ack) = (hdr.seq, hdr.ack);
+    let (seq, ack) = (o.seq, o.ack);
     let (tsval, tsecr) = (o.tsval, o.tsecr);
     // SACK-permitted (kind 4, length 2) rides in the timestamps' NOP slots.
     let sack_or_nops: [u8; 2] = if o.sack_permitted { [4, 2] } else { [1, 1] };
@@ -564,8 +580,8 @@ fn emit_tcp_v4_syn(
         + (seq & 0xffff)
         + (ack >> 16)
         + (ack & 0xffff)
-        + (0xa000 | u32::from(hdr.flags.0))
-        + u32::from(hdr.window)
+        + (0xa000 | u32::from(o.flags.0))
+        + u32::from(o.window)
         + 0x0204
         + u32::from(o.mss)
         + u32::from(u16::from_be_bytes(sack_or_nops))
@@ -598,8 +614,8 @@ fn emit_tcp_v4_syn(
     put_be(&mut h, 22, &dport.to_be_bytes());
     put_be(&mut h, 24, &seq.to_be_bytes());
     put_be(&mut h, 28, &ack.to_be_bytes());
-    put_be(&mut h, 32, &[0xa0, hdr.flags.0]);
-    put_be(&mut h, 34, &hdr.window.to_be_bytes());
+    put_be(&mut h, 32, &[0xa0, o.flags.0]);
+    put_be(&mut h, 34, &o.window.to_be_bytes());
     put_be(&mut h, 36, &tcp_sum.to_be_bytes());
     put_be(&mut h, 40, &[2, 4]);
     put_be(&mut h, 42, &o.mss.to_be_bytes());
@@ -1140,12 +1156,14 @@ mod tests {
             assert_eq!(needed, 60 + len);
             let mut fast = vec![0u8; needed + 8];
             let mut general = vec![0u8; needed + 8];
-            let (SocketAddr::V4(l4), SocketAddr::V4(r4), Some(syn)) =
-                (local, remote, SynOptions::of(&hdr.options))
-            else {
+            let (SocketAddr::V4(l4), SocketAddr::V4(r4), Some(syn)) = (
+                local,
+                remote,
+                SynHeader::of(hdr.seq, hdr.ack, hdr.flags, hdr.window, &hdr.options),
+            ) else {
                 panic!("case {case}: not the SYN layout");
             };
-            let n = emit_tcp_v4_syn(&mut fast, l4, r4, id, &hdr, &syn, payload);
+            let n = emit_tcp_v4_syn(&mut fast, l4, r4, id, &syn, payload);
             let m = emit_tcp_general(&mut general, local, remote, id, &hdr, payload);
             assert_eq!((n, m), (Some(needed), needed), "case {case}");
             assert_eq!(fast, general, "case {case}");
