@@ -38,7 +38,8 @@ impl Connection {
         spill: &mut TcpOptions,
     ) -> Option<OutHead<'_>> {
         self.clock = self.clock.max(now);
-        self.payload_cap = u16::try_from(max_payload).unwrap_or(u16::MAX).max(1);
+        // No floor here: `segment_limit` applies it.
+        self.payload_cap = u16::try_from(max_payload).unwrap_or(u16::MAX);
         if let Some(rst) = self.take_pending_rst() {
             return Some(rst);
         }
