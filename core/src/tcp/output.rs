@@ -402,6 +402,7 @@ impl Connection {
     }
 
     /// FIN goes out once all data before it is sent (RFC 9293 §3.10.4).
+    #[inline(always)]
     fn fin_pending_at_nxt(&self, unsent: usize) -> bool {
         self.fin_queued && self.state.fin_queued() && {
             let fin = self.fin_seq();
@@ -691,6 +692,30 @@ impl Connection {
 
     /// Something is ready for `poll_transmit` (used by the stack's ready list).
     pub fn wants_transmit(&self) -> bool {
+        // The common answer (asked after nearly every segment and command):
+        // synchronized, no ACK, probe, RST or retransmission asked for,
+        // nothing outstanding and nothing unsent. Then only a FIN can be
+        // due: the answer the full test below gives, in a few loads.
+        if self.state.is_synchronized()
+            && !self.ack_now
+            && !self.probe_pending
+            && self.snd_una == self.snd_max
+        {
+            let fl = &*self.fl;
+            if fl.pending_rst.is_none() && fl.rexmit_seq.is_none() && self.unsent_bytes() == 0 {
+                let fin = self.fin_pending_at_nxt(0);
+                // Every test run checks the shortcut against the full answer.
+                debug_assert_eq!(fin, self.wants_transmit_full());
+                return fin;
+            }
+        }
+        self.wants_transmit_full()
+    }
+
+    /// [`Connection::wants_transmit`] in every case (out of line: its
+    /// retransmission and sendable tests need many registers).
+    #[inline(never)]
+    fn wants_transmit_full(&self) -> bool {
         if self.fl.pending_rst.is_some() {
             return true;
         }
