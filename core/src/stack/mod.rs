@@ -554,23 +554,27 @@ struct Books<'a> {
     timers: &'a mut TimerQueue,
 }
 
-/// What `bookkeep` found due that needs the whole stack.
+/// What `bookkeep` found due that needs the whole stack, as bits in one
+/// byte: the common answer (none) is a zero the callers test in one
+/// instruction, not three flags packed after the fact.
 #[derive(Clone, Copy)]
-struct StateChange {
-    promote: bool,
-    finished: bool,
-    time_wait: bool,
-}
+struct StateChange(u8);
 
 impl StateChange {
-    const NONE: StateChange = StateChange {
-        promote: false,
-        finished: false,
-        time_wait: false,
-    };
+    const NONE: StateChange = StateChange(0);
+    /// A passive open left SYN-RECEIVED: to its listener's accept queue.
+    const PROMOTE: u8 = 1;
+    /// CLOSED with nothing left to send: reap.
+    const FINISHED: u8 = 2;
+    /// An orphan in TIME-WAIT with nothing pending: compact.
+    const TIME_WAIT: u8 = 4;
 
     fn any(self) -> bool {
-        self.promote || self.finished || self.time_wait
+        self.0 != 0
+    }
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
     }
 }
 
@@ -614,15 +618,17 @@ fn bookkeep(
         slot.release_at = release_tick(deadline);
         b.buffer_release.push_back((deadline, idx, generation));
     }
-    // Timer: never at or before now, so handle_timeout always makes progress.
-    let deadline = slot
-        .conn
-        .poll_timeout()
-        .map(|d| d.max(now + Duration::from_micros(1)));
-    let pushed = b
-        .timers
-        .schedule(idx, generation, deadline, &mut slot.armed);
-    b.counters.work_timer_ops += u64::from(pushed);
+    // Timer: never at or before now, so handle_timeout always makes
+    // progress. Nothing to push unless the earliest deadline is before the
+    // armed one (the clamp only moves it later): one compare, mostly.
+    let earliest = slot.conn.earliest_deadline();
+    if earliest < slot.armed {
+        let deadline = earliest.max(now + Duration::from_micros(1));
+        let pushed = b
+            .timers
+            .schedule(idx, generation, Some(deadline), &mut slot.armed);
+        b.counters.work_timer_ops += u64::from(pushed);
+    }
     // Only a passive open leaving SYN-RECEIVED needs promoting, only a
     // finished (CLOSED) connection reaping, and only an orphan in TIME-WAIT
     // with nothing pending compacting: one test of the slot's flags and
@@ -631,11 +637,14 @@ fn bookkeep(
     if slot.flags & (F_SYN_QUEUED | F_ORPHAN) == 0 && state != State::Closed {
         return StateChange::NONE;
     }
-    StateChange {
-        promote: slot.flags & F_SYN_QUEUED != 0 && state != State::SynReceived,
-        finished: slot.conn.is_finished(),
-        time_wait: slot.flags & (F_ORPHAN | F_READY) == F_ORPHAN && state == State::TimeWait,
-    }
+    let promote = slot.flags & F_SYN_QUEUED != 0 && state != State::SynReceived;
+    let finished = slot.conn.is_finished();
+    let time_wait = slot.flags & (F_ORPHAN | F_READY) == F_ORPHAN && state == State::TimeWait;
+    StateChange(
+        (u8::from(promote) * StateChange::PROMOTE)
+            | (u8::from(finished) * StateChange::FINISHED)
+            | (u8::from(time_wait) * StateChange::TIME_WAIT),
+    )
 }
 
 impl Stack {
@@ -1311,11 +1320,9 @@ impl Stack {
     /// The promotion, reaping or compaction `after_inner` found due.
     #[inline(never)]
     fn after_state_change(&mut self, idx: u32, change: StateChange) {
-        let StateChange {
-            promote,
-            finished,
-            time_wait,
-        } = change;
+        let promote = change.has(StateChange::PROMOTE);
+        let finished = change.has(StateChange::FINISHED);
+        let time_wait = change.has(StateChange::TIME_WAIT);
         if promote {
             self.promote_passive(idx);
             self.reap_if_finished(idx);
