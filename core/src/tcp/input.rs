@@ -30,6 +30,14 @@ const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
 impl Connection {
     /// Process one incoming segment (RFC 9293 §3.10.7).
     pub fn handle_segment(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
+        self.handle_verified_segment(now, seg)
+    }
+
+    /// [`Connection::handle_segment`], inlined into
+    /// [`Connection::handle_segment_unverified`] (the stack's path): one
+    /// call frame less per received segment.
+    #[inline(always)]
+    fn handle_verified_segment(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
         self.fl.ensure();
         self.stats.segs_received += 1;
         self.clock = self.clock.max(now);
@@ -72,7 +80,7 @@ impl Connection {
             self.forget_placed();
             return Err(BadChecksum);
         }
-        let outcome = self.handle_segment(now, seg);
+        let outcome = self.handle_verified_segment(now, seg);
         self.forget_placed();
         Ok(outcome)
     }
