@@ -128,16 +128,12 @@ impl Connection {
         }
     }
 
-    /// Record the ACK's SACK blocks; returns bytes newly SACKed (RFC 2018 §5).
-    /// RACK sees the cumulative ACK and the blocks first (it needs the
-    /// scoreboard as it was), then the D-SACK and TLP outcome (RFC 8985 §6.2, §7.4).
-    pub(super) fn update_scoreboard(&mut self, now: Instant, seg: &Segment) -> u32 {
-        if self.snd_una_off == u64::MAX {
-            return 0;
-        }
+    /// The ACK's SACK blocks as stream offsets (at most four), and how many.
+    #[inline(never)]
+    fn sack_offsets(&self, raw: &[(u32, u32)]) -> ([(u64, u64); 4], usize) {
         let mut blocks = [(0u64, 0u64); 4];
         let mut n = 0;
-        for &(l, r) in seg.options.sack_blocks() {
+        for &(l, r) in raw {
             if let Some(slot) = blocks.get_mut(n) {
                 *slot = (
                     self.send_off_signed(SeqNum(l)),
@@ -146,7 +142,26 @@ impl Connection {
                 n += 1;
             }
         }
-        let blocks = blocks.get(..n).unwrap_or(&[]);
+        (blocks, n)
+    }
+
+    /// Record the ACK's SACK blocks; returns bytes newly SACKed (RFC 2018 §5).
+    /// RACK sees the cumulative ACK and the blocks first (it needs the
+    /// scoreboard as it was), then the D-SACK and TLP outcome (RFC 8985 §6.2, §7.4).
+    pub(super) fn update_scoreboard(&mut self, now: Instant, seg: &Segment) -> u32 {
+        if self.snd_una_off == u64::MAX {
+            return 0;
+        }
+        // Most ACKs carry no block: no offsets array to fill then.
+        let raw = seg.options.sack_blocks();
+        let offsets;
+        let blocks = if raw.is_empty() {
+            &[][..]
+        } else {
+            offsets = self.sack_offsets(raw);
+            offsets.0.get(..offsets.1).unwrap_or(&[])
+        };
+        let n = blocks.len();
         let rack = self.rack_active();
         if rack {
             let ack = AckInfo {
