@@ -712,8 +712,9 @@ impl Connection {
         self.wants_transmit_full()
     }
 
-    /// [`Connection::wants_transmit`] in every case (out of line: its
-    /// retransmission and sendable tests need many registers).
+    /// [`Connection::wants_transmit`] in every case (out of line). The
+    /// state's answers and the flags asked first; the tests of data in
+    /// flight or unsent, which need many registers, further out of line.
     #[inline(never)]
     fn wants_transmit_full(&self) -> bool {
         if self.fl.pending_rst.is_some() {
@@ -724,29 +725,34 @@ impl Connection {
             State::SynSent => self.snd_nxt == self.iss,
             State::SynReceived => self.snd_nxt == self.iss || self.ack_now,
             _ => {
-                if self.ack_now
+                self.ack_now
                     || self.fl.rexmit_seq.is_some()
                     || self.probe_pending
                     || self.probe_due()
-                {
-                    return true;
-                }
-                // Both retransmit only from [SND.UNA, SND.MAX): skip them when
-                // nothing is outstanding (most calls, e.g. every pure ACK).
-                if self.snd_una != self.snd_max
-                    && (self.sack_recovery_would_send() || self.rack_rto_retransmission().is_some())
-                {
-                    return true;
-                }
-                let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);
-                if unsent == 0 {
-                    // What `sendable` answers with no data (the common case, asked per packet).
-                    return self.fin_pending_at_nxt(0);
-                }
-                let (len, fin) = self.sendable(self.segment_limit(), unsent);
-                len > 0 || fin
+                    || self.wants_to_send_data()
             }
         }
+    }
+
+    /// The rest of [`Connection::wants_transmit_full`] for a synchronized
+    /// state with no ACK, probe or retransmission asked for: a SACK or RACK
+    /// retransmission, new data, or a FIN.
+    #[inline(never)]
+    fn wants_to_send_data(&self) -> bool {
+        // Both retransmit only from [SND.UNA, SND.MAX): skip them when
+        // nothing is outstanding (most calls, e.g. every pure ACK).
+        if self.snd_una != self.snd_max
+            && (self.sack_recovery_would_send() || self.rack_rto_retransmission().is_some())
+        {
+            return true;
+        }
+        let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);
+        if unsent == 0 {
+            // What `sendable` answers with no data (the common case, asked per packet).
+            return self.fin_pending_at_nxt(0);
+        }
+        let (len, fin) = self.sendable(self.segment_limit(), unsent);
+        len > 0 || fin
     }
 }
 
