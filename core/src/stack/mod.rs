@@ -72,7 +72,6 @@ use core::net::{IpAddr, SocketAddr};
 
 use crate::tcp::connection::{
     CloseReason, ConnConfig, ConnError, ConnTemplate, Connection, EV_CLOSED, EV_CONNECTED,
-    EV_PEER_CLOSED, EV_READABLE, EV_WRITABLE,
 };
 use crate::tcp::time_wait::TimeWait;
 use crate::tcp::{InFlightPool, OutOptions, SeqNum};
@@ -347,6 +346,15 @@ fn release_tick(deadline: Instant) -> u32 {
     let tick = deadline.as_micros() / BUFFER_IDLE_RELEASE.as_micros();
     u32::try_from(tick).unwrap_or(u32::MAX - 1)
 }
+
+/// The stack's event kind of each `EV_` bit of a connection, by bit position.
+const CONN_EVENT_KINDS: [EventKind; 5] = [
+    EventKind::Connected,
+    EventKind::Readable,
+    EventKind::Writable,
+    EventKind::PeerClosed,
+    EventKind::Closed,
+];
 
 /// Slot flags.
 const F_READY: u8 = 1;
@@ -1279,33 +1287,31 @@ impl Stack {
         events: &mut EventQueue,
         counters: &mut Counters,
     ) {
+        let bits = slot.conn.take_event_bits();
+        // What CONNECTED and CLOSED record whoever holds the handle.
+        if bits & EV_CONNECTED != 0 && slot.flags & F_OPENED == 0 {
+            slot.flags |= F_OPENED;
+            counters.connections_opened += 1;
+        }
+        let mut reason = None;
+        if bits & EV_CLOSED != 0 {
+            let r = slot.conn.closed_event_reason();
+            slot.deferred_reason = Some(r);
+            reason = close_reason_error(r);
+        }
+        if slot.flags & F_ORPHAN != 0 {
+            return; // nobody to tell
+        }
         let handle = handle::encode(Kind::Conn, idx, generation);
-        // All pending bits at once, lowest (first to report) first.
-        let mut bits = slot.conn.take_event_bits();
-        while bits != 0 {
-            let bit = bits & bits.wrapping_neg();
-            bits &= !bit;
-            let (kind, reason) = match bit {
-                EV_CONNECTED => {
-                    if slot.flags & F_OPENED == 0 {
-                        slot.flags |= F_OPENED;
-                        counters.connections_opened += 1;
-                    }
-                    (EventKind::Connected, None)
-                }
-                EV_READABLE => (EventKind::Readable, None),
-                EV_WRITABLE => (EventKind::Writable, None),
-                EV_PEER_CLOSED => (EventKind::PeerClosed, None),
-                EV_CLOSED => {
-                    let r = slot.conn.closed_event_reason();
-                    slot.deferred_reason = Some(r);
-                    (EventKind::Closed, close_reason_error(r))
-                }
-                _ => continue,
-            };
-            if slot.flags & F_ORPHAN != 0 {
+        // Each pending bit, lowest (first to report) first, its kind from a
+        // table: no branch per kind.
+        let mut rest = bits;
+        while rest != 0 {
+            let at = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            let Some(&kind) = CONN_EVENT_KINDS.get(at) else {
                 continue;
-            }
+            };
             if slot.flags & F_UNACCEPTED != 0 {
                 // CONNECTED is for active opens only; the rest waits for accept.
                 if kind != EventKind::Connected {
@@ -1313,6 +1319,11 @@ impl Stack {
                 }
                 continue;
             }
+            let reason = if kind == EventKind::Closed {
+                reason
+            } else {
+                None
+            };
             events.push(&mut slot.pending, kind, handle, reason);
         }
     }
@@ -2004,6 +2015,26 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `publish_events` reads each connection event's kind from its bit
+    /// position: every `EV_` bit maps to its own kind, nothing else does.
+    #[test]
+    fn each_connection_event_bit_names_its_kind() {
+        use crate::tcp::connection::{EV_PEER_CLOSED, EV_READABLE, EV_WRITABLE};
+        let pairs = [
+            (EV_CONNECTED, EventKind::Connected),
+            (EV_READABLE, EventKind::Readable),
+            (EV_WRITABLE, EventKind::Writable),
+            (EV_PEER_CLOSED, EventKind::PeerClosed),
+            (EV_CLOSED, EventKind::Closed),
+        ];
+        for (bit, kind) in pairs {
+            assert_eq!(bit.count_ones(), 1);
+            let at = bit.trailing_zeros() as usize;
+            assert_eq!(CONN_EVENT_KINDS.get(at), Some(&kind), "bit {bit}");
+        }
+        assert_eq!(CONN_EVENT_KINDS.len(), pairs.len());
+    }
 
     #[test]
     fn buffer_release_waits_at_least_the_idle_time_on_a_shared_grid() {
