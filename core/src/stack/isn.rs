@@ -22,9 +22,15 @@ impl IsnGenerator {
     /// RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey).
     pub fn isn(&self, now: Instant, key: &FlowKey) -> SeqNum {
         let m = (now.as_micros() / 4) as u32;
-        // SipHash-2-4 of the 4-tuple bytes, fed as words (same value, no per-byte work).
-        let (words, last) = key.prf_words();
-        let f = siphash24_words(self.k0, self.k1, &words, last) as u32;
+        // SipHash-2-4 of the 4-tuple bytes, fed as words (same value, no
+        // per-byte work): an IPv4 flow's 12 bytes, any other flow's 36.
+        let f = match key.v4_prf_words() {
+            Some((word, last)) => siphash24_words(self.k0, self.k1, &[word], last),
+            None => {
+                let (words, last) = key.prf_words();
+                siphash24_words(self.k0, self.k1, &words, last)
+            }
+        } as u32;
         SeqNum(m.wrapping_add(f))
     }
 }
@@ -40,15 +46,28 @@ mod tests {
         FlowKey::new(l, r)
     }
 
-    /// The word-fed F is SipHash-2-4 of the 36 key bytes (RFC 6528 §3).
+    /// The word-fed F is SipHash-2-4 of the 4-tuple's bytes (RFC 6528 §3):
+    /// 12 for an IPv4 flow, 36 for an IPv6 one.
     #[test]
     fn f_is_siphash_of_the_key_bytes() {
         let g = IsnGenerator::new(11, 22);
         let t0 = Instant::from_micros(0);
+        let v6 = |port| {
+            let a: IpAddr = "2001:db8::2"
+                .parse()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+            let b: IpAddr = "2001:db8::1"
+                .parse()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+            FlowKey::new(SocketAddr::new(a, 80), SocketAddr::new(b, port))
+        };
         for port in [1000, 1001, 65535] {
-            let k = key(port);
-            let f = crate::stack::siphash::siphash(11, 22, &k.to_bytes()) as u32;
-            assert_eq!(g.isn(t0, &k), SeqNum(f), "port {port}");
+            for (k, n) in [(key(port), 12), (v6(port), 36)] {
+                let (bytes, len) = k.prf_bytes();
+                assert_eq!(len, n);
+                let f = crate::stack::siphash::siphash(11, 22, &bytes[..len]) as u32;
+                assert_eq!(g.isn(t0, &k), SeqNum(f), "port {port} {k:?}");
+            }
         }
     }
 

@@ -1038,6 +1038,15 @@ impl Stack {
                     };
                     packet::emit_tcp_v4_ts(buf, l, r, id, &hdr, seg.payload)
                 }
+                // A SYN or SYN-ACK (options spilled by `plan_syn`): its
+                // fixed-layout emitter, without the general path's copies.
+                (Some((l, r)), OutOptions::Spilled) => {
+                    let (f, o) = (seg.flags, &self.tx_options);
+                    match packet::SynHeader::of(seg.seq.0, seg.ack.0, f, seg.window, o) {
+                        Some(h) => packet::emit_tcp_v4_syn(buf, l, r, id, &h, seg.payload),
+                        None => None,
+                    }
+                }
                 _ => None,
             };
             let result = match fast {
