@@ -523,9 +523,31 @@ impl Connection {
             0
         };
         if self.neg.sack {
-            let newly_sacked = self.update_scoreboard(now, seg);
-            let tsecr = seg.options.timestamps.map(|(_, ecr)| ecr);
-            self.sack_recovery_on_ack(now, advanced, duplicate, data_acked, newly_sacked, tsecr);
+            let skip = self.ack_teaches_recovery_nothing(advanced, seg);
+            // Debug builds run the skipped work anyway and check that it
+            // changed nothing (every test exercises the shortcut).
+            if !skip || cfg!(debug_assertions) {
+                #[cfg(debug_assertions)]
+                let before = skip.then(|| self.recovery_snapshot());
+                let newly_sacked = self.update_scoreboard(now, seg);
+                let tsecr = seg.options.timestamps.map(|(_, ecr)| ecr);
+                self.sack_recovery_on_ack(
+                    now,
+                    advanced,
+                    duplicate,
+                    data_acked,
+                    newly_sacked,
+                    tsecr,
+                );
+                #[cfg(debug_assertions)]
+                if let Some(before) = before {
+                    assert_eq!(
+                        before,
+                        self.recovery_snapshot(),
+                        "skipped ACK work changed state"
+                    );
+                }
+            }
         } else if advanced {
             self.recovery_on_new_ack(now, seg, data_acked);
         } else if duplicate {

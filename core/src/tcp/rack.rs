@@ -679,6 +679,22 @@ impl Rack {
         self.flight.is_some()
     }
 
+    /// Nothing an ACK could act on: no logged segment, retransmission, loss,
+    /// D-SACK round or probe outstanding, no reordering timer. An ACK with
+    /// no new cumulative ACK and no SACK block then changes nothing here
+    /// (`on_ack`, `on_dsack`, `tlp_on_ack` and `detect_loss` do nothing).
+    pub(super) fn idle(&self) -> bool {
+        self.reo_timer == Instant::MAX
+            && self.flight.as_deref().map_or(true, |f| {
+                f.segs.is_empty()
+                    && f.rexmits.is_empty()
+                    && f.lost.is_empty()
+                    && f.lost_bytes == 0
+                    && f.dsack_round.is_none()
+                    && f.tlp_end.is_none()
+            })
+    }
+
     pub fn lost_bytes(&self) -> u64 {
         self.flight.as_ref().map_or(0, |f| f.lost_bytes)
     }

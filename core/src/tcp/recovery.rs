@@ -145,6 +145,52 @@ impl Connection {
         (blocks, n)
     }
 
+    /// An ACK that moves nothing while nothing is outstanding, with no SACK
+    /// block, on a connection whose scoreboard, RACK log (RFC 8985) and
+    /// recovery state are empty: `update_scoreboard` and
+    /// `sack_recovery_on_ack` would change nothing, so they are skipped (as
+    /// for a header-predicted segment). Every ACK to a sender that is
+    /// waiting for data, e.g. the peer's data or FIN after ours was acked.
+    #[inline]
+    pub(super) fn ack_teaches_recovery_nothing(&self, advanced: bool, seg: &Segment) -> bool {
+        !advanced
+            && self.snd_una == self.snd_max
+            && !self.in_recovery
+            && self.dupacks < DUP_THRESH
+            && seg.options.sack_block_count == 0
+            && self.fl.scoreboard.range_count() == 0
+            && self.fl.rack.idle()
+    }
+
+    /// Everything `update_scoreboard` and `sack_recovery_on_ack` may change,
+    /// printed: debug builds compare it around an ACK whose work the release
+    /// build skips ([`Connection::ack_teaches_recovery_nothing`]).
+    #[cfg(debug_assertions)]
+    pub(super) fn recovery_snapshot(&self) -> alloc::string::String {
+        let fl = &*self.fl;
+        alloc::format!(
+            "{:?}",
+            (
+                (
+                    &fl.rack,
+                    &fl.scoreboard,
+                    &self.cc,
+                    self.in_recovery,
+                    self.dupacks
+                ),
+                (
+                    self.recover,
+                    fl.high_rxt,
+                    fl.recover_fs,
+                    fl.prr_delivered,
+                    fl.prr_out
+                ),
+                (fl.rexmit_seq, fl.eifel_ts, fl.cc_before_recovery.is_some()),
+                self.stats.sack_recoveries,
+            )
+        )
+    }
+
     /// Record the ACK's SACK blocks; returns bytes newly SACKed (RFC 2018 §5).
     /// RACK sees the cumulative ACK and the blocks first (it needs the
     /// scoreboard as it was), then the D-SACK and TLP outcome (RFC 8985 §6.2, §7.4).
