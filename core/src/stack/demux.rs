@@ -36,19 +36,35 @@ fn addr128(ip: IpAddr) -> u128 {
 /// The top 96 bits of an IPv4-mapped address (::ffff:0:0/96).
 const V4_MAPPED: u128 = 0xffff;
 
+/// The first 12 bytes of a 16-byte form, and what they are for an
+/// IPv4-mapped address, as native-endian words: the test per packet sent
+/// is a mask and a compare, without byte swaps.
+const MAPPED_MASK: u128 = u128::from_ne_bytes([
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0,
+]);
+const MAPPED_PREFIX: u128 =
+    u128::from_ne_bytes([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0]);
+
 /// True if the 16-byte form is an IPv4-mapped address.
+#[inline]
 fn is_mapped(b: [u8; 16]) -> bool {
-    u128::from_be_bytes(b) >> 32 == V4_MAPPED
+    u128::from_ne_bytes(b) & MAPPED_MASK == MAPPED_PREFIX
+}
+
+/// The IPv4 address in the last 4 bytes of a mapped 16-byte form.
+#[inline]
+fn mapped_v4(b: [u8; 16]) -> Ipv4Addr {
+    let [.., w, x, y, z] = b;
+    Ipv4Addr::new(w, x, y, z)
 }
 
 /// The address back from its 16-byte form (runs per packet sent: plain
 /// integer work, no segment-by-segment checks).
 pub fn addr_from16(b: [u8; 16]) -> IpAddr {
-    let w = u128::from_be_bytes(b);
-    if w >> 32 == V4_MAPPED {
-        IpAddr::V4(Ipv4Addr::from(w as u32))
+    if is_mapped(b) {
+        IpAddr::V4(mapped_v4(b))
     } else {
-        IpAddr::V6(Ipv6Addr::from(w))
+        IpAddr::V6(Ipv6Addr::from(b))
     }
 }
 
@@ -76,16 +92,12 @@ impl FlowKey {
     /// (local, remote) of an IPv4 flow, straight from the key's words.
     #[inline]
     pub fn v4_endpoints(&self) -> Option<(SocketAddrV4, SocketAddrV4)> {
-        let (l, r) = (
-            u128::from_be_bytes(self.local),
-            u128::from_be_bytes(self.remote),
-        );
-        if l >> 32 != V4_MAPPED || r >> 32 != V4_MAPPED {
+        if !is_mapped(self.local) || !is_mapped(self.remote) {
             return None;
         }
         Some((
-            SocketAddrV4::new(Ipv4Addr::from(l as u32), self.local_port),
-            SocketAddrV4::new(Ipv4Addr::from(r as u32), self.remote_port),
+            SocketAddrV4::new(mapped_v4(self.local), self.local_port),
+            SocketAddrV4::new(mapped_v4(self.remote), self.remote_port),
         ))
     }
 
@@ -462,5 +474,26 @@ mod tests {
         // An IPv4-compatible (::a.b.c.d) or other v6 address stays IPv6.
         let compat = IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0x0a00, 1));
         assert_eq!(addr_from16(addr16(compat)), compat);
+        // Only the whole ::ffff:0:0/96 prefix is IPv4: a v6 address with
+        // ffff in the same place, or anything in its first 80 bits, is not.
+        for words in [
+            [0x2001, 0xdb8, 0, 0, 0, 0xffff, 0xc000, 0x0201],
+            [0, 0, 0, 0, 1, 0xffff, 0xc000, 0x0201],
+            [0x100, 0, 0, 0, 0, 0xffff, 0xc000, 0x0201],
+            [0, 0, 0, 0, 0, 0xfffe, 0xc000, 0x0201],
+            [0, 0, 0, 0, 0, 0x7fff, 0xc000, 0x0201],
+        ] {
+            let [a, b, c, d, e, f, g, h] = words;
+            let near = IpAddr::V6(Ipv6Addr::new(a, b, c, d, e, f, g, h));
+            assert_eq!(addr_from16(addr16(near)), near, "{near}");
+            let k = FlowKey::new(SocketAddr::new(near, 1), SocketAddr::new(v4, 2));
+            assert!(k.is_ipv6(), "{near}");
+            assert_eq!(k.v4_endpoints(), None, "{near}");
+        }
+        let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 1).to_ipv6_mapped());
+        assert_eq!(
+            addr_from16(addr16(mapped)),
+            IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))
+        );
     }
 }

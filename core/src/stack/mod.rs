@@ -72,7 +72,6 @@ use core::net::{IpAddr, SocketAddr};
 
 use crate::tcp::connection::{
     CloseReason, ConnConfig, ConnError, ConnTemplate, Connection, EV_CLOSED, EV_CONNECTED,
-    EV_PEER_CLOSED, EV_READABLE, EV_WRITABLE,
 };
 use crate::tcp::time_wait::TimeWait;
 use crate::tcp::{InFlightPool, OutOptions, SeqNum};
@@ -348,6 +347,15 @@ fn release_tick(deadline: Instant) -> u32 {
     u32::try_from(tick).unwrap_or(u32::MAX - 1)
 }
 
+/// The stack's event kind of each `EV_` bit of a connection, by bit position.
+const CONN_EVENT_KINDS: [EventKind; 5] = [
+    EventKind::Connected,
+    EventKind::Readable,
+    EventKind::Writable,
+    EventKind::PeerClosed,
+    EventKind::Closed,
+];
+
 /// Slot flags.
 const F_READY: u8 = 1;
 /// The application closed or aborted: the handle is invalid, the stack finishes the connection.
@@ -591,23 +599,27 @@ struct Books<'a> {
     timers: &'a mut TimerQueue,
 }
 
-/// What `bookkeep` found due that needs the whole stack.
+/// What `bookkeep` found due that needs the whole stack, as bits in one
+/// byte: the common answer (none) is a zero the callers test in one
+/// instruction, not three flags packed after the fact.
 #[derive(Clone, Copy)]
-struct StateChange {
-    promote: bool,
-    finished: bool,
-    time_wait: bool,
-}
+struct StateChange(u8);
 
 impl StateChange {
-    const NONE: StateChange = StateChange {
-        promote: false,
-        finished: false,
-        time_wait: false,
-    };
+    const NONE: StateChange = StateChange(0);
+    /// A passive open left SYN-RECEIVED: to its listener's accept queue.
+    const PROMOTE: u8 = 1;
+    /// CLOSED with nothing left to send: reap.
+    const FINISHED: u8 = 2;
+    /// An orphan in TIME-WAIT with nothing pending: compact.
+    const TIME_WAIT: u8 = 4;
 
     fn any(self) -> bool {
-        self.promote || self.finished || self.time_wait
+        self.0 != 0
+    }
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
     }
 }
 
@@ -651,15 +663,17 @@ fn bookkeep(
         slot.release_at = release_tick(deadline);
         b.buffer_release.push_back((deadline, idx, generation));
     }
-    // Timer: never at or before now, so handle_timeout always makes progress.
-    let deadline = slot
-        .conn
-        .poll_timeout()
-        .map(|d| d.max(now + Duration::from_micros(1)));
-    let pushed = b
-        .timers
-        .schedule(idx, generation, deadline, &mut slot.armed);
-    b.counters.work_timer_ops += u64::from(pushed);
+    // Timer: never at or before now, so handle_timeout always makes
+    // progress. Nothing to push unless the earliest deadline is before the
+    // armed one (the clamp only moves it later): one compare, mostly.
+    let earliest = slot.conn.earliest_deadline();
+    if earliest < slot.armed {
+        let deadline = earliest.max(now + Duration::from_micros(1));
+        let pushed = b
+            .timers
+            .schedule(idx, generation, Some(deadline), &mut slot.armed);
+        b.counters.work_timer_ops += u64::from(pushed);
+    }
     // Only a passive open leaving SYN-RECEIVED needs promoting, only a
     // finished (CLOSED) connection reaping, and only an orphan in TIME-WAIT
     // with nothing pending compacting: one test of the slot's flags and
@@ -668,11 +682,14 @@ fn bookkeep(
     if slot.flags & (F_SYN_QUEUED | F_ORPHAN) == 0 && state != State::Closed {
         return StateChange::NONE;
     }
-    StateChange {
-        promote: slot.flags & F_SYN_QUEUED != 0 && state != State::SynReceived,
-        finished: slot.conn.is_finished(),
-        time_wait: slot.flags & (F_ORPHAN | F_READY) == F_ORPHAN && state == State::TimeWait,
-    }
+    let promote = slot.flags & F_SYN_QUEUED != 0 && state != State::SynReceived;
+    let finished = slot.conn.is_finished();
+    let time_wait = slot.flags & (F_ORPHAN | F_READY) == F_ORPHAN && state == State::TimeWait;
+    StateChange(
+        (u8::from(promote) * StateChange::PROMOTE)
+            | (u8::from(finished) * StateChange::FINISHED)
+            | (u8::from(time_wait) * StateChange::TIME_WAIT),
+    )
 }
 
 impl Stack {
@@ -1316,33 +1333,31 @@ impl Stack {
         events: &mut EventQueue,
         counters: &mut Counters,
     ) {
+        let bits = slot.conn.take_event_bits();
+        // What CONNECTED and CLOSED record whoever holds the handle.
+        if bits & EV_CONNECTED != 0 && slot.flags & F_OPENED == 0 {
+            slot.flags |= F_OPENED;
+            counters.connections_opened += 1;
+        }
+        let mut reason = None;
+        if bits & EV_CLOSED != 0 {
+            let r = slot.conn.closed_event_reason();
+            slot.deferred_reason = Some(r);
+            reason = close_reason_error(r);
+        }
+        if slot.flags & F_ORPHAN != 0 {
+            return; // nobody to tell
+        }
         let handle = handle::encode(Kind::Conn, idx, generation);
-        // All pending bits at once, lowest (first to report) first.
-        let mut bits = slot.conn.take_event_bits();
-        while bits != 0 {
-            let bit = bits & bits.wrapping_neg();
-            bits &= !bit;
-            let (kind, reason) = match bit {
-                EV_CONNECTED => {
-                    if slot.flags & F_OPENED == 0 {
-                        slot.flags |= F_OPENED;
-                        counters.connections_opened += 1;
-                    }
-                    (EventKind::Connected, None)
-                }
-                EV_READABLE => (EventKind::Readable, None),
-                EV_WRITABLE => (EventKind::Writable, None),
-                EV_PEER_CLOSED => (EventKind::PeerClosed, None),
-                EV_CLOSED => {
-                    let r = slot.conn.closed_event_reason();
-                    slot.deferred_reason = Some(r);
-                    (EventKind::Closed, close_reason_error(r))
-                }
-                _ => continue,
-            };
-            if slot.flags & F_ORPHAN != 0 {
+        // Each pending bit, lowest (first to report) first, its kind from a
+        // table: no branch per kind.
+        let mut rest = bits;
+        while rest != 0 {
+            let at = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            let Some(&kind) = CONN_EVENT_KINDS.get(at) else {
                 continue;
-            }
+            };
             if slot.flags & F_UNACCEPTED != 0 {
                 // CONNECTED is for active opens only; the rest waits for accept.
                 if kind != EventKind::Connected {
@@ -1350,6 +1365,11 @@ impl Stack {
                 }
                 continue;
             }
+            let reason = if kind == EventKind::Closed {
+                reason
+            } else {
+                None
+            };
             events.push(&mut slot.pending, kind, handle, reason);
         }
     }
@@ -1357,11 +1377,9 @@ impl Stack {
     /// The promotion, reaping or compaction `after_inner` found due.
     #[inline(never)]
     fn after_state_change(&mut self, idx: u32, change: StateChange) {
-        let StateChange {
-            promote,
-            finished,
-            time_wait,
-        } = change;
+        let promote = change.has(StateChange::PROMOTE);
+        let finished = change.has(StateChange::FINISHED);
+        let time_wait = change.has(StateChange::TIME_WAIT);
         if promote {
             self.promote_passive(idx);
             self.reap_if_finished(idx);
@@ -2037,6 +2055,26 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `publish_events` reads each connection event's kind from its bit
+    /// position: every `EV_` bit maps to its own kind, nothing else does.
+    #[test]
+    fn each_connection_event_bit_names_its_kind() {
+        use crate::tcp::connection::{EV_PEER_CLOSED, EV_READABLE, EV_WRITABLE};
+        let pairs = [
+            (EV_CONNECTED, EventKind::Connected),
+            (EV_READABLE, EventKind::Readable),
+            (EV_WRITABLE, EventKind::Writable),
+            (EV_PEER_CLOSED, EventKind::PeerClosed),
+            (EV_CLOSED, EventKind::Closed),
+        ];
+        for (bit, kind) in pairs {
+            assert_eq!(bit.count_ones(), 1);
+            let at = bit.trailing_zeros() as usize;
+            assert_eq!(CONN_EVENT_KINDS.get(at), Some(&kind), "bit {bit}");
+        }
+        assert_eq!(CONN_EVENT_KINDS.len(), pairs.len());
+    }
 
     #[test]
     fn buffer_release_waits_at_least_the_idle_time_on_a_shared_grid() {

@@ -1072,12 +1072,19 @@ impl Connection {
     /// The earliest deadline of all timers, or None.
     #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let t = self
-            .timers
+        let t = self.earliest_deadline();
+        (t != Instant::MAX).then_some(t)
+    }
+
+    /// [`Connection::poll_timeout`] with `Instant::MAX` for none: the
+    /// stack's bookkeeping compares it with the slot's armed deadline
+    /// without building an `Option` (asked after every segment).
+    #[inline(always)]
+    pub(crate) fn earliest_deadline(&self) -> Instant {
+        self.timers
             .earliest()
             .min(self.fl.earliest_timer())
-            .min(self.user_timeout_deadline());
-        (t != Instant::MAX).then_some(t)
+            .min(self.user_timeout_deadline())
     }
 
     /// Run every timer that is due; harmless when none is.

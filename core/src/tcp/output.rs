@@ -403,6 +403,7 @@ impl Connection {
     }
 
     /// FIN goes out once all data before it is sent (RFC 9293 §3.10.4).
+    #[inline(always)]
     fn fin_pending_at_nxt(&self, unsent: usize) -> bool {
         self.fin_queued && self.state.fin_queued() && {
             let fin = self.fin_seq();
@@ -692,6 +693,31 @@ impl Connection {
 
     /// Something is ready for `poll_transmit` (used by the stack's ready list).
     pub fn wants_transmit(&self) -> bool {
+        // The common answer (asked after nearly every segment and command):
+        // synchronized, no ACK, probe, RST or retransmission asked for,
+        // nothing outstanding and nothing unsent. Then only a FIN can be
+        // due: the answer the full test below gives, in a few loads.
+        if self.state.is_synchronized()
+            && !self.ack_now
+            && !self.probe_pending
+            && self.snd_una == self.snd_max
+        {
+            let fl = &*self.fl;
+            if fl.pending_rst.is_none() && fl.rexmit_seq.is_none() && self.unsent_bytes() == 0 {
+                let fin = self.fin_pending_at_nxt(0);
+                // Every test run checks the shortcut against the full answer.
+                debug_assert_eq!(fin, self.wants_transmit_full());
+                return fin;
+            }
+        }
+        self.wants_transmit_full()
+    }
+
+    /// [`Connection::wants_transmit`] in every case (out of line). The
+    /// state's answers and the flags asked first; the tests of data in
+    /// flight or unsent, which need many registers, further out of line.
+    #[inline(never)]
+    fn wants_transmit_full(&self) -> bool {
         if self.fl.pending_rst.is_some() {
             return true;
         }
@@ -700,29 +726,34 @@ impl Connection {
             State::SynSent => self.snd_nxt == self.iss,
             State::SynReceived => self.snd_nxt == self.iss || self.ack_now,
             _ => {
-                if self.ack_now
+                self.ack_now
                     || self.fl.rexmit_seq.is_some()
                     || self.probe_pending
                     || self.probe_due()
-                {
-                    return true;
-                }
-                // Both retransmit only from [SND.UNA, SND.MAX): skip them when
-                // nothing is outstanding (most calls, e.g. every pure ACK).
-                if self.snd_una != self.snd_max
-                    && (self.sack_recovery_would_send() || self.rack_rto_retransmission().is_some())
-                {
-                    return true;
-                }
-                let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);
-                if unsent == 0 {
-                    // What `sendable` answers with no data (the common case, asked per packet).
-                    return self.fin_pending_at_nxt(0);
-                }
-                let (len, fin) = self.sendable(self.segment_limit(), unsent);
-                len > 0 || fin
+                    || self.wants_to_send_data()
             }
         }
+    }
+
+    /// The rest of [`Connection::wants_transmit_full`] for a synchronized
+    /// state with no ACK, probe or retransmission asked for: a SACK or RACK
+    /// retransmission, new data, or a FIN.
+    #[inline(never)]
+    fn wants_to_send_data(&self) -> bool {
+        // Both retransmit only from [SND.UNA, SND.MAX): skip them when
+        // nothing is outstanding (most calls, e.g. every pure ACK).
+        if self.snd_una != self.snd_max
+            && (self.sack_recovery_would_send() || self.rack_rto_retransmission().is_some())
+        {
+            return true;
+        }
+        let unsent = usize::try_from(self.unsent_bytes()).unwrap_or(usize::MAX);
+        if unsent == 0 {
+            // What `sendable` answers with no data (the common case, asked per packet).
+            return self.fin_pending_at_nxt(0);
+        }
+        let (len, fin) = self.sendable(self.segment_limit(), unsent);
+        len > 0 || fin
     }
 }
 

@@ -679,6 +679,22 @@ impl Rack {
         self.flight.is_some()
     }
 
+    /// Nothing an ACK could act on: no logged segment, retransmission, loss,
+    /// D-SACK round or probe outstanding, no reordering timer. An ACK with
+    /// no new cumulative ACK and no SACK block then changes nothing here
+    /// (`on_ack`, `on_dsack`, `tlp_on_ack` and `detect_loss` do nothing).
+    pub(super) fn idle(&self) -> bool {
+        self.reo_timer == Instant::MAX
+            && self.flight.as_deref().map_or(true, |f| {
+                f.segs.is_empty()
+                    && f.rexmits.is_empty()
+                    && f.lost.is_empty()
+                    && f.lost_bytes == 0
+                    && f.dsack_round.is_none()
+                    && f.tlp_end.is_none()
+            })
+    }
+
     pub fn lost_bytes(&self) -> u64 {
         self.flight.as_ref().map_or(0, |f| f.lost_bytes)
     }
@@ -1012,13 +1028,18 @@ impl Connection {
     /// data in flight and no probe outstanding (RFC 8985 §7.2).
     pub(super) fn schedule_loss_probe(&mut self, now: Instant) {
         let outstanding = self.snd_max - self.snd_una;
+        if outstanding == 0 {
+            // Nothing in flight (every ACK of a connection that sent all it
+            // had): no probe waits, none is armed.
+            let rack = &mut self.fl.rack;
+            rack.probe_due = false;
+            rack.pto = Instant::MAX;
+            return;
+        }
         // In recovery too (a deviation): a retransmission that is the last
         // segment in flight, or whose ACK is lost, otherwise waits for the RTO.
         let open = self.in_recovery || self.fl.scoreboard.range_count() == 0;
-        if outstanding == 0 {
-            self.fl.rack.probe_due = false;
-        }
-        if !self.rack_active() || outstanding == 0 || !open || self.fl.rack.tlp_outstanding() {
+        if !self.rack_active() || !open || self.fl.rack.tlp_outstanding() {
             self.fl.rack.pto = Instant::MAX;
             return;
         }

@@ -128,16 +128,12 @@ impl Connection {
         }
     }
 
-    /// Record the ACK's SACK blocks; returns bytes newly SACKed (RFC 2018 §5).
-    /// RACK sees the cumulative ACK and the blocks first (it needs the
-    /// scoreboard as it was), then the D-SACK and TLP outcome (RFC 8985 §6.2, §7.4).
-    pub(super) fn update_scoreboard(&mut self, now: Instant, seg: &Segment) -> u32 {
-        if self.snd_una_off == u64::MAX {
-            return 0;
-        }
+    /// The ACK's SACK blocks as stream offsets (at most four), and how many.
+    #[inline(never)]
+    fn sack_offsets(&self, raw: &[(u32, u32)]) -> ([(u64, u64); 4], usize) {
         let mut blocks = [(0u64, 0u64); 4];
         let mut n = 0;
-        for &(l, r) in seg.options.sack_blocks() {
+        for &(l, r) in raw {
             if let Some(slot) = blocks.get_mut(n) {
                 *slot = (
                     self.send_off_signed(SeqNum(l)),
@@ -146,7 +142,88 @@ impl Connection {
                 n += 1;
             }
         }
-        let blocks = blocks.get(..n).unwrap_or(&[]);
+        (blocks, n)
+    }
+
+    /// An ACK that moves nothing while nothing is outstanding, with no SACK
+    /// block, on a connection whose scoreboard, RACK log (RFC 8985) and
+    /// recovery state are empty: `update_scoreboard` and
+    /// `sack_recovery_on_ack` would change nothing, so they are skipped (as
+    /// for a header-predicted segment). Every ACK to a sender that is
+    /// waiting for data, e.g. the peer's data or FIN after ours was acked.
+    #[inline]
+    pub(super) fn ack_teaches_recovery_nothing(&self, advanced: bool, seg: &Segment) -> bool {
+        !advanced
+            && self.snd_una == self.snd_max
+            && !self.in_recovery
+            && self.dupacks < DUP_THRESH
+            && seg.options.sack_block_count == 0
+            && self.fl.scoreboard.range_count() == 0
+            && self.fl.rack.idle()
+    }
+
+    /// A hash of the printed form of everything `update_scoreboard` and
+    /// `sack_recovery_on_ack` may change: debug builds compare it around an
+    /// ACK whose work the release build skips
+    /// ([`Connection::ack_teaches_recovery_nothing`]). Hashed as it is
+    /// printed, so the check allocates nothing (tests count allocations).
+    #[cfg(debug_assertions)]
+    pub(super) fn recovery_snapshot(&self) -> u64 {
+        use core::fmt::Write;
+        /// FNV-1a over the bytes written.
+        struct Fnv(u64);
+        impl Write for Fnv {
+            fn write_str(&mut self, s: &str) -> core::fmt::Result {
+                for b in s.bytes() {
+                    self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+                }
+                Ok(())
+            }
+        }
+        let fl = &*self.fl;
+        let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+        let _ = write!(
+            h,
+            "{:?}",
+            (
+                (
+                    &fl.rack,
+                    &fl.scoreboard,
+                    &self.cc,
+                    self.in_recovery,
+                    self.dupacks
+                ),
+                (
+                    self.recover,
+                    fl.high_rxt,
+                    fl.recover_fs,
+                    fl.prr_delivered,
+                    fl.prr_out
+                ),
+                (fl.rexmit_seq, fl.eifel_ts, fl.cc_before_recovery.is_some()),
+                self.stats.sack_recoveries,
+            )
+        );
+        h.0
+    }
+
+    /// Record the ACK's SACK blocks; returns bytes newly SACKed (RFC 2018 §5).
+    /// RACK sees the cumulative ACK and the blocks first (it needs the
+    /// scoreboard as it was), then the D-SACK and TLP outcome (RFC 8985 §6.2, §7.4).
+    pub(super) fn update_scoreboard(&mut self, now: Instant, seg: &Segment) -> u32 {
+        if self.snd_una_off == u64::MAX {
+            return 0;
+        }
+        // Most ACKs carry no block: no offsets array to fill then.
+        let raw = seg.options.sack_blocks();
+        let offsets;
+        let blocks = if raw.is_empty() {
+            &[][..]
+        } else {
+            offsets = self.sack_offsets(raw);
+            offsets.0.get(..offsets.1).unwrap_or(&[])
+        };
+        let n = blocks.len();
         let rack = self.rack_active();
         if rack {
             let ack = AckInfo {
