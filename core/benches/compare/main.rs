@@ -14,6 +14,7 @@
 //! - `TCPKIT_BENCH_CYCLES` connect+1KB+close cycles per run, default 20000
 //! - `TCPKIT_BENCH_SCALE_MAX` largest concurrent-connection count, default 100000
 //! - `TCPKIT_BENCH_SCALE_MIN` smallest concurrent-connection count, default 10
+//! - `TCPKIT_BENCH_SCALE_NS` comma list of connection counts, default 10,1000,10000,100000
 //!   (e.g. 100000: only the 100k row, for callgrind)
 //! - `TCPKIT_BENCH_SMOL_SCALE_MAX` largest count for smoltcp, default 10000
 //! - `TCPKIT_BENCH_IDLE` idle connections for the RSS figure, default 1000000
@@ -318,10 +319,15 @@ fn bench_scale(runs: usize, min: usize, max: usize, smol_max: usize) {
         "one 100-byte request/response exchange, N concurrent connections, 2 KiB buffers, median of {runs}"
     ));
     let mut tk_at = Vec::new();
-    for n in [10usize, 1_000, 10_000, 100_000]
-        .into_iter()
-        .filter(|n| *n >= min && *n <= max)
-    {
+    // TCPKIT_BENCH_SCALE_NS=10,1000,... replaces the default counts (for probing where the caches end).
+    let counts: Vec<usize> = match std::env::var("TCPKIT_BENCH_SCALE_NS") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|x| x.trim().parse().ok())
+            .collect(),
+        Err(_) => vec![10, 1_000, 10_000, 100_000],
+    };
+    for n in counts.into_iter().filter(|n| *n >= min && *n <= max) {
         let (t_ns, t_heap, (timer_ops, visits)) = tk::scale(n, runs);
         let s = if n <= smol_max {
             Some(smol::scale(n, runs))
