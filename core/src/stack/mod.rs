@@ -73,6 +73,7 @@ use core::net::{IpAddr, SocketAddr};
 use crate::tcp::connection::{
     CloseReason, ConnConfig, ConnError, ConnTemplate, Connection, EV_CLOSED, EV_CONNECTED,
 };
+use crate::tcp::segment::OutHead;
 use crate::tcp::time_wait::TimeWait;
 use crate::tcp::{InFlightPool, OutOptions, SeqNum};
 use crate::time::{Duration, Instant};
@@ -692,6 +693,41 @@ fn bookkeep(
     )
 }
 
+/// A connection's segment through the general emitter: IPv6, options other
+/// than timestamps, or a buffer too small (the packet is built into a pooled
+/// buffer and stashed). Out of line: the connect/transfer/close cycle and bulk
+/// never come here, so the fixed-layout emits stay dense in `transmit_one`.
+#[cold]
+#[inline(never)]
+fn emit_general(
+    key: &FlowKey,
+    seg: &OutHead<'_>,
+    id: u16,
+    tx_options: &TcpOptions,
+    buf: &mut [u8],
+    pool: &mut Vec<Vec<u8>>,
+    stash: &mut Option<Vec<u8>>,
+) -> Result<usize, Error> {
+    let (local, remote) = (key.local(), key.remote());
+    let hdr = packet::TcpOut {
+        seq: seg.seq.0,
+        ack: seg.ack.0,
+        flags: seg.flags,
+        window: seg.window,
+        options: seg.tcp_options(tx_options),
+    };
+    let needed = packet::tcp_packet_len(key.is_ipv6(), &hdr.options, seg.payload_len());
+    if buf.len() >= needed {
+        return Ok(packet::emit_tcp(buf, local, remote, id, &hdr, seg.payload));
+    }
+    let mut p = pool.pop().unwrap_or_default();
+    p.clear();
+    p.resize(needed, 0);
+    packet::emit_tcp(&mut p, local, remote, id, &hdr, seg.payload);
+    *stash = Some(p);
+    Err(Error::BufferTooSmall { needed })
+}
+
 impl Stack {
     /// A stack with `config` (validated: `InvalidArgument` for nonsense).
     pub fn new(config: Config) -> Result<Stack, Error> {
@@ -1088,27 +1124,15 @@ impl Stack {
             };
             let result = match fast {
                 Some(n) => Ok(n),
-                None => {
-                    let (local, remote) = (slot.key.local(), slot.key.remote());
-                    let hdr = packet::TcpOut {
-                        seq: seg.seq.0,
-                        ack: seg.ack.0,
-                        flags: seg.flags,
-                        window: seg.window,
-                        options: seg.tcp_options(&self.tx_options),
-                    };
-                    let needed = packet::tcp_packet_len(v6, &hdr.options, seg.payload_len());
-                    if buf.len() >= needed {
-                        Ok(packet::emit_tcp(buf, local, remote, id, &hdr, seg.payload))
-                    } else {
-                        let mut p = self.pool.pop().unwrap_or_default();
-                        p.clear();
-                        p.resize(needed, 0);
-                        packet::emit_tcp(&mut p, local, remote, id, &hdr, seg.payload);
-                        self.stash = Some(p);
-                        Err(Error::BufferTooSmall { needed })
-                    }
-                }
+                None => emit_general(
+                    &slot.key,
+                    seg,
+                    id,
+                    &self.tx_options,
+                    buf,
+                    &mut self.pool,
+                    &mut self.stash,
+                ),
             };
             if seg.flags.rst() {
                 self.counters.rst_sent += 1;

@@ -54,10 +54,18 @@ impl Connection {
     }
 
     /// Queued RST: <SEQ=x><CTL=RST> or <SEQ=x><ACK=y><CTL=RST,ACK> (RFC 9293 §3.10.7.1).
+    /// The test inline, the rare RST out of line (keeps the poll's hot code dense).
+    #[inline(always)]
     fn take_pending_rst(&mut self) -> Option<OutHead<'static>> {
-        if !self.fl.is_allocated() {
+        if !self.fl.is_allocated() || self.fl.pending_rst.is_none() {
             return None;
         }
+        self.build_pending_rst()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn build_pending_rst(&mut self) -> Option<OutHead<'static>> {
         let (seq, ack, with_ack) = self.fl.pending_rst.take()?;
         self.stats.segs_sent += 1;
         let flags = if with_ack {
