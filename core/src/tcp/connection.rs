@@ -1282,6 +1282,8 @@ impl Connection {
     }
 
     /// Per-connection challenge ACK limit: at most 10 per second (RFC 5961 §7).
+    #[cold]
+    #[inline(never)]
     pub(super) fn send_challenge_ack(&mut self, now: Instant) {
         if self.challenge_window.elapsed(now) >= Duration::from_secs(1) {
             self.challenge_window = Ms32::at(now);

@@ -186,6 +186,8 @@ impl Connection {
     }
 
     /// An ACK for something never sent gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.3, §3.10.7.4).
+    #[cold]
+    #[inline(never)]
     fn reset_unacceptable_ack(&mut self, seg: &Segment) {
         self.fl.pending_rst = Some((seg.ack, SeqNum(0), false));
     }
@@ -320,6 +322,8 @@ impl Connection {
 
     /// Simultaneous open: the peer's SYN-ACK repeats its SYN; drop the SYN
     /// (already seen) and use the ACK (RFC 9293 §3.5 figure 8; trimming per §3.10.7.4).
+    #[cold]
+    #[inline(never)]
     fn syn_ack_in_simultaneous_open(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
         let trimmed = Segment {
             seq: seg.seq + 1,
@@ -334,6 +338,8 @@ impl Connection {
     }
 
     /// A new SYN in TIME-WAIT above the old sequence space may reopen (RFC 9293 §3.10.7.4 note, RFC 6191).
+    #[cold]
+    #[inline(never)]
     fn syn_in_time_wait(&mut self, seg: &Segment) -> Option<SegmentOutcome> {
         let ts_newer = match (self.neg.timestamps, seg.options.timestamps) {
             (true, Some((val, _))) => (val.wrapping_sub(self.ts_recent) as i32) > 0,
@@ -399,6 +405,8 @@ impl Connection {
 
     /// With a zero receive window, valid ACKs must still be processed
     /// (RFC 9293 §3.10.7.4): keep the ACK of an in-sequence segment, drop its text and FIN.
+    #[cold]
+    #[inline(never)]
     fn ack_part_of_zero_window_segment<'a>(&self, seg: &Segment<'a>) -> Option<Segment<'a>> {
         let zero_window = self.acceptance_window() == 0;
         let ackable = seg.flags.ack() && !seg.flags.syn() && !seg.flags.rst();
@@ -414,6 +422,8 @@ impl Connection {
     }
 
     /// Unacceptable: ACK it unless it is a RST (RFC 9293 §3.10.7.4; RFC 5961 §3.2 drops the RST).
+    #[cold]
+    #[inline(never)]
     fn drop_unacceptable(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
         if seg.flags.rst() {
             return SegmentOutcome::Dropped;
@@ -463,6 +473,8 @@ impl Connection {
     }
 
     /// In-window RST: exact match resets, otherwise a challenge ACK (RFC 5961 §3.2).
+    #[cold]
+    #[inline(never)]
     fn rst_in_window(&mut self, now: Instant, seg: &Segment) -> SegmentOutcome {
         if seg.seq != self.rcv_nxt {
             self.send_challenge_ack(now);
@@ -478,6 +490,8 @@ impl Connection {
     }
 
     /// SYN in a synchronized state: challenge ACK, never reset (RFC 5961 §4.2).
+    #[cold]
+    #[inline(never)]
     fn syn_in_window(&mut self, now: Instant, _seg: &Segment) -> SegmentOutcome {
         self.send_challenge_ack(now);
         SegmentOutcome::Dropped

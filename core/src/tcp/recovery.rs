@@ -23,6 +23,7 @@ impl Connection {
 
     /// Duplicate ACK: limited transmit on the first two, fast retransmit on
     /// the third, window inflation after (RFC 3042 §2, RFC 5681 §3.2, RFC 6582 §3.2).
+    #[inline(never)]
     pub(super) fn on_duplicate_ack(&mut self, now: Instant, _seg: &Segment) {
         self.dupacks = self.dupacks.saturating_add(1);
         let mss = u32::from(self.eff_mss);
@@ -68,6 +69,7 @@ impl Connection {
 
     /// New data acked: partial ACKs retransmit and deflate, a full ACK ends
     /// recovery (RFC 6582 §3.2 steps 5-6); outside recovery grow cwnd (RFC 5681 §3.1).
+    #[inline(never)]
     pub(super) fn recovery_on_new_ack(&mut self, now: Instant, seg: &Segment, data_acked: u32) {
         let mss = u32::from(self.eff_mss);
         self.dupacks = 0;
@@ -252,6 +254,8 @@ impl Connection {
 
     /// A tail loss probe repaired a loss: reduce cwnd once as for a fast
     /// recovery that already ended (RFC 8985 §7.4.2).
+    #[cold]
+    #[inline(never)]
     fn tlp_loss_response(&mut self, now: Instant) {
         if self.in_recovery {
             return;
@@ -345,6 +349,8 @@ impl Connection {
     /// `delivered` is what the starting ACK delivered (0 from the timer): PRR
     /// counts it (RFC 6937 §3, as Linux), so new data can follow the
     /// retransmission and RACK can see that one lost too, not only the RTO.
+    #[cold]
+    #[inline(never)]
     pub(super) fn start_recovery_on_rack_loss(&mut self, now: Instant, delivered: u32) {
         if self.in_recovery || self.snd_una < self.recover || self.fl.rack.lost_bytes() == 0 {
             return;
@@ -383,6 +389,7 @@ impl Connection {
     /// Eifel detection: the first ACK advancing SND.UNA in recovery echoes a
     /// TSval older than the retransmission, so the original arrived and the
     /// "loss" was reordering (RFC 3522 §2).
+    #[inline(never)]
     fn recovery_was_spurious(&mut self, tsecr: Option<u32>) -> bool {
         let Some(retransmit_ts) = self.fl.eifel_ts.take() else {
             return false;
@@ -392,6 +399,8 @@ impl Connection {
 
     /// Spurious fast retransmit: restore the congestion state from before the
     /// recovery and leave it (RFC 3522 §1, RFC 4015 §3 response, simplified).
+    #[cold]
+    #[inline(never)]
     fn undo_spurious_recovery(&mut self) {
         if let Some(cc) = self.fl.cc_before_recovery.take() {
             self.cc = *cc;
@@ -436,6 +445,8 @@ impl Connection {
     }
 
     /// Leave recovery with cwnd = ssthresh (RFC 6937 §3, RFC 6675 §5).
+    #[cold]
+    #[inline(never)]
     fn exit_sack_recovery(&mut self) {
         self.in_recovery = false;
         let ssthresh = self.cc.ssthresh();
