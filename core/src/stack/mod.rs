@@ -341,6 +341,21 @@ fn buffer_release_deadline(now: Instant) -> Instant {
     Instant::from_micros(at.div_ceil(unit).saturating_mul(unit))
 }
 
+/// Queues the slot's empty buffers for release at the next tick. Out of
+/// line: once per connection and tick, while its test runs every pass.
+#[inline(never)]
+fn schedule_buffer_release(
+    slot: &mut ConnSlot,
+    idx: u32,
+    generation: u32,
+    now: Instant,
+    queue: &mut VecDeque<(Instant, u32, u32)>,
+) {
+    let deadline = buffer_release_deadline(now);
+    slot.release_at = release_tick(deadline);
+    queue.push_back((deadline, idx, generation));
+}
+
 /// A release deadline as a whole number of [`BUFFER_IDLE_RELEASE`] ticks (it
 /// is on that grid), so the slot keeps it in 32 bits (136 years of ticks).
 fn release_tick(deadline: Instant) -> u32 {
@@ -660,9 +675,7 @@ fn bookkeep(
     slot.conn
         .release_unused_in_flight_into(b.inflight_pool, wants);
     if slot.release_at == u32::MAX && slot.conn.holds_idle_buffers() {
-        let deadline = buffer_release_deadline(now);
-        slot.release_at = release_tick(deadline);
-        b.buffer_release.push_back((deadline, idx, generation));
+        schedule_buffer_release(slot, idx, generation, now, b.buffer_release);
     }
     // Timer: never at or before now, so handle_timeout always makes
     // progress. Nothing to push unless the earliest deadline is before the
@@ -1016,13 +1029,17 @@ impl Stack {
                 }
             };
         }
-        if let Some(n) = self.transmit_outgoing(buf)? {
-            return Ok(n);
+        if !self.outgoing.is_empty() {
+            if let Some(n) = self.transmit_outgoing(buf)? {
+                return Ok(n);
+            }
         }
         self.transmit_connection(buf)
     }
 
-    /// Stack-originated packets first: they are few and answer the peer's packets.
+    /// Stack-originated packets first: they are few and answer the peer's
+    /// packets. Out of line: most polls have none.
+    #[inline(never)]
     fn transmit_outgoing(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
         let Some(front) = self.outgoing.front() else {
             return Ok(None);

@@ -1062,6 +1062,13 @@ impl Connection {
         if self.opts.user_timeout == DurMs32::ZERO {
             return Instant::MAX;
         }
+        self.configured_user_timeout_deadline()
+    }
+
+    /// [`Connection::user_timeout_deadline`] once configured (out of line:
+    /// the per-packet timer re-arm inlines only the test above).
+    #[inline(never)]
+    fn configured_user_timeout_deadline(&self) -> Instant {
         let waiting = self.snd_max != self.snd_una || self.fl.persist != Instant::MAX;
         if !waiting || !self.state.is_synchronized() {
             return Instant::MAX;

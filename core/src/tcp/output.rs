@@ -660,6 +660,7 @@ impl Connection {
     }
 
     /// Timestamps on every segment (RFC 7323 §3.2), SACK blocks when data is out of order (RFC 2018 §4).
+    #[inline(never)]
     pub(super) fn data_options(&mut self, now: Instant) -> TcpOptions {
         let mut o = TcpOptions::default();
         if self.neg.timestamps {

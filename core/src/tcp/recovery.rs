@@ -267,6 +267,7 @@ impl Connection {
     }
 
     /// RFC 6675 pipe over the scoreboard.
+    #[inline(never)]
     pub(super) fn sack_pipe(&self) -> u32 {
         let una = self.snd_una_off;
         let max = self.seq_to_send_off(self.snd_max);
@@ -456,10 +457,17 @@ impl Connection {
     }
 
     /// Count a segment sent during recovery (RFC 6937 prr_out).
+    #[inline]
     pub(super) fn note_recovery_send(&mut self, off: u64, len: usize, retransmission: bool) {
-        if !self.in_recovery {
-            return;
+        if self.in_recovery {
+            self.note_send_in_recovery(off, len, retransmission);
         }
+    }
+
+    /// [`Connection::note_recovery_send`] in recovery (out of line: the
+    /// send path outside recovery stays short).
+    #[inline(never)]
+    fn note_send_in_recovery(&mut self, off: u64, len: usize, retransmission: bool) {
         let len32 = u32::try_from(len).unwrap_or(u32::MAX);
         self.fl.prr_out = self.fl.prr_out.saturating_add(len32);
         if retransmission && self.neg.sack {
@@ -473,13 +481,19 @@ impl Connection {
         if self.in_recovery && self.neg.sack {
             self.sack_pipe()
         } else if self.rack_rto_recovery() {
-            // After an RTO, segments RACK found lost again leave the pipe (RFC 8985 §6.2 step 5).
-            let una = self.snd_una_off;
-            let nxt = self.seq_to_send_off(self.snd_nxt);
-            u32::try_from(self.fl.rack.pipe(nxt.saturating_sub(una))).unwrap_or(u32::MAX)
+            self.rack_rto_pipe()
         } else {
             self.snd_nxt - self.snd_una
         }
+    }
+
+    /// After an RTO, segments RACK found lost again leave the pipe (RFC 8985
+    /// §6.2 step 5). Out of line: asked per segment sent only then.
+    #[inline(never)]
+    fn rack_rto_pipe(&self) -> u32 {
+        let una = self.snd_una_off;
+        let nxt = self.seq_to_send_off(self.snd_nxt);
+        u32::try_from(self.fl.rack.pipe(nxt.saturating_sub(una))).unwrap_or(u32::MAX)
     }
 
     /// The go-back-N after an RTO is still under way (SND.UNA below the
