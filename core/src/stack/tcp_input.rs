@@ -201,6 +201,8 @@ impl Stack {
 
     /// RFC 9293 §3.10.7.1: a segment for no connection gets a RST:
     /// <SEQ=SEG.ACK><CTL=RST> if it has ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+    #[cold]
+    #[inline(never)]
     fn reset_stray(&mut self, key: FlowKey, seg: &TcpIn) {
         let hdr = if seg.flags.ack() {
             TcpOut {
@@ -264,6 +266,8 @@ impl Stack {
 
     /// RFC 4987 §3.6: answer with a stateless SYN-ACK whose ISN is a cookie.
     /// Window scale and SACK can only be offered when timestamps carry them back.
+    #[cold]
+    #[inline(never)]
     fn send_syn_cookie(&mut self, key: FlowKey, seg: &TcpIn) {
         let peer_mss = seg.options.mss.unwrap_or(536);
         let isn = self.cookies.make_isn(self.now, &key, seg.seq, peer_mss);
@@ -305,6 +309,8 @@ impl Stack {
 
     /// An ACK for no connection may complete a cookie handshake (RFC 4987 §3.6).
     /// Returns false when it is not a valid cookie (the caller sends a RST).
+    #[cold]
+    #[inline(never)]
     fn syn_cookie_ack(&mut self, li: u32, key: FlowKey, seg: &TcpIn) -> bool {
         let peer_isn = seg.seq.wrapping_sub(1);
         let our_isn = seg.ack.wrapping_sub(1);

@@ -1108,6 +1108,7 @@ impl Connection {
     }
 
     /// Each due timer in turn; stops once the connection closes.
+    #[inline(never)]
     fn run_due_timers(&mut self, now: Instant) {
         if timers::due(self.user_timeout_deadline(), now) {
             self.on_user_timeout();

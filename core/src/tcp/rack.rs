@@ -583,6 +583,30 @@ impl Flight {
     }
 
     /// Drop queue heads that were retransmitted, SACKed or acknowledged meanwhile.
+    /// The deliveries of an ACK's SACK blocks, in ascending order as RFC
+    /// 8985 §6.2 step 3 processes them. Out of line: most ACKs carry none.
+    #[inline(never)]
+    fn on_sack_blocks(
+        &mut self,
+        ack: &AckInfo,
+        blocks: &[(u64, u64)],
+        known: &[(u64, u64)],
+        ctx: &mut DeliveryCtx,
+    ) {
+        let mut sorted = [(0u64, 0u64); 4];
+        let n = blocks.len().min(sorted.len());
+        for (slot, b) in sorted.iter_mut().zip(blocks) {
+            *slot = *b;
+        }
+        let sorted = sorted.get_mut(..n).unwrap_or(&mut []);
+        sorted.sort_unstable();
+        for &(s, e) in sorted.iter() {
+            if s < e && e > ack.una {
+                self.on_sack_block(ack, (s.max(ack.una), e), known, ctx);
+            }
+        }
+    }
+
     fn prune_lost(&mut self) {
         while let Some(&start) = self.lost.front() {
             if self.pending_lost(start).is_some() {
@@ -751,29 +775,13 @@ impl Rack {
             latest: None,
         };
         f.on_cumulative_ack(ack, &mut ctx);
-        if blocks.is_empty() {
-            f.finish_deliveries(ack.now, ctx.latest);
-            if !f.lost.is_empty() {
-                f.prune_lost();
-            }
-            self.reord |= ctx.reordering;
-            return;
-        }
-        let mut sorted = [(0u64, 0u64); 4];
-        let n = blocks.len().min(sorted.len());
-        for (slot, b) in sorted.iter_mut().zip(blocks) {
-            *slot = *b;
-        }
-        let sorted = sorted.get_mut(..n).unwrap_or(&mut []);
-        // Ascending order, as RFC 8985 §6.2 step 3 processes deliveries.
-        sorted.sort_unstable();
-        for &(s, e) in sorted.iter() {
-            if s < e && e > ack.una {
-                f.on_sack_block(ack, (s.max(ack.una), e), known, &mut ctx);
-            }
+        if !blocks.is_empty() {
+            f.on_sack_blocks(ack, blocks, known, &mut ctx);
         }
         f.finish_deliveries(ack.now, ctx.latest);
-        f.prune_lost();
+        if !f.lost.is_empty() {
+            f.prune_lost();
+        }
         self.reord |= ctx.reordering;
     }
 
