@@ -367,6 +367,7 @@ impl Connection {
     }
 
     /// A new connection in `state` from a precomputed template.
+    #[inline(never)]
     pub(super) fn from_template(
         t: &ConnTemplate,
         iss: SeqNum,
