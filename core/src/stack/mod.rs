@@ -1286,9 +1286,14 @@ impl Stack {
                 }
             }
         }
-        if self.buffer_release.is_empty() && self.buffer_release.capacity() > 64 {
-            // Give back the burst's capacity (idle stacks hold little).
-            self.buffer_release = VecDeque::new();
+        if self.buffer_release.is_empty() {
+            // Every connection has released its buffers: the pool gives
+            // back what they left in it, so an idle stack holds no rings.
+            self.inflight_pool.trim_idle();
+            if self.buffer_release.capacity() > 64 {
+                // Give back the burst's capacity (idle stacks hold little).
+                self.buffer_release = VecDeque::new();
+            }
         }
     }
 
