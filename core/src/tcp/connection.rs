@@ -1307,6 +1307,21 @@ impl Connection {
 }
 
 impl Connection {
+    /// One word from each of the struct's six 64-byte blocks (the fields are
+    /// picked by offset; `line_words_cover_every_line` checks them). The
+    /// stack loads them together when it first reaches a connection, so
+    /// with slots in DRAM the misses overlap instead of each stalling the
+    /// code that first needs its line.
+    #[inline]
+    pub(crate) fn line_words(&self) -> u64 {
+        u64::from(self.fl.is_allocated())
+            ^ self.rtt.max_rto().as_micros()
+            ^ self.snd_una_off
+            ^ u64::from(self.snd_nxt.0)
+            ^ u64::from(self.recover.0)
+            ^ u64::from(self.iss.0)
+    }
+
     /// Heap bytes held beyond the struct itself: the in-flight box and its
     /// buffers (for memory accounting; 0 when idle).
     pub fn heap_bytes(&self) -> usize {
@@ -1346,6 +1361,26 @@ mod layout_tests {
             std::println!("size_of {name}: {size}");
         }
         assert!(size_of::<InFlightBox>() <= 32);
+    }
+
+    /// The fields `line_words` loads lie one in each 64-byte block.
+    #[test]
+    fn line_words_cover_every_line() {
+        use core::mem::offset_of;
+        let rtt = offset_of!(Connection, rtt);
+        let spans = [
+            (offset_of!(Connection, fl), size_of::<InFlightBox>()),
+            (rtt, size_of::<RttEstimator>()),
+            (offset_of!(Connection, snd_una_off), 8),
+            (offset_of!(Connection, snd_nxt), 4),
+            (offset_of!(Connection, recover), 4),
+            (offset_of!(Connection, iss), 4),
+        ];
+        assert_eq!(spans.len(), size_of::<Connection>().div_ceil(64));
+        for (k, (at, len)) in spans.into_iter().enumerate() {
+            let (first, last) = (at / 64, (at + len - 1) / 64);
+            assert_eq!((first, last), (k, k), "field {k} is not in block {k}");
+        }
     }
 }
 

@@ -258,10 +258,11 @@ impl InFlightBox {
     }
 
     /// Give the box up to `pool`, keeping where each stream stands. The caller
-    /// checked that nothing is buffered or in flight. `ended`: the connection
-    /// is over (CLOSED or TIME-WAIT), so its buffers' memory may stay with the
-    /// box for the next connection; an idle connection's is freed, as before
-    /// the pool, so idle memory is what it was.
+    /// checked that nothing is buffered or in flight. Its buffers' memory
+    /// may stay with the box (within the pool's budget) for the next
+    /// connection that needs one. `ended`: the connection is over (CLOSED or
+    /// TIME-WAIT); an idle connection's memory is freed by
+    /// [`InFlightPool::trim_idle`] once the stack has gone idle.
     pub fn release(&mut self, pool: &mut InFlightPool, ended: bool) {
         if let Some(b) = self.inner.take() {
             self.send_start = b.sendbuf.end_offset();
@@ -363,11 +364,15 @@ impl InFlight {
 }
 
 /// A few released boxes kept by the stack so that connection setup and
-/// teardown reuse their memory instead of a `malloc`/`free` pair each time
-/// (a connect + close cycle used to build a box five times, and to allocate
-/// both rings and RACK's log once). Bounded in boxes and in the buffer
-/// memory they keep, so idle connections cost the same: an idle
-/// connection's box is released, and the pool is per stack.
+/// teardown, and an idle connection waking up, reuse their memory instead
+/// of a `malloc`/`free` pair each time (a connect + close cycle used to
+/// build a box five times, and to allocate both rings and RACK's log once;
+/// a request/response on an idle-released connection allocated both rings
+/// and the log at each end). Bounded in boxes and in the buffer memory they
+/// keep. Memory that idle connections gave back is only kept while some
+/// connection still waits for its idle release: once none does, the stack
+/// calls [`InFlightPool::trim_idle`], so the memory of an idle stack is what
+/// it was without the pool.
 #[derive(Debug, Default)]
 pub(crate) struct InFlightPool {
     // The boxes themselves are the point: they move in and out of connections.
@@ -375,26 +380,38 @@ pub(crate) struct InFlightPool {
     boxes: Vec<Box<InFlight>>,
     /// Buffer memory (rings, RACK log, ranges) the pooled boxes keep.
     bytes: usize,
+    /// Of `bytes`, at most this much came from idle (not ended) connections.
+    idle_bytes: usize,
 }
 
 impl InFlightPool {
-    /// Boxes kept at most (the rest are freed).
+    /// Boxes kept at most (the rest are freed), except during a burst of
+    /// idle releases.
     pub const CAP: usize = 8;
+    /// Boxes kept at most while idle connections give theirs back: idle
+    /// releases come in batches, one per release tick, of every connection
+    /// that went quiet in the tick before, and as many may wake in the next.
+    pub const BURST_CAP: usize = 32;
     /// Buffer memory kept at most over all pooled boxes; a box that would
     /// exceed it has its buffers freed (large bulk rings are not kept).
     pub const BYTE_BUDGET: usize = 64 * 1024;
 
-    /// Keep `b` for reuse if there is room, with its buffers' memory if
-    /// `keep_memory` and that fits the budget; otherwise that memory is
-    /// freed now.
-    fn put(&mut self, mut b: Box<InFlight>, keep_memory: bool) {
-        if self.boxes.len() >= Self::CAP {
+    /// Keep `b` for reuse if there is room, with its buffers' memory if that
+    /// fits the budget; otherwise that memory is freed now. `ended`: `b`
+    /// served a connection that is over (else an idle one, whose memory
+    /// [`InFlightPool::trim_idle`] may free later).
+    fn put(&mut self, mut b: Box<InFlight>, ended: bool) {
+        let cap = if ended { Self::CAP } else { Self::BURST_CAP };
+        if self.boxes.len() >= cap {
             return;
         }
         let owned = b.owned_heap_bytes();
         if owned > 0 {
-            if keep_memory && self.bytes + owned <= Self::BYTE_BUDGET {
+            if self.bytes + owned <= Self::BYTE_BUDGET {
                 self.bytes += owned;
+                if !ended {
+                    self.idle_bytes += owned;
+                }
             } else {
                 *b = InFlight::resumed(0, 0, 0, 0);
             }
@@ -405,10 +422,30 @@ impl InFlightPool {
         self.boxes.push(b);
     }
 
+    /// No connection waits for its idle release any more: free the buffer
+    /// memory idle connections gave back (all pooled buffers, if any of it
+    /// is still here) and the boxes beyond [`InFlightPool::CAP`], so an
+    /// idle stack holds what it held before idle memory was pooled.
+    pub fn trim_idle(&mut self) {
+        if self.idle_bytes == 0 {
+            return;
+        }
+        self.boxes.truncate(Self::CAP);
+        self.boxes.shrink_to(Self::CAP);
+        for b in &mut self.boxes {
+            if b.owned_heap_bytes() > 0 {
+                **b = InFlight::resumed(0, 0, 0, 0);
+            }
+        }
+        self.bytes = 0;
+        self.idle_bytes = 0;
+    }
+
     /// A pooled box (its state stale: the caller resets it with `reuse`).
     fn take(&mut self) -> Option<Box<InFlight>> {
         let b = self.boxes.pop()?;
         self.bytes = self.bytes.saturating_sub(b.owned_heap_bytes());
+        self.idle_bytes = self.idle_bytes.min(self.bytes);
         Some(b)
     }
 
@@ -523,9 +560,35 @@ mod tests {
         // Taking every box back leaves no memory counted.
         while pool.take().is_some() {}
         assert_eq!(pool.bytes, 0);
-        // A box released by an idle (not ended) connection keeps none.
+        // A box released by an idle (not ended) connection keeps its memory
+        // too, until `trim_idle`.
         pool.put(dirty(), false);
-        assert_eq!(pool.bytes, 0);
-        assert!(pool.take().is_some_and(|b| b.owned_heap_bytes() == 0));
+        assert!(pool.bytes > 0);
+        assert_eq!(pool.idle_bytes, pool.bytes);
+        assert!(pool.take().is_some_and(|b| b.owned_heap_bytes() > 0));
+        assert_eq!((pool.bytes, pool.idle_bytes), (0, 0));
+    }
+
+    #[test]
+    fn trim_idle_frees_what_idle_connections_gave_back() {
+        let mut pool = InFlightPool::default();
+        // Only ended connections' memory: nothing to trim.
+        pool.put(dirty(), true);
+        let kept = pool.heap_bytes();
+        pool.trim_idle();
+        assert_eq!(pool.heap_bytes(), kept);
+        // A burst of idle releases, more boxes than kept when idle.
+        for _ in 0..InFlightPool::BURST_CAP + 4 {
+            pool.put(dirty(), false);
+        }
+        assert_eq!(pool.boxes.len(), InFlightPool::BURST_CAP);
+        assert!(pool.idle_bytes > 0 && pool.bytes <= InFlightPool::BYTE_BUDGET);
+        pool.trim_idle();
+        assert_eq!(pool.boxes.len(), InFlightPool::CAP);
+        assert_eq!((pool.bytes, pool.idle_bytes), (0, 0));
+        assert!(pool.boxes.iter().all(|b| b.owned_heap_bytes() == 0));
+        let boxes = InFlightPool::CAP
+            * (core::mem::size_of::<InFlight>() + core::mem::size_of::<Box<InFlight>>());
+        assert_eq!(pool.heap_bytes(), boxes);
     }
 }

@@ -297,8 +297,10 @@ impl Flight {
             return;
         }
         if self.segs.capacity() == 0 {
-            // One allocation sized for a typical window, not one per segment.
-            self.segs.reserve(64);
+            // One allocation, not one per segment; small (640 bytes), so the
+            // stack's in-flight pool keeps the logs of many quiet connections
+            // within its budget. A bulk flow doubles it a few times, once.
+            self.segs.reserve(16);
         }
         let flags = if retransmission { AMBIGUOUS } else { 0 };
         let order = self.next_order;
