@@ -141,6 +141,13 @@ impl<T, A> Slab<T, A> {
             self.len += 1;
             return Some((head, generation));
         }
+        self.insert_new_slot(value)
+    }
+
+    /// [`Slab::insert`] with no free slot: a new one, in a new chunk if the
+    /// last is full. Out of line: reuse is the common case.
+    #[inline(never)]
+    fn insert_new_slot(&mut self, value: T) -> Option<(u32, u32)> {
         let index = u32::try_from(self.created)
             .ok()
             .filter(|i| *i != u32::MAX)?;
