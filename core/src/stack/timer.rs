@@ -94,8 +94,15 @@ impl TimerQueue {
     fn shrink_if_sparse(&mut self) {
         let cap = self.heap.capacity();
         if cap > SHRINK_MIN && self.heap.len() < cap / 4 {
-            self.heap.shrink_to(self.heap.len() * 2);
+            self.shrink();
         }
+    }
+
+    /// Out of line: the copy runs once per burst, the test on every pop.
+    #[cold]
+    #[inline(never)]
+    fn shrink(&mut self) {
+        self.heap.shrink_to(self.heap.len() * 2);
     }
 
     pub fn len(&self) -> usize {
