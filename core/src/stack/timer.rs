@@ -94,15 +94,8 @@ impl TimerQueue {
     fn shrink_if_sparse(&mut self) {
         let cap = self.heap.capacity();
         if cap > SHRINK_MIN && self.heap.len() < cap / 4 {
-            self.shrink();
+            self.heap.shrink_to(self.heap.len() * 2);
         }
-    }
-
-    /// Out of line: the copy runs once per burst, the test on every pop.
-    #[cold]
-    #[inline(never)]
-    fn shrink(&mut self) {
-        self.heap.shrink_to(self.heap.len() * 2);
     }
 
     pub fn len(&self) -> usize {
