@@ -428,6 +428,9 @@ impl InFlightPool {
     /// idle stack holds what it held before idle memory was pooled.
     pub fn trim_idle(&mut self) {
         if self.idle_bytes == 0 {
+            if self.boxes.len() > Self::CAP {
+                self.drop_burst_boxes();
+            }
             return;
         }
         self.boxes.truncate(Self::CAP);
@@ -439,6 +442,17 @@ impl InFlightPool {
         }
         self.bytes = 0;
         self.idle_bytes = 0;
+    }
+
+    /// [`InFlightPool::trim_idle`] without idle memory: a burst's boxes
+    /// beyond [`InFlightPool::CAP`] whose buffers did not fit the budget
+    /// (kept bare) still go.
+    #[cold]
+    fn drop_burst_boxes(&mut self) {
+        for b in self.boxes.drain(Self::CAP..) {
+            self.bytes = self.bytes.saturating_sub(b.owned_heap_bytes());
+        }
+        self.boxes.shrink_to(Self::CAP);
     }
 
     /// A pooled box (its state stale: the caller resets it with `reuse`).
@@ -590,5 +604,70 @@ mod tests {
         let boxes = InFlightPool::CAP
             * (core::mem::size_of::<InFlight>() + core::mem::size_of::<Box<InFlight>>());
         assert_eq!(pool.heap_bytes(), boxes);
+    }
+
+    /// The pool's invariants: `bytes` is exactly what its boxes own,
+    /// `idle_bytes` at most that, both within the budget, at most
+    /// `BURST_CAP` boxes.
+    fn check_accounting(pool: &InFlightPool) {
+        let owned: usize = pool.boxes.iter().map(|b| b.owned_heap_bytes()).sum();
+        assert_eq!(pool.bytes, owned, "bytes counted = bytes owned");
+        assert!(pool.idle_bytes <= pool.bytes);
+        assert!(pool.bytes <= InFlightPool::BYTE_BUDGET);
+        assert!(pool.boxes.len() <= InFlightPool::BURST_CAP);
+    }
+
+    #[test]
+    fn trim_idle_drops_burst_boxes_even_without_idle_memory() {
+        let mut pool = InFlightPool::default();
+        // Ended connections leave too little of the byte budget for
+        // another box's memory...
+        let owned = dirty().owned_heap_bytes();
+        for _ in 0..InFlightPool::CAP {
+            let mut big = Box::new(InFlight::resumed(32768, 0, 32768, 0));
+            assert_eq!(big.sendbuf.push(&[1u8; 20000]), 20000);
+            pool.put(big, true);
+        }
+        assert!(pool.bytes + owned > InFlightPool::BYTE_BUDGET);
+        // ...so a burst of idle releases keeps boxes, but no idle memory.
+        for _ in 0..InFlightPool::BURST_CAP {
+            pool.put(dirty(), false);
+        }
+        check_accounting(&pool);
+        assert_eq!(pool.idle_bytes, 0);
+        assert_eq!(pool.boxes.len(), InFlightPool::BURST_CAP);
+        // Once no connection waits for its release, the burst's extra boxes
+        // go: an idle stack holds what it held before idle boxes were pooled.
+        pool.trim_idle();
+        check_accounting(&pool);
+        assert!(
+            pool.boxes.len() <= InFlightPool::CAP,
+            "{} boxes",
+            pool.boxes.len()
+        );
+    }
+
+    #[test]
+    fn pool_accounting_holds_under_mixed_puts_takes_and_trims() {
+        let mut pool = InFlightPool::default();
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match x % 7 {
+                0 | 1 => pool.put(dirty(), true),
+                2 | 3 => pool.put(dirty(), false),
+                4 => pool.put(Box::new(InFlight::resumed(0, 0, 0, 0)), x & 8 == 0),
+                5 => {
+                    let _ = pool.take();
+                }
+                _ => {
+                    pool.trim_idle();
+                    assert!(pool.boxes.len() <= InFlightPool::CAP);
+                }
+            }
+            check_accounting(&pool);
+        }
     }
 }
