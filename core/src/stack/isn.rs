@@ -85,4 +85,48 @@ mod tests {
             "F depends on the secret"
         );
     }
+
+    /// RFC 6528 §3: F of 4-tuples one bit apart (each bit of the IPv4
+    /// addresses and ports, the 12 bytes hashed) differ, by about half
+    /// their bits each (no field drops out of the 12-byte form); and an
+    /// IPv6 flow whose addresses end in the same 4 bytes as an IPv4 one's
+    /// (the 36-byte form) gets another F.
+    #[test]
+    fn every_bit_of_an_ipv4_tuple_changes_f() {
+        let g = IsnGenerator::new(0x0123_4567, 0x89ab_cdef);
+        let t0 = Instant::from_micros(0);
+        let (la, ra, lp, rp) = (0xc000_0202u32, 0xc633_6401u32, 443u16, 51_000u16);
+        let v4 = |la: u32, ra: u32, lp: u16, rp: u16| {
+            FlowKey::new(
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::from(la)), lp),
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ra)), rp),
+            )
+        };
+        let base = g.isn(t0, &v4(la, ra, lp, rp)).0;
+        let mut flipped = 0u32;
+        for bit in 0..96u32 {
+            let k = match bit {
+                0..=31 => v4(la ^ 1 << bit, ra, lp, rp),
+                32..=63 => v4(la, ra ^ 1 << (bit - 32), lp, rp),
+                64..=79 => v4(la, ra, lp ^ 1 << (bit - 64), rp),
+                _ => v4(la, ra, lp, rp ^ 1 << (bit - 80)),
+            };
+            let diff = (g.isn(t0, &k).0 ^ base).count_ones();
+            assert!(diff > 0, "bit {bit} of the tuple does not reach F");
+            flipped += diff;
+        }
+        // 96 x 32 bits, each flipped with probability 1/2: mean 1536,
+        // standard deviation about 28.
+        assert!((1300..1770).contains(&flipped), "{flipped}");
+        let v6 = |a: u32, b: u32| {
+            let addr = |x: u32| {
+                IpAddr::V6(core::net::Ipv6Addr::from(
+                    0x2001_0db8_u128 << 96 | u128::from(x),
+                ))
+            };
+            FlowKey::new(SocketAddr::new(addr(a), lp), SocketAddr::new(addr(b), rp))
+        };
+        assert!(v6(la, ra).v4_prf_words().is_none());
+        assert_ne!(g.isn(t0, &v6(la, ra)).0, base);
+    }
 }

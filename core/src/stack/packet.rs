@@ -1265,4 +1265,93 @@ mod tests {
         // The fast path was taken for most cases, and not for all.
         assert!(fast > 4000 && fast < 8000, "{fast}");
     }
+
+    /// Edge SYNs in the fixed layout take the fixed-offset parse and read
+    /// exactly as the general parser reads them: shifts above 14 clamped
+    /// (RFC 7323 §2.3), MSS 0 kept as sent, SYN+FIN, URG with a pointer,
+    /// data on the SYN, reserved bits set, the NOP NOP variant; and a
+    /// flipped checksum bit is an error on both paths.
+    #[test]
+    fn edge_syns_in_the_fixed_layout_parse_as_the_general_parser() {
+        let src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let dst = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+        let f = |bits: u8| TcpFlags(bits);
+        let cases: [(TcpFlags, u16, u8, bool, u16, usize, u8); 9] = [
+            (TcpFlags::SYN, 1460, 15, true, 0, 0, 0),
+            (TcpFlags::SYN, 1460, 255, false, 0, 0, 0),
+            (TcpFlags::SYN, 0, 7, true, 0, 0, 0),
+            (f(0x03), 536, 14, true, 0, 0, 0),
+            (f(0x22), 1460, 7, true, 99, 0, 0),
+            (TcpFlags::SYN, 1460, 7, true, 0, 33, 0),
+            (f(0x12), 65535, 0, false, 0, 1, 0),
+            (TcpFlags::SYN, 1460, 7, true, 0, 0, 0x0e),
+            (f(0xff), 1, 14, true, 0xffff, 5, 0x01),
+        ];
+        let data: alloc::vec::Vec<u8> = (0..64).map(|i| i as u8 ^ 0x5a).collect();
+        for (i, &(flags, mss, ws, sack, urgent, len, reserved)) in cases.iter().enumerate() {
+            let repr = TcpRepr {
+                src_port: 40_000,
+                dst_port: 80,
+                seq: 0x1234_5678,
+                ack: if flags.contains(TcpFlags::ACK) { 77 } else { 0 },
+                flags,
+                window: 29_200,
+                urgent,
+                options: TcpOptions {
+                    mss: Some(mss),
+                    window_scale: Some(ws),
+                    sack_permitted: sack,
+                    timestamps: Some((11, 0)),
+                    ..TcpOptions::default()
+                },
+                payload: &data[..len],
+            };
+            let mut p = vec![0u8; 40 + len];
+            assert_eq!(repr.emit(&mut p, &src, &dst), Ok(40 + len), "case {i}");
+            // A raw option byte: the emitter clamps the shift itself.
+            p[39] = ws;
+            p[12] |= reserved;
+            let fix = |p: &mut [u8]| {
+                p[16] = 0;
+                p[17] = 0;
+                let sum = checksum::ones_complement_sum(
+                    p,
+                    pseudo_header(&src, &dst, IpProtocol::Tcp, p.len() as u32).unwrap_or(0),
+                );
+                let c = !checksum::fold(sum);
+                p[16..18].copy_from_slice(&c.to_be_bytes());
+            };
+            fix(&mut p);
+            assert!(takes_syn_fast_path(src, dst, &p), "case {i}: fixed layout");
+            let general = parse_tcp_deferred_general(src, dst, &p);
+            let fast = parse_tcp_deferred(src, dst, &p);
+            assert_eq!(fast, general, "case {i}");
+            let Ok((seg, _)) = fast else {
+                panic!("case {i}: {fast:?}");
+            };
+            assert_eq!(seg.options.window_scale, Some(ws.min(14)), "case {i}");
+            assert_eq!(seg.options.mss, Some(mss), "case {i}");
+            assert_eq!(seg.flags.bits(), flags.bits(), "case {i}");
+            assert_eq!(seg.payload, &data[..len], "case {i}");
+            let mut bad = p.clone();
+            bad[30] ^= 0x10;
+            let verdict = |r: Result<(TcpIn<'_>, u32), PacketError>| {
+                r.map(|(_, sum)| checksum::verifies(checksum::ones_complement_sum(&bad[40..], sum)))
+            };
+            assert_eq!(
+                verdict(parse_tcp_deferred(src, dst, &bad)),
+                Ok(false),
+                "case {i}"
+            );
+            assert_eq!(
+                parse_tcp_deferred(src, dst, &bad).map(|(_, sum)| checksum::verifies(
+                    checksum::ones_complement_sum(&bad[40..], sum)
+                )),
+                parse_tcp_deferred_general(src, dst, &bad).map(|(_, sum)| checksum::verifies(
+                    checksum::ones_complement_sum(&bad[40..], sum)
+                )),
+                "case {i}: corrupted"
+            );
+        }
+    }
 }
