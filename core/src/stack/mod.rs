@@ -605,11 +605,13 @@ fn close_reason_error(r: CloseReason) -> Option<Error> {
     }
 }
 
-/// A usable unicast address (not unspecified, multicast or IPv4 broadcast).
+/// A usable unicast address (not unspecified, multicast or IPv4 broadcast,
+/// and not IPv4-mapped: RFC 4291 §2.5.5.2 keeps those off the wire, and the
+/// demux stores IPv4 flows in that form, so one would alias an IPv4 flow).
 fn is_unicast(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => !a.is_unspecified() && !a.is_multicast() && !a.is_broadcast(),
-        IpAddr::V6(a) => !a.is_unspecified() && !a.is_multicast(),
+        IpAddr::V6(a) => !a.is_unspecified() && !a.is_multicast() && a.to_ipv4_mapped().is_none(),
     }
 }
 
