@@ -531,6 +531,106 @@ impl SynHeader {
     }
 }
 
+/// What the fixed-layout IPv4 emitters ([`emit_tcp_v4_syn`],
+/// [`emit_tcp_v4_ts`]) share: the IPv4 header and the first 12 bytes of the
+/// TCP header, whose checksums they sum from these values.
+struct V4Fixed {
+    src: u32,
+    dst: u32,
+    addr_sum: u32,
+    id: u16,
+    total: u16,
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+}
+
+impl V4Fixed {
+    #[inline(always)]
+    fn new(
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        id: u16,
+        total: u16,
+        seq: u32,
+        ack: u32,
+    ) -> V4Fixed {
+        let (src, dst) = (u32::from(*local.ip()), u32::from(*remote.ip()));
+        V4Fixed {
+            src,
+            dst,
+            addr_sum: (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff),
+            id,
+            total,
+            sport: local.port(),
+            dport: remote.port(),
+            seq,
+            ack,
+        }
+    }
+
+    /// Copies the payload (two pieces when the send ring wrapped) after the
+    /// headers, summed together with the pseudo-header (RFC 9293 §3.1).
+    #[inline(always)]
+    fn copy_payload_summed(
+        &self,
+        body: &mut [u8],
+        tcp_len: usize,
+        payload: (&[u8], &[u8]),
+    ) -> Option<u32> {
+        let pseudo = self.addr_sum + u32::from(PROTO_TCP) + tcp_len as u32;
+        let (b0, b1) = body.split_at_mut_checked(payload.0.len())?;
+        let mut sum =
+            checksum::copy_with_checksum(b0, payload.0, u32::from(checksum::fold(pseudo)));
+        if !payload.1.is_empty() {
+            sum = checksum::add_at_offset(
+                sum,
+                checksum::copy_with_checksum(b1, payload.1, 0),
+                payload.0.len() % 2 == 1,
+            );
+        }
+        Some(sum)
+    }
+
+    /// The TCP checksum's share of ports, sequence and acknowledgment numbers.
+    #[inline(always)]
+    fn tcp_fixed_sum(&self) -> u32 {
+        u32::from(self.sport)
+            + u32::from(self.dport)
+            + (self.seq >> 16)
+            + (self.seq & 0xffff)
+            + (self.ack >> 16)
+            + (self.ack & 0xffff)
+    }
+
+    /// Writes the IPv4 header (RFC 791 §3.1: version 4, IHL 5, TOS 0, DF,
+    /// TTL, protocol, checksum) and the TCP ports, sequence and acknowledgment
+    /// numbers: bytes 0..32 of the image.
+    #[inline(always)]
+    fn put_prefix<const N: usize>(&self, h: &mut [u8; N]) {
+        let ip_sum = checksum::finish(
+            0x4500
+                + u32::from(self.total)
+                + u32::from(self.id)
+                + 0x4000
+                + (u32::from(HOP_LIMIT) << 8 | u32::from(PROTO_TCP))
+                + self.addr_sum,
+        );
+        put_be(h, 0, &[0x45, 0]);
+        put_be(h, 2, &self.total.to_be_bytes());
+        put_be(h, 4, &self.id.to_be_bytes());
+        put_be(h, 6, &[0x40, 0, HOP_LIMIT, PROTO_TCP]);
+        put_be(h, 10, &ip_sum.to_be_bytes());
+        put_be(h, 12, &self.src.to_be_bytes());
+        put_be(h, 16, &self.dst.to_be_bytes());
+        put_be(h, 20, &self.sport.to_be_bytes());
+        put_be(h, 22, &self.dport.to_be_bytes());
+        put_be(h, 24, &self.seq.to_be_bytes());
+        put_be(h, 28, &self.ack.to_be_bytes());
+    }
+}
+
 /// Bytes of an IPv4 header plus a TCP header with the SYN option block.
 const V4_SYN_HEADERS: usize = ipv4::HEADER_LEN + 40;
 
@@ -554,32 +654,14 @@ pub fn emit_tcp_v4_syn(
     let total = u16::try_from(ipv4::HEADER_LEN + tcp_len).ok()?;
     let out = buf.get_mut(..usize::from(total))?;
     let (head, body) = out.split_at_mut_checked(V4_SYN_HEADERS)?;
-    let (s, d) = (u32::from(*local.ip()), u32::from(*remote.ip()));
-    let addr_sum = (s >> 16) + (s & 0xffff) + (d >> 16) + (d & 0xffff);
-    // Pseudo-header (RFC 9293 §3.1): addresses, protocol, TCP length.
-    let pseudo = addr_sum + u32::from(PROTO_TCP) + tcp_len as u32;
-    let (b0, b1) = body.split_at_mut_checked(payload.0.len())?;
-    let mut sum = checksum::copy_with_checksum(b0, payload.0, u32::from(checksum::fold(pseudo)));
-    if !payload.1.is_empty() {
-        sum = checksum::add_at_offset(
-            sum,
-            checksum::copy_with_checksum(b1, payload.1, 0),
-            payload.0.len() % 2 == 1,
-        );
-    }
-    let (sport, dport) = (local.port(), remote.port());
-    let (seq, ack) = (o.seq, o.ack);
+    let f = V4Fixed::new(local, remote, id, total, o.seq, o.ack);
+    let mut sum = f.copy_payload_summed(body, tcp_len, payload)?;
     let (tsval, tsecr) = (o.tsval, o.tsecr);
     // SACK-permitted (kind 4, length 2) rides in the timestamps' NOP slots.
     let sack_or_nops: [u8; 2] = if o.sack_permitted { [4, 2] } else { [1, 1] };
     // Data offset 10 words (0xa0), flags; kind 2 length 4 (0x0204);
     // kind 8 length 10 (0x080a); NOP, kind 3 (0x0103), length 3, shift.
-    sum += u32::from(sport)
-        + u32::from(dport)
-        + (seq >> 16)
-        + (seq & 0xffff)
-        + (ack >> 16)
-        + (ack & 0xffff)
+    sum += f.tcp_fixed_sum()
         + (0xa000 | u32::from(o.flags.0))
         + u32::from(o.window)
         + 0x0204
@@ -593,27 +675,8 @@ pub fn emit_tcp_v4_syn(
         + 0x0103
         + (0x0300 | u32::from(o.shift));
     let tcp_sum = checksum::finish(sum);
-    // RFC 791 §3.1: version 4, IHL 5, TOS 0, DF, TTL, protocol.
-    let ip_sum = checksum::finish(
-        0x4500
-            + u32::from(total)
-            + u32::from(id)
-            + 0x4000
-            + (u32::from(HOP_LIMIT) << 8 | u32::from(PROTO_TCP))
-            + addr_sum,
-    );
     let mut h = [0u8; V4_SYN_HEADERS];
-    put_be(&mut h, 0, &[0x45, 0]);
-    put_be(&mut h, 2, &total.to_be_bytes());
-    put_be(&mut h, 4, &id.to_be_bytes());
-    put_be(&mut h, 6, &[0x40, 0, HOP_LIMIT, PROTO_TCP]);
-    put_be(&mut h, 10, &ip_sum.to_be_bytes());
-    put_be(&mut h, 12, &s.to_be_bytes());
-    put_be(&mut h, 16, &d.to_be_bytes());
-    put_be(&mut h, 20, &sport.to_be_bytes());
-    put_be(&mut h, 22, &dport.to_be_bytes());
-    put_be(&mut h, 24, &seq.to_be_bytes());
-    put_be(&mut h, 28, &ack.to_be_bytes());
+    f.put_prefix(&mut h);
     put_be(&mut h, 32, &[0xa0, o.flags.0]);
     put_be(&mut h, 34, &o.window.to_be_bytes());
     put_be(&mut h, 36, &tcp_sum.to_be_bytes());
@@ -651,30 +714,11 @@ pub fn emit_tcp_v4_ts(
     let total = u16::try_from(ipv4::HEADER_LEN + tcp_len).ok()?;
     let out = buf.get_mut(..usize::from(total))?;
     let (head, body) = out.split_at_mut_checked(V4_TS_HEADERS)?;
-    let (s, d) = (u32::from(*local.ip()), u32::from(*remote.ip()));
-    let addr_sum = (s >> 16) + (s & 0xffff) + (d >> 16) + (d & 0xffff);
-    // Pseudo-header (RFC 9293 §3.1): addresses, protocol, TCP length.
-    let pseudo = addr_sum + u32::from(PROTO_TCP) + tcp_len as u32;
-    let (b0, b1) = body.split_at_mut_checked(payload.0.len())?;
-    let mut sum = checksum::copy_with_checksum(b0, payload.0, u32::from(checksum::fold(pseudo)));
-    if !payload.1.is_empty() {
-        // The send ring wrapped inside this segment.
-        sum = checksum::add_at_offset(
-            sum,
-            checksum::copy_with_checksum(b1, payload.1, 0),
-            payload.0.len() % 2 == 1,
-        );
-    }
-    let (sport, dport) = (local.port(), remote.port());
-    let (seq, ack) = (hdr.seq, hdr.ack);
+    let f = V4Fixed::new(local, remote, id, total, hdr.seq, hdr.ack);
+    let mut sum = f.copy_payload_summed(body, tcp_len, payload)?;
     // Data offset 8 words (0x80), flags; NOP NOP (0x0101); kind 8, length 10 (0x080a).
     let offset_flags = 0x8000 | u32::from(hdr.flags.0);
-    sum += u32::from(sport)
-        + u32::from(dport)
-        + (seq >> 16)
-        + (seq & 0xffff)
-        + (ack >> 16)
-        + (ack & 0xffff)
+    sum += f.tcp_fixed_sum()
         + offset_flags
         + u32::from(hdr.window)
         + 0x0101
@@ -684,27 +728,8 @@ pub fn emit_tcp_v4_ts(
         + (tsecr >> 16)
         + (tsecr & 0xffff);
     let tcp_sum = checksum::finish(sum);
-    // RFC 791 §3.1: version 4, IHL 5, TOS 0, DF, TTL, protocol.
-    let ip_sum = checksum::finish(
-        0x4500
-            + u32::from(total)
-            + u32::from(id)
-            + 0x4000
-            + (u32::from(HOP_LIMIT) << 8 | u32::from(PROTO_TCP))
-            + addr_sum,
-    );
     let mut h = [0u8; V4_TS_HEADERS];
-    put_be(&mut h, 0, &[0x45, 0]);
-    put_be(&mut h, 2, &total.to_be_bytes());
-    put_be(&mut h, 4, &id.to_be_bytes());
-    put_be(&mut h, 6, &[0x40, 0, HOP_LIMIT, PROTO_TCP]);
-    put_be(&mut h, 10, &ip_sum.to_be_bytes());
-    put_be(&mut h, 12, &s.to_be_bytes());
-    put_be(&mut h, 16, &d.to_be_bytes());
-    put_be(&mut h, 20, &sport.to_be_bytes());
-    put_be(&mut h, 22, &dport.to_be_bytes());
-    put_be(&mut h, 24, &seq.to_be_bytes());
-    put_be(&mut h, 28, &ack.to_be_bytes());
+    f.put_prefix(&mut h);
     put_be(&mut h, 32, &[0x80, hdr.flags.0]);
     put_be(&mut h, 34, &hdr.window.to_be_bytes());
     put_be(&mut h, 36, &tcp_sum.to_be_bytes());
