@@ -127,15 +127,7 @@ impl Wire {
             }
             // What `done` queued goes out first (its timers are armed then).
             self.settle(p);
-            let next = [p.a.poll_timeout(), p.b.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(end)
-                .min(end);
-            p.now = p.now.max(next);
-            p.a.handle_timeout(p.now);
-            p.b.handle_timeout(p.now);
+            p.run_next_timer(end);
         }
     }
 }

@@ -94,7 +94,13 @@ impl Pair {
     /// Settles, then advances virtual time to the next timer (at most `max`) and runs it.
     pub fn advance(&mut self, max: Duration) {
         self.settle();
-        let limit = self.now + max;
+        self.run_next_timer(self.now + max);
+        self.settle();
+    }
+
+    /// Advances virtual time to the earlier of either stack's next deadline
+    /// and `limit`, and runs both stacks' timers there.
+    pub fn run_next_timer(&mut self, limit: Instant) {
         let next = [self.a.poll_timeout(), self.b.poll_timeout()]
             .into_iter()
             .flatten()
@@ -104,7 +110,6 @@ impl Pair {
         self.now = self.now.max(next);
         self.a.handle_timeout(self.now);
         self.b.handle_timeout(self.now);
-        self.settle();
     }
 
     /// Runs until `done` holds, for at most `max` of virtual time.
@@ -170,8 +175,9 @@ pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
-/// Internet checksum (RFC 1071), for hand-built test packets.
-pub fn csum(data: &[u8], mut sum: u32) -> u16 {
+/// `sum` plus the 16-bit big-endian words of `data` (an odd last byte
+/// padded with zero), unfolded (RFC 1071).
+pub fn sum16(data: &[u8], mut sum: u32) -> u32 {
     for c in data.chunks(2) {
         let w = if c.len() == 2 {
             u16::from_be_bytes([c[0], c[1]])
@@ -180,10 +186,20 @@ pub fn csum(data: &[u8], mut sum: u32) -> u16 {
         };
         sum += u32::from(w);
     }
+    sum
+}
+
+/// End-around carry: a 32-bit sum folded to 16 bits (RFC 1071).
+pub fn fold(mut sum: u32) -> u16 {
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
-    !(sum as u16)
+    sum as u16
+}
+
+/// Internet checksum (RFC 1071), for hand-built test packets.
+pub fn csum(data: &[u8], sum: u32) -> u16 {
+    !fold(sum16(data, sum))
 }
 
 /// An IPv4 header + payload, with checksum; `frag` = (id, offset bytes, more).
