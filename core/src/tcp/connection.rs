@@ -165,7 +165,9 @@ pub(super) struct Stats {
     pub timeouts: u32,
     pub sack_recoveries: u32,
     pub challenge_acks: u32,
-    pub spurious_recoveries: u32,
+    // Rarer still: 16 bits each, so the counters keep their size.
+    pub spurious_recoveries: u16,
+    pub spurious_rtos: u16,
 }
 
 /// SYN-ACK retransmissions before a passive half-open connection is dropped
@@ -963,6 +965,11 @@ impl Connection {
         u64::from(self.stats.spurious_recoveries)
     }
 
+    /// Retransmission timeouts undone as spurious by Eifel detection (RFC 3522, RFC 4015).
+    pub fn spurious_rtos(&self) -> u64 {
+        u64::from(self.stats.spurious_rtos)
+    }
+
     /// CLOSED and nothing left to send: the stack may free it.
     pub fn is_finished(&self) -> bool {
         self.state == State::Closed && self.fl.pending_rst.is_none()
@@ -1204,6 +1211,8 @@ impl Connection {
             self.enter_closed(self.timeout_reason());
             return;
         }
+        // Before the congestion state changes (RFC 4015 §3 step 0).
+        self.arm_spurious_rto_detection(now);
         if self.state.is_synchronized() {
             let flight = self.snd_max - self.snd_una;
             self.cc.on_retransmission_timeout(now, flight);

@@ -43,6 +43,10 @@ pub(crate) struct InFlight {
     pub eifel_ts: Option<u32>,
     /// Boxed: allocated once per recovery.
     pub cc_before_recovery: Option<Box<Controller>>,
+    /// Eifel detection of a spurious timeout (RFC 3522 §2, RFC 4015): TSval
+    /// of the first timeout's retransmission until the first ACK after it
+    /// (the state before the timeout is then in `cc_before_recovery`).
+    pub rto_eifel_ts: Option<u32>,
     /// A duplicate range to report first in the next SACK option (RFC 2883).
     pub pending_dsack: Option<(u64, u64)>,
     /// TSval of our last retransmission timeout: an ACK echoing an older TSval
@@ -78,6 +82,7 @@ impl InFlight {
             prr_out: 0,
             eifel_ts: None,
             cc_before_recovery: None,
+            rto_eifel_ts: None,
             pending_dsack: None,
             ts_rto_floor: None,
             rexmit: Instant::MAX,
@@ -106,6 +111,7 @@ impl InFlight {
         self.prr_out = 0;
         self.eifel_ts = None;
         self.cc_before_recovery = None;
+        self.rto_eifel_ts = None;
         self.pending_dsack = None;
         self.ts_rto_floor = None;
         self.rexmit = Instant::MAX;
@@ -515,6 +521,7 @@ mod tests {
             1460,
             10,
         )));
+        b.rto_eifel_ts = Some(13);
         b.pending_dsack = Some((1, 2));
         b.ts_rto_floor = Some(8);
         b.rexmit = Instant::from_millis(1);

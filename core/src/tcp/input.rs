@@ -567,6 +567,10 @@ impl Connection {
         } else if duplicate {
             self.on_duplicate_ack(now, seg);
         }
+        if advanced && self.fl.rto_eifel_ts.is_some() {
+            let tsecr = seg.options.timestamps.map(|(_, ecr)| ecr);
+            self.on_first_ack_after_rto(now, tsecr, data_acked);
+        }
         if advanced || self.in_recovery {
             // A cumulative ACK restarts the tail loss probe (RFC 8985 §7.2);
             // in recovery any ACK does: the probe is for feedback that stopped.

@@ -4,13 +4,13 @@
 
 use alloc::boxed::Box;
 
-use crate::tcp::cc::CongestionControl;
+use crate::tcp::cc::{initial_window, CongestionControl};
 use crate::tcp::connection::Connection;
 use crate::tcp::rack::AckInfo;
 use crate::tcp::segment::Segment;
 use crate::tcp::send::SackUpdate;
 use crate::tcp::SeqNum;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 /// Duplicate ACKs that signal a loss (RFC 5681 §3.2).
 const DUP_THRESH: u32 = 3;
@@ -411,6 +411,83 @@ impl Connection {
         self.fl.rexmit_seq = None;
         self.recover = self.snd_una - 1;
         self.stats.spurious_recoveries = self.stats.spurious_recoveries.saturating_add(1);
+    }
+
+    /// Eifel detection for a timeout, set up before the congestion state
+    /// changes: the retransmission's TSval and the state to return to
+    /// (RFC 3522 §2, RFC 4015 §3 step 0). Only the first timeout of data:
+    /// after a second one the original may have been lost too, and undoing
+    /// a SYN's or a lone FIN's timeout has no congestion state to restore.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn arm_spurious_rto_detection(&mut self, now: Instant) {
+        let first_timeout = self.rto_backoff == 0;
+        let data_outstanding = self.snd_una_off < self.fl.send_end_offset();
+        if !(self.neg.timestamps
+            && self.state.is_synchronized()
+            && first_timeout
+            && !self.in_recovery
+            && data_outstanding)
+        {
+            self.fl.rto_eifel_ts = None;
+            return;
+        }
+        // The fast-recovery detection ends with the recovery the timeout ends.
+        self.fl.eifel_ts = None;
+        match self.fl.cc_before_recovery.as_deref_mut() {
+            Some(saved) => *saved = self.cc.clone(),
+            None => self.fl.cc_before_recovery = Some(Box::new(self.cc.clone())),
+        }
+        self.fl.rto_eifel_ts = Some(self.ts_val(now));
+    }
+
+    /// The first ACK advancing SND.UNA after a timeout: spurious if it echoes
+    /// a TSval older than the retransmission's (RFC 3522 §2), then respond.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_first_ack_after_rto(&mut self, now: Instant, tsecr: Option<u32>, acked: u32) {
+        let Some(retransmit_ts) = self.fl.rto_eifel_ts.take() else {
+            return;
+        };
+        // A recovery started by this very ACK owns the saved state now.
+        let spurious = !self.in_recovery
+            && tsecr.is_some_and(|ecr| ecr != 0 && (ecr.wrapping_sub(retransmit_ts) as i32) < 0);
+        if spurious {
+            self.undo_spurious_rto(now, tsecr.unwrap_or(0), acked);
+        } else if !self.in_recovery {
+            self.fl.cc_before_recovery = None;
+        }
+    }
+
+    /// Eifel response to a spurious timeout (RFC 4015 §3): resume with new
+    /// data, restore the congestion state without a burst, end the backoff.
+    #[cold]
+    #[inline(never)]
+    fn undo_spurious_rto(&mut self, now: Instant, tsecr: u32, acked: u32) {
+        // Step 2: no go-back-N, what was sent before the timeout is in flight.
+        self.snd_nxt = self.snd_max;
+        // Step 3: the saved controller (NewReno or CUBIC state), with
+        // cwnd = FlightSize + min(bytes_acked, IW) against a burst.
+        if let Some(cc) = self.fl.cc_before_recovery.take() {
+            self.cc = *cc;
+        }
+        let mss = u32::from(self.eff_mss);
+        let iw = initial_window(mss, u32::from(self.opts.initial_cwnd_segments));
+        let cwnd = self.flight_size().saturating_add(acked.min(iw));
+        self.cc.set_cwnd(cwnd.max(mss));
+        // Recovery may start again for losses in this flight (RFC 6582 §3.2 held it off).
+        self.recover = self.snd_una - 1;
+        // Step 5: the ACK echoes the original's TSval, so it times the
+        // original (the whole spike): a valid sample, which ends the backoff.
+        let rtt_ms = self.ts_val(now).wrapping_sub(tsecr);
+        if rtt_ms < 0x7fff_ffff {
+            self.take_rtt_sample(Duration::from_millis(u64::from(rtt_ms.max(1))));
+        }
+        self.rto_backoff = 0;
+        if self.snd_una != self.snd_max {
+            self.fl.rexmit = now + self.rto();
+        }
+        self.stats.spurious_rtos = self.stats.spurious_rtos.saturating_add(1);
     }
 
     /// PRR: send in proportion to delivery while pipe > ssthresh, then slow
