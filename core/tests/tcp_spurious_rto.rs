@@ -65,6 +65,10 @@ struct Outcome {
     timeouts: u64,
     /// SRTT before the timeouts and after that ACK.
     srtt: (u64, u64),
+    /// The connection, SND.MAX of the flight and the original's TSval, to go on.
+    h: Harness,
+    high: u32,
+    orig_ts: Option<u32>,
 }
 
 /// Slow start to a 20-segment flight, then no ACK until `timeouts` RTOs
@@ -133,6 +137,9 @@ fn spike(timestamps: bool, timeouts: u64, echo_original: bool) -> Outcome {
         mss: u64::from(m),
         timeouts: i.timeouts,
         srtt: (srtt_before, i.srtt_us),
+        h,
+        high,
+        orig_ts,
     }
 }
 
@@ -211,4 +218,28 @@ fn a_fin_only_timeout_is_not_undone() {
     h.feed_opts(A, 1, seg(1) + 1, 65535, ts(900, fin_ts), &[]);
     assert_eq!(h.conn.spurious_rtos(), 0);
     assert_eq!(h.conn.info().state, tcpkit::tcp::State::FinWait2);
+}
+
+/// After the undo the rest of the flight is tracked again: a segment of it
+/// that was really lost is found by RACK from the SACKs of the segments
+/// after it (RFC 8985 §6.2) and resent, without a second timeout.
+#[test]
+fn a_real_loss_after_an_undone_timeout_is_repaired_without_a_timeout() {
+    let o = spike(true, 1, true);
+    assert_eq!(o.spurious, 1);
+    let mut h = o.h;
+    let m = u32::try_from(o.mss).unwrap();
+    let lost = seg(m, IW + 2);
+    let mut o_sack = ts(901, o.orig_ts.unwrap());
+    o_sack.sack_blocks[0] = (ISS.wrapping_add(lost + m), ISS.wrapping_add(o.high));
+    o_sack.sack_block_count = 1;
+    h.now += ms(5);
+    h.feed_opts(A, 1, lost, 65535, o_sack, &[]);
+    let mut resent = h.out().iter().any(|s| s.seq == lost);
+    while !resent && h.conn.info().timeouts == 1 {
+        h.fire_next_timer();
+        resent = h.out().iter().any(|s| s.seq == lost);
+    }
+    assert!(resent);
+    assert_eq!(h.conn.info().timeouts, 1, "no second timeout");
 }

@@ -465,7 +465,16 @@ impl Connection {
     #[inline(never)]
     fn undo_spurious_rto(&mut self, now: Instant, tsecr: u32, acked: u32) {
         // Step 2: no go-back-N, what was sent before the timeout is in flight.
+        let resent_to = self.snd_nxt.max(self.snd_una);
         self.snd_nxt = self.snd_max;
+        if self.rack_active() {
+            // The timeout emptied RACK's log: log the rest of the flight again
+            // (as sent now, the latest it can have been) so that a real loss in
+            // it is still detected by RACK, not by the next timeout.
+            let from = self.seq_to_send_off(resent_to);
+            let to = self.seq_to_send_off(self.snd_max);
+            self.fl.rack.on_send(now, from, to, false);
+        }
         // Step 3: the saved controller (NewReno or CUBIC state), with
         // cwnd = FlightSize + min(bytes_acked, IW) against a burst.
         if let Some(cc) = self.fl.cc_before_recovery.take() {
