@@ -65,6 +65,10 @@ struct Outcome {
     timeouts: u64,
     /// SRTT before the timeouts and after that ACK.
     srtt: (u64, u64),
+    /// RTO before the timeouts and after that ACK.
+    rto: (u64, u64),
+    /// TSval of the first new segment sent after that ACK.
+    new_ts: Option<u32>,
     /// The connection, SND.MAX of the flight and the original's TSval, to go on.
     h: Harness,
     high: u32,
@@ -98,6 +102,7 @@ fn spike(timestamps: bool, timeouts: u64, echo_original: bool) -> Outcome {
     // The delay spike: nothing comes back. A loss probe may fire first.
     let mut before = (0, 0);
     let srtt_before = h.conn.info().srtt_us;
+    let rto_before = h.conn.info().rto_us;
     let mut last_rexmit = None;
     while h.conn.info().timeouts < timeouts {
         let i = h.conn.info();
@@ -137,6 +142,11 @@ fn spike(timestamps: bool, timeouts: u64, echo_original: bool) -> Outcome {
         mss: u64::from(m),
         timeouts: i.timeouts,
         srtt: (srtt_before, i.srtt_us),
+        rto: (rto_before, i.rto_us),
+        new_ts: sent
+            .iter()
+            .find(|s| s.seq == high)
+            .and_then(|s| s.options.timestamps.map(|(v, _)| v)),
         h,
         high,
         orig_ts,
@@ -154,9 +164,10 @@ fn a_delay_spike_longer_than_the_rto_is_undone() {
     assert_eq!(o.after.0, o.flight + o.acked.min(u64::from(IW) * o.mss));
     assert!(o.after.0 > 2 * o.mss, "not the loss window");
     assert_eq!(o.resent_below_high, 0, "no go-back-N");
-    // RFC 4015 §3: the ACK times the original, spike included (Karn's
-    // rule keeps any echo of the retransmission out).
-    assert!(o.srtt.1 > o.srtt.0, "RTT sample taken: {:?}", o.srtt);
+    // RFC 4015 §3: that ACK times the original (Karn: no sample from it);
+    // the backoff ends, so the RTO is the estimator's from before.
+    assert_eq!(o.srtt.1, o.srtt.0, "no RTT sample from the original's echo");
+    assert_eq!(o.rto.1, o.rto.0, "backoff ended");
 }
 
 #[test]
@@ -242,4 +253,25 @@ fn a_real_loss_after_an_undone_timeout_is_repaired_without_a_timeout() {
     }
     assert!(resent);
     assert_eq!(h.conn.info().timeouts, 1, "no second timeout");
+}
+
+/// RFC 4015 §3 step 5: the first ACK of data sent after the undone timeout
+/// sets SRTT = max(SRTT_prev + 2G, R) and RTTVAR = max(RTTVAR_prev, R/2),
+/// so a path whose delay grew gets an RTO that fits it at once.
+#[test]
+fn the_first_sample_after_an_undone_timeout_adapts_the_rto() {
+    let o = spike(true, 1, true);
+    assert_eq!(o.spurious, 1);
+    let mut h = o.h;
+    let m = u32::try_from(o.mss).unwrap();
+    let new_ts = o.new_ts.expect("new data sent after the undo");
+    let before = h.conn.info();
+    let r_ms = 400;
+    h.now += ms(r_ms);
+    h.feed_opts(A, 1, o.high + m, 65535, ts(950, new_ts), &[]);
+    let i = h.conn.info();
+    let r_us = r_ms * 1000;
+    assert_eq!(i.srtt_us, (before.srtt_us + 2000).max(r_us));
+    assert_eq!(i.rttvar_us, before.rttvar_us.max(r_us / 2));
+    assert_eq!(h.conn.spurious_rtos(), 1);
 }

@@ -21,6 +21,22 @@ use crate::tcp::send::{Scoreboard, SendBuffer};
 use crate::tcp::SeqNum;
 use crate::time::Instant;
 
+/// Eifel state of a retransmission timeout (RFC 3522, RFC 4015 §3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum RtoEifel {
+    #[default]
+    Idle,
+    /// Detection armed: the TSval of the first timeout's retransmission.
+    Armed(u32),
+    /// Undone as spurious: the first RTT sample of data sent after `after`
+    /// (SND.MAX then) sets SRTT/RTTVAR from these (step 5; microseconds).
+    Rebase {
+        after: SeqNum,
+        srtt_prev_us: u32,
+        rttvar_prev_us: u32,
+    },
+}
+
 /// Buffers and per-flight state (see the module docs).
 #[derive(Debug)]
 pub(crate) struct InFlight {
@@ -43,10 +59,9 @@ pub(crate) struct InFlight {
     pub eifel_ts: Option<u32>,
     /// Boxed: allocated once per recovery.
     pub cc_before_recovery: Option<Box<Controller>>,
-    /// Eifel detection of a spurious timeout (RFC 3522 §2, RFC 4015): TSval
-    /// of the first timeout's retransmission until the first ACK after it
-    /// (the state before the timeout is then in `cc_before_recovery`).
-    pub rto_eifel_ts: Option<u32>,
+    /// Eifel state of a retransmission timeout (RFC 3522, RFC 4015); the
+    /// congestion state before it is in `cc_before_recovery` while armed.
+    pub rto_eifel: RtoEifel,
     /// A duplicate range to report first in the next SACK option (RFC 2883).
     pub pending_dsack: Option<(u64, u64)>,
     /// TSval of our last retransmission timeout: an ACK echoing an older TSval
@@ -82,7 +97,7 @@ impl InFlight {
             prr_out: 0,
             eifel_ts: None,
             cc_before_recovery: None,
-            rto_eifel_ts: None,
+            rto_eifel: RtoEifel::Idle,
             pending_dsack: None,
             ts_rto_floor: None,
             rexmit: Instant::MAX,
@@ -111,7 +126,7 @@ impl InFlight {
         self.prr_out = 0;
         self.eifel_ts = None;
         self.cc_before_recovery = None;
-        self.rto_eifel_ts = None;
+        self.rto_eifel = RtoEifel::Idle;
         self.pending_dsack = None;
         self.ts_rto_floor = None;
         self.rexmit = Instant::MAX;
@@ -521,7 +536,7 @@ mod tests {
             1460,
             10,
         )));
-        b.rto_eifel_ts = Some(13);
+        b.rto_eifel = RtoEifel::Armed(13);
         b.pending_dsack = Some((1, 2));
         b.ts_rto_floor = Some(8);
         b.rexmit = Instant::from_millis(1);

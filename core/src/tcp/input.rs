@@ -2,6 +2,7 @@
 
 use crate::tcp::cc::CongestionControl;
 use crate::tcp::connection::{CloseReason, Connection, EV_CONNECTED, EV_PEER_CLOSED};
+use crate::tcp::inflight::RtoEifel;
 use crate::tcp::segment::{BadChecksum, Segment, SegmentOutcome};
 use crate::tcp::state::State;
 use crate::tcp::timers::{Dur32, Ms32};
@@ -567,9 +568,8 @@ impl Connection {
         } else if duplicate {
             self.on_duplicate_ack(now, seg);
         }
-        if advanced && self.fl.rto_eifel_ts.is_some() {
-            let tsecr = seg.options.timestamps.map(|(_, ecr)| ecr);
-            self.on_first_ack_after_rto(now, tsecr, data_acked);
+        if advanced && self.fl.rto_eifel != RtoEifel::Idle {
+            self.eifel_on_ack_after_rto(now, seg, data_acked);
         }
         if advanced || self.in_recovery {
             // A cumulative ACK restarts the tail loss probe (RFC 8985 §7.2);
@@ -667,7 +667,7 @@ impl Connection {
     /// segment sent before the go-back (its ACK was lost, or a duplicate was
     /// answered with the old TS.Recent), so it would count the whole backoff
     /// as RTT (RFC 6298 §3, RFC 7323 §4.2).
-    fn tsecr_unambiguous(&self, ecr: u32) -> bool {
+    pub(super) fn tsecr_unambiguous(&self, ecr: u32) -> bool {
         self.fl
             .ts_rto_floor
             .map_or(true, |floor| (ecr.wrapping_sub(floor) as i32) >= 0)

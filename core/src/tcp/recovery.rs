@@ -6,6 +6,7 @@ use alloc::boxed::Box;
 
 use crate::tcp::cc::{initial_window, CongestionControl};
 use crate::tcp::connection::Connection;
+use crate::tcp::inflight::RtoEifel;
 use crate::tcp::rack::AckInfo;
 use crate::tcp::segment::Segment;
 use crate::tcp::send::SackUpdate;
@@ -429,7 +430,7 @@ impl Connection {
             && !self.in_recovery
             && data_outstanding)
         {
-            self.fl.rto_eifel_ts = None;
+            self.fl.rto_eifel = RtoEifel::Idle;
             return;
         }
         // The fast-recovery detection ends with the recovery the timeout ends.
@@ -438,32 +439,55 @@ impl Connection {
             Some(saved) => *saved = self.cc.clone(),
             None => self.fl.cc_before_recovery = Some(Box::new(self.cc.clone())),
         }
-        self.fl.rto_eifel_ts = Some(self.ts_val(now));
+        self.fl.rto_eifel = RtoEifel::Armed(self.ts_val(now));
     }
 
-    /// The first ACK advancing SND.UNA after a timeout: spurious if it echoes
-    /// a TSval older than the retransmission's (RFC 3522 §2), then respond.
+    /// An ACK advancing SND.UNA after a first timeout: detection on the
+    /// first one, then the RTO adaptation on the first that times new data.
     #[cold]
     #[inline(never)]
-    pub(super) fn on_first_ack_after_rto(&mut self, now: Instant, tsecr: Option<u32>, acked: u32) {
-        let Some(retransmit_ts) = self.fl.rto_eifel_ts.take() else {
-            return;
-        };
-        // A recovery started by this very ACK owns the saved state now.
-        let spurious = !self.in_recovery
-            && tsecr.is_some_and(|ecr| ecr != 0 && (ecr.wrapping_sub(retransmit_ts) as i32) < 0);
-        if spurious {
-            self.undo_spurious_rto(now, tsecr.unwrap_or(0), acked);
-        } else if !self.in_recovery {
-            self.fl.cc_before_recovery = None;
+    pub(super) fn eifel_on_ack_after_rto(&mut self, now: Instant, seg: &Segment, acked: u32) {
+        let tsecr = seg.options.timestamps.map(|(_, ecr)| ecr);
+        match self.fl.rto_eifel {
+            RtoEifel::Idle => {}
+            RtoEifel::Armed(retransmit_ts) => {
+                self.fl.rto_eifel = RtoEifel::Idle;
+                if self.rto_was_spurious(retransmit_ts, tsecr) {
+                    self.undo_spurious_rto(now, acked);
+                } else if !self.in_recovery {
+                    self.fl.cc_before_recovery = None;
+                }
+            }
+            RtoEifel::Rebase {
+                after,
+                srtt_prev_us,
+                rttvar_prev_us,
+            } => {
+                if seg.ack > after {
+                    self.rebase_rto_after_spurious_timeout(
+                        now,
+                        tsecr,
+                        srtt_prev_us,
+                        rttvar_prev_us,
+                    );
+                }
+            }
         }
+    }
+
+    /// The first ACK after the timeout echoes a TSval older than the
+    /// retransmission's: the original arrived (RFC 3522 §2). Not when this
+    /// very ACK started a recovery (that one owns the saved state now).
+    fn rto_was_spurious(&self, retransmit_ts: u32, tsecr: Option<u32>) -> bool {
+        !self.in_recovery
+            && tsecr.is_some_and(|ecr| ecr != 0 && (ecr.wrapping_sub(retransmit_ts) as i32) < 0)
     }
 
     /// Eifel response to a spurious timeout (RFC 4015 §3): resume with new
     /// data, restore the congestion state without a burst, end the backoff.
     #[cold]
     #[inline(never)]
-    fn undo_spurious_rto(&mut self, now: Instant, tsecr: u32, acked: u32) {
+    fn undo_spurious_rto(&mut self, now: Instant, acked: u32) {
         // Step 2: no go-back-N, what was sent before the timeout is in flight.
         let resent_to = self.snd_nxt.max(self.snd_una);
         self.snd_nxt = self.snd_max;
@@ -486,17 +510,44 @@ impl Connection {
         self.cc.set_cwnd(cwnd.max(mss));
         // Recovery may start again for losses in this flight (RFC 6582 §3.2 held it off).
         self.recover = self.snd_una - 1;
-        // Step 5: the ACK echoes the original's TSval, so it times the
-        // original (the whole spike): a valid sample, which ends the backoff.
-        let rtt_ms = self.ts_val(now).wrapping_sub(tsecr);
-        if rtt_ms < 0x7fff_ffff {
-            self.take_rtt_sample(Duration::from_millis(u64::from(rtt_ms.max(1))));
-        }
+        // This ACK times the original, so Karn's rule gives no sample from it;
+        // the backoff ends, and the first sample of data sent from now on
+        // adapts the RTO (step 5).
         self.rto_backoff = 0;
+        let us = |d: Duration| u32::try_from(d.as_micros()).unwrap_or(u32::MAX);
+        self.fl.rto_eifel = RtoEifel::Rebase {
+            after: self.snd_max,
+            srtt_prev_us: self.rtt.srtt().map_or(0, us),
+            rttvar_prev_us: us(self.rtt.rttvar()),
+        };
         if self.snd_una != self.snd_max {
             self.fl.rexmit = now + self.rto();
         }
         self.stats.spurious_rtos = self.stats.spurious_rtos.saturating_add(1);
+    }
+
+    /// RFC 4015 §3 step 5: the first ACK of data sent after the spurious
+    /// timeout with an unambiguous TSecr gives R; SRTT and RTTVAR become
+    /// at least what they were before the timeout, at least R and R/2.
+    fn rebase_rto_after_spurious_timeout(
+        &mut self,
+        now: Instant,
+        tsecr: Option<u32>,
+        srtt_prev_us: u32,
+        rttvar_prev_us: u32,
+    ) {
+        let Some(ecr) = tsecr.filter(|&e| e != 0 && self.tsecr_unambiguous(e)) else {
+            return;
+        };
+        let ms = self.ts_val(now).wrapping_sub(ecr);
+        if ms >= 0x7fff_ffff {
+            return;
+        }
+        self.fl.rto_eifel = RtoEifel::Idle;
+        let rtt = Duration::from_millis(u64::from(ms.max(1)));
+        self.rtt
+            .rebase_after_spurious_timeout(srtt_prev_us, rttvar_prev_us, rtt);
+        self.rto_backoff = 0;
     }
 
     /// PRR: send in proportion to delivery while pipe > ssthresh, then slow

@@ -80,6 +80,22 @@ impl RttEstimator {
         self.srtt_us = us32(s);
     }
 
+    /// The first sample after a spurious timeout (RFC 4015 §3 step 5):
+    /// SRTT <- max(SRTT_prev, R), RTTVAR <- max(RTTVAR_prev, R/2), where
+    /// SRTT_prev is SRTT + 2G from before the timeout; ends any backoff.
+    pub fn rebase_after_spurious_timeout(
+        &mut self,
+        srtt_prev_us: u32,
+        rttvar_prev_us: u32,
+        rtt: Duration,
+    ) {
+        let r = us32(rtt.as_micros());
+        let prev = us32(u64::from(srtt_prev_us).saturating_add(2 * CLOCK_GRANULARITY_US));
+        self.srtt_us = prev.max(r);
+        self.rttvar_us = rttvar_prev_us.max(r / 2);
+        self.backoff_shift = 0;
+    }
+
     /// RTO before backoff: SRTT + max(G, K*RTTVAR), or the initial RTO (RFC 6298 §2.1-2.3).
     fn base_rto_us(&self) -> u64 {
         if self.srtt_us == NO_SAMPLE {
