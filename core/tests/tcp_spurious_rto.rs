@@ -35,14 +35,7 @@ fn est(timestamps: bool) -> Harness {
         send_buffer: 1 << 20,
         ..plain_cfg()
     };
-    let mut h = Harness::client(&cfg, ISS, IRS);
-    let syn = h.out();
-    let ts = syn[0].options.timestamps.map(|(val, _)| (777, val));
-    h.now += ms(RTT);
-    h.feed_syn(S | A, 0, 1, 65535, syn_opts(1460, None, true, ts));
-    h.out();
-    h.events();
-    h
+    Harness::established_sack_client(&cfg, ISS, IRS, ms(RTT))
 }
 
 /// The peer's ACK echoing `ecr` (when timestamps are on).

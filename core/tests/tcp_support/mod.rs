@@ -105,6 +105,20 @@ impl Harness {
         }
     }
 
+    /// Active open completed after `rtt` with a SACK peer: its SYN-ACK
+    /// offers MSS 1460, SACK, and timestamps (TSval 777) when `cfg` asks for
+    /// them; the client's ACK and events are consumed.
+    pub fn established_sack_client(cfg: &ConnConfig, iss: u32, irs: u32, rtt: Duration) -> Harness {
+        let mut h = Harness::client(cfg, iss, irs);
+        let syn = h.out();
+        let ts = syn[0].options.timestamps.map(|(val, _)| (777, val));
+        h.now += rtt;
+        h.feed_syn(S | A, 0, 1, 65535, syn_opts(1460, None, true, ts));
+        h.out();
+        h.events();
+        h
+    }
+
     /// Passive open from a SYN with `syn_options` and window `window`.
     pub fn server(
         cfg: &ConnConfig,
