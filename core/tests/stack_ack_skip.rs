@@ -31,7 +31,7 @@ struct Net {
     buf: Vec<u8>,
 }
 
-impl Net {
+impl HandLink for Net {
     fn step(&mut self, p: &mut Pair) -> usize {
         let mut n = 0;
         while let Ok(len) = p.a.poll_transmit(p.now, &mut self.buf) {
@@ -51,26 +51,6 @@ impl Net {
             }
         }
         n
-    }
-
-    fn run(
-        &mut self,
-        p: &mut Pair,
-        max: Duration,
-        mut done: impl FnMut(&mut Pair) -> bool,
-    ) -> bool {
-        let end = p.now + max;
-        loop {
-            while self.step(p) > 0 {}
-            if done(p) {
-                return true;
-            }
-            while self.step(p) > 0 {}
-            if p.now >= end {
-                return false;
-            }
-            p.run_next_timer(end);
-        }
     }
 }
 

@@ -74,7 +74,9 @@ impl Wire {
             buf: vec![0u8; 65536],
         }
     }
+}
 
+impl HandLink for Wire {
     fn step(&mut self, p: &mut Pair) -> usize {
         let mut n = 0;
         for dir in 0..2 {
@@ -98,37 +100,6 @@ impl Wire {
             }
         }
         n
-    }
-
-    fn settle(&mut self, p: &mut Pair) {
-        for _ in 0..100_000 {
-            if self.step(p) == 0 {
-                return;
-            }
-        }
-        panic!("link never went quiet");
-    }
-
-    /// Runs timers too, until `done` or `max` of virtual time passed.
-    fn run(
-        &mut self,
-        p: &mut Pair,
-        max: Duration,
-        mut done: impl FnMut(&mut Pair) -> bool,
-    ) -> bool {
-        let end = p.now + max;
-        loop {
-            self.settle(p);
-            if done(p) {
-                return true;
-            }
-            if p.now >= end {
-                return false;
-            }
-            // What `done` queued goes out first (its timers are armed then).
-            self.settle(p);
-            p.run_next_timer(end);
-        }
     }
 }
 

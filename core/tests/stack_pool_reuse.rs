@@ -63,7 +63,9 @@ impl Link {
             hole: None,
         }
     }
+}
 
+impl HandLink for Link {
     /// Moves what each side has ready once; returns how many packets moved.
     fn step(&mut self, p: &mut Pair) -> usize {
         let mut buf = vec![0u8; 65536];
@@ -85,36 +87,6 @@ impl Link {
             self.wire.push(pkt);
         }
         n
-    }
-
-    fn settle(&mut self, p: &mut Pair) {
-        for _ in 0..100_000 {
-            if self.step(p) == 0 {
-                return;
-            }
-        }
-        panic!("link never went quiet");
-    }
-
-    /// Runs (timers included) until `done`, for at most `max` of virtual time.
-    fn run(
-        &mut self,
-        p: &mut Pair,
-        max: Duration,
-        mut done: impl FnMut(&mut Pair) -> bool,
-    ) -> bool {
-        let end = p.now + max;
-        for _ in 0..1_000_000 {
-            self.settle(p);
-            if done(p) {
-                return true;
-            }
-            if p.now >= end {
-                return false;
-            }
-            p.run_next_timer(end);
-        }
-        false
     }
 }
 

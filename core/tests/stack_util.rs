@@ -128,6 +128,43 @@ impl Pair {
     }
 }
 
+/// A hand-driven link between a [`Pair`]'s stacks with rules of its own
+/// (losing, duplicating or recording packets): only `step` differs.
+pub trait HandLink {
+    /// Moves what each side has ready once; returns how many packets moved.
+    fn step(&mut self, p: &mut Pair) -> usize;
+
+    /// Steps until no packet moves (no time passes).
+    fn settle(&mut self, p: &mut Pair) {
+        for _ in 0..100_000 {
+            if self.step(p) == 0 {
+                return;
+            }
+        }
+        panic!("link never went quiet");
+    }
+
+    /// Runs (timers included) until `done`, for at most `max` of virtual time.
+    fn run(&mut self, p: &mut Pair, max: Duration, mut done: impl FnMut(&mut Pair) -> bool) -> bool
+    where
+        Self: Sized,
+    {
+        let end = p.now + max;
+        loop {
+            self.settle(p);
+            if done(p) {
+                return true;
+            }
+            // What `done` queued goes out before time moves (its timers are armed then).
+            self.settle(p);
+            if p.now >= end {
+                return false;
+            }
+            p.run_next_timer(end);
+        }
+    }
+}
+
 /// Connects a -> b:80 and accepts on `l`; (client, server).
 pub fn open_pair(p: &mut Pair, l: ListenerHandle) -> (ConnHandle, ConnHandle) {
     let c = p.a.connect(p.now, sa(B4, 80), 0).expect("connect");
