@@ -24,15 +24,12 @@ use util::*;
 const MARK: &[u8] = b"#IDLE-STALE-9#";
 
 fn marker(len: usize) -> Vec<u8> {
-    MARK.iter().copied().cycle().take(len).collect()
+    marker_of(MARK, len)
 }
 
 /// Whether `hay` holds a 10-byte piece of the marker at any phase.
 fn has_marker(hay: &[u8]) -> bool {
-    let pieces: Vec<Vec<u8>> = (0..MARK.len())
-        .map(|phase| MARK.iter().copied().cycle().skip(phase).take(10).collect())
-        .collect();
-    hay.windows(10).any(|w| pieces.iter().any(|m| m == w))
+    holds_marker(MARK, hay)
 }
 
 /// (header offset, TCP segment) of an emitted IPv4 packet.

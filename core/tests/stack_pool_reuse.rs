@@ -20,16 +20,12 @@ use util::*;
 const MARK: &[u8] = b"#STALE-CONN-1#";
 
 fn marker(len: usize) -> Vec<u8> {
-    MARK.iter().copied().cycle().take(len).collect()
+    marker_of(MARK, len)
 }
 
 /// Whether `hay` holds a piece of the marker long enough not to be chance.
 fn has_marker(hay: &[u8]) -> bool {
-    // Every 10-byte window of the repeated marker, at each of its phases.
-    let pieces: Vec<Vec<u8>> = (0..MARK.len())
-        .map(|phase| MARK.iter().copied().cycle().skip(phase).take(10).collect())
-        .collect();
-    hay.windows(10).any(|w| pieces.iter().any(|m| m == w))
+    holds_marker(MARK, hay)
 }
 
 /// The TCP payload and sequence number of a packet the stack emitted

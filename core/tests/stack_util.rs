@@ -128,6 +128,20 @@ impl Pair {
     }
 }
 
+/// `mark` repeated to `len` bytes: data recognisable anywhere it lands.
+pub fn marker_of(mark: &[u8], len: usize) -> Vec<u8> {
+    mark.iter().copied().cycle().take(len).collect()
+}
+
+/// Whether `hay` holds a 10-byte piece of the repeated `mark` at any phase
+/// (long enough not to be chance).
+pub fn holds_marker(mark: &[u8], hay: &[u8]) -> bool {
+    let pieces: Vec<Vec<u8>> = (0..mark.len())
+        .map(|phase| mark.iter().copied().cycle().skip(phase).take(10).collect())
+        .collect();
+    hay.windows(10).any(|w| pieces.iter().any(|m| m == w))
+}
+
 /// A hand-driven link between a [`Pair`]'s stacks with rules of its own
 /// (losing, duplicating or recording packets): only `step` differs.
 pub trait HandLink {
