@@ -448,14 +448,18 @@ impl InFlightPool {
     /// is still here) and the boxes beyond [`InFlightPool::CAP`], so an
     /// idle stack holds what it held before idle memory was pooled.
     pub fn trim_idle(&mut self) {
-        if self.idle_bytes == 0 {
-            if self.boxes.len() > Self::CAP {
-                self.drop_burst_boxes();
+        // Boxes beyond CAP came with a burst of idle releases, with or
+        // without the buffers the budget had room for.
+        if self.boxes.len() > Self::CAP {
+            for b in self.boxes.drain(Self::CAP..) {
+                self.bytes = self.bytes.saturating_sub(b.owned_heap_bytes());
             }
+            self.boxes.shrink_to(Self::CAP);
+        }
+        if self.idle_bytes == 0 {
             return;
         }
-        self.boxes.truncate(Self::CAP);
-        self.boxes.shrink_to(Self::CAP);
+        // Idle memory may sit in any remaining box: free every pooled buffer.
         for b in &mut self.boxes {
             if b.owned_heap_bytes() > 0 {
                 **b = InFlight::resumed(0, 0, 0, 0);
@@ -463,17 +467,6 @@ impl InFlightPool {
         }
         self.bytes = 0;
         self.idle_bytes = 0;
-    }
-
-    /// [`InFlightPool::trim_idle`] without idle memory: a burst's boxes
-    /// beyond [`InFlightPool::CAP`] whose buffers did not fit the budget
-    /// (kept bare) still go.
-    #[cold]
-    fn drop_burst_boxes(&mut self) {
-        for b in self.boxes.drain(Self::CAP..) {
-            self.bytes = self.bytes.saturating_sub(b.owned_heap_bytes());
-        }
-        self.boxes.shrink_to(Self::CAP);
     }
 
     /// A pooled box (its state stale: the caller resets it with `reuse`).
